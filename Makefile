@@ -1,0 +1,51 @@
+# flowgate — `make run` and `make test` work on a fresh Debian 12 machine: as root they first
+# install every missing package with apt-get; otherwise they print the one apt-get line needed.
+
+BUILD_DIR ?= build
+CONFIG    ?= config/demo.json
+JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
+
+# Debian 12 packages the build and the tests need.
+PACKAGES := g++ cmake ninja-build ccache pkg-config \
+            libboost-dev libssl-dev libsqlite3-dev nlohmann-json3-dev \
+            libgtest-dev libphonenumber-dev libicu-dev \
+            ca-certificates curl
+
+.PHONY: all deps build run test clean
+
+all: build
+
+deps:
+	@missing=""; \
+	if command -v dpkg-query >/dev/null 2>&1; then \
+	  for p in $(PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	  done; \
+	fi; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "flowgate needs these packages; run:"; \
+	    echo "  sudo apt-get install -y$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+$(BUILD_DIR)/build.ninja: CMakeLists.txt | deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	@mkdir -p data
+	$(BUILD_DIR)/flowgate serve --config $(CONFIG)
+
+test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+clean:
+	rm -rf $(BUILD_DIR)
