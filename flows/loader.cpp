@@ -1,0 +1,444 @@
+#include "flows/loader.hpp"
+
+#include <algorithm>
+#include <initializer_list>
+#include <map>
+
+#include "flows/duration.hpp"
+#include "flows/matcher.hpp"
+#include "flows/template.hpp"
+
+namespace flowgate::flows {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string at(const std::string& base, std::string_view key) { return base + "/" + pointer_token(key); }
+std::string at(const std::string& base, std::size_t index) { return base + "/" + std::to_string(index); }
+
+bool is_flow_id(std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    });
+}
+
+bool is_node_id(std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+               c == '-';
+    });
+}
+
+// "en", "ara", "pt-BR": ISO 639 codes, optionally with a region or script.
+bool is_language(std::string_view s) {
+    const auto dash = s.find('-');
+    const std::string_view primary = s.substr(0, dash);
+    if (primary.size() < 2 || primary.size() > 3 ||
+        !std::all_of(primary.begin(), primary.end(), [](char c) { return c >= 'a' && c <= 'z'; })) {
+        return false;
+    }
+    if (dash == std::string_view::npos) {
+        return true;
+    }
+    const std::string_view rest = s.substr(dash + 1);
+    return rest.size() >= 2 && rest.size() <= 8 && std::all_of(rest.begin(), rest.end(), [](char c) {
+               return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+           });
+}
+
+const char* const other_category = "Other";
+const char* const timeout_category = "No Response";
+
+class loader {
+   public:
+    explicit loader(const json& doc) : doc_(doc) {}
+
+    load_result run() {
+        flow f;
+        if (!doc_.is_object()) {
+            add("", "must be a JSON object (a flow)");
+            return finish(std::move(f));
+        }
+        check_keys(doc_, "", {"id", "name", "language", "nodes"});
+        if (const std::string* id = required_string(doc_, "", "id")) {
+            if (is_flow_id(*id)) {
+                f.id = *id;
+            } else {
+                add("/id", "must use only a-z, 0-9, \"_\" and \"-\"");
+            }
+        }
+        f.name = f.id;
+        if (const std::string* name = optional_string(doc_, "", "name")) {
+            if (name->empty()) {
+                add("/name", "must not be empty");
+            } else {
+                f.name = *name;
+            }
+        }
+        if (const std::string* lang = required_string(doc_, "", "language")) {
+            if (is_language(*lang)) {
+                f.language = base_ = *lang;
+            } else {
+                add("/language", "must be a language code such as \"en\" or \"ar\"");
+            }
+        }
+        const auto nodes = doc_.find("nodes");
+        if (nodes == doc_.end()) {
+            add("/nodes", "is required");
+        } else if (!nodes->is_array() || nodes->empty()) {
+            add("/nodes", "must be a non-empty array of nodes");
+        } else {
+            index_ids(*nodes);
+            for (std::size_t i = 0; i < nodes->size(); ++i) {
+                f.nodes.push_back(load_node((*nodes)[i], at("/nodes", i)));
+            }
+        }
+        return finish(std::move(f));
+    }
+
+   private:
+    void add(std::string pointer, std::string message) {
+        problems_.push_back({std::move(pointer), std::move(message)});
+    }
+
+    load_result finish(flow f) {
+        load_result r;
+        r.problems = std::move(problems_);
+        if (r.problems.empty()) {
+            r.loaded = std::move(f);
+        }
+        return r;
+    }
+
+    // Unknown keys are problems: a typo ("nxet") must not silently change what a flow does.
+    void check_keys(const json& obj,
+                    const std::string& base,
+                    std::initializer_list<std::string_view> allowed) {
+        for (const auto& [key, value] : obj.items()) {
+            if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+                add(at(base, key), "unknown key \"" + key + "\"");
+            }
+        }
+    }
+
+    const std::string* optional_string(const json& obj, const std::string& base, std::string_view key) {
+        const auto it = obj.find(key);
+        if (it == obj.end()) {
+            return nullptr;
+        }
+        if (!it->is_string()) {
+            add(at(base, key), "must be a string");
+            return nullptr;
+        }
+        return it->get_ptr<const std::string*>();
+    }
+
+    const std::string* required_string(const json& obj, const std::string& base, std::string_view key) {
+        if (!obj.contains(key)) {
+            add(at(base, key), "is required");
+            return nullptr;
+        }
+        return optional_string(obj, base, key);
+    }
+
+    // Node ids first, so that references may point forward.
+    void index_ids(const json& nodes) {
+        for (std::size_t i = 0; i < nodes.size(); ++i) {
+            const json& n = nodes[i];
+            if (!n.is_object()) {
+                continue;
+            }
+            const auto id = n.find("id");
+            if (id == n.end() || !id->is_string()) {
+                continue;
+            }
+            const std::string& s = id->get_ref<const std::string&>();
+            const auto [it, inserted] = ids_.emplace(s, i);
+            if (!inserted) {
+                add(at(at("/nodes", i), "id"),
+                    "the id \"" + s + "\" is already used by " + at("/nodes", it->second));
+            }
+        }
+    }
+
+    // A reference to another node; an absent one means the run ends there.
+    std::optional<std::size_t> reference(const json& obj, const std::string& base, std::string_view key) {
+        const auto it = obj.find(key);
+        if (it == obj.end()) {
+            return std::nullopt;
+        }
+        if (!it->is_string()) {
+            add(at(base, key), "must be a node id");
+            return std::nullopt;
+        }
+        const auto& target = it->get_ref<const std::string&>();
+        const auto found = ids_.find(target);
+        if (found == ids_.end()) {
+            add(at(base, key), "no node has the id \"" + target + "\"");
+            return std::nullopt;
+        }
+        return found->second;
+    }
+
+    void check_text_template(const std::string& text, const std::string& pointer) {
+        if (text.empty()) {
+            add(pointer, "must not be empty");
+        }
+        for (const auto& p : check_template(text)) {
+            add(pointer, p.message);
+        }
+    }
+
+    // A text: a string in the base language, or {"en": "...", "ar": "..."} with the base language.
+    std::optional<lang_text> load_text(const json& v, const std::string& pointer) {
+        if (v.is_string()) {
+            check_text_template(v.get<std::string>(), pointer);
+            return lang_text{{base_, v.get<std::string>()}};
+        }
+        if (!v.is_object()) {
+            add(pointer, "must be a text or an object of texts by language");
+            return std::nullopt;
+        }
+        lang_text out;
+        for (const auto& [lang, text] : v.items()) {
+            const std::string p = at(pointer, lang);
+            if (!is_language(lang)) {
+                add(p, "\"" + lang + "\" is not a language code such as \"en\" or \"ar\"");
+            } else if (!text.is_string()) {
+                add(p, "must be a string");
+            } else {
+                check_text_template(text.get<std::string>(), p);
+                out[lang] = text.get<std::string>();
+            }
+        }
+        if (!base_.empty() && !v.contains(base_)) {
+            add(pointer, "must have a text in the flow's language \"" + base_ + "\"");
+        }
+        return out;
+    }
+
+    std::vector<std::string> load_args(const json& c, const std::string& base) {
+        std::vector<std::string> args;
+        const auto it = c.find("args");
+        if (it == c.end()) {
+            return args;
+        }
+        if (!it->is_array()) {
+            add(at(base, "args"), "must be an array of strings or numbers");
+            return args;
+        }
+        for (std::size_t i = 0; i < it->size(); ++i) {
+            const json& a = (*it)[i];
+            if (a.is_string()) {
+                args.push_back(a.get<std::string>());
+            } else if (a.is_number()) {
+                args.push_back(a.dump());
+            } else {
+                add(at(at(base, "args"), i), "must be a string or a number");
+                args.emplace_back();
+            }
+        }
+        return args;
+    }
+
+    flows::router load_router(const json& n, const std::string& base, bool is_ask, node& out) {
+        flows::router r;
+        if (is_ask) {
+            r.wait = wait_spec{};
+        } else if (const std::string* expr = optional_string(n, base, "branch")) {
+            if (expr->empty()) {
+                add(at(base, "branch"), "must not be empty");
+            }
+            for (const auto& p : check_template(*expr)) {
+                add(at(base, "branch"), p.message);
+            }
+            r.operand = *expr;
+        }
+        if (const auto it = n.find("result"); it != n.end()) {
+            if (!it->is_string() || result_key(it->get<std::string>()).empty()) {
+                add(at(base, "result"), "must be a name with a letter or digit");
+            } else {
+                r.result_name = it->get<std::string>();
+            }
+        }
+
+        // Cases that share a category share its exit, so they must agree on where it goes.
+        struct seen_category {
+            std::size_t index;
+            std::optional<std::string> next;
+            std::size_t case_index;
+        };
+        std::map<std::string, seen_category> by_name;
+        const auto cases = n.find("cases");
+        if (cases != n.end() && !cases->is_array()) {
+            add(at(base, "cases"), "must be an array of cases");
+        } else if (cases != n.end()) {
+            for (std::size_t i = 0; i < cases->size(); ++i) {
+                const json& c = (*cases)[i];
+                const std::string cp = at(at(base, "cases"), i);
+                if (!c.is_object()) {
+                    add(cp, "must be an object with \"test\", \"args\", \"category\" and \"next\"");
+                    continue;
+                }
+                check_keys(c, cp, {"test", "args", "category", "next"});
+                test_case tc;
+                if (const std::string* test = required_string(c, cp, "test")) {
+                    tc.type = *test;
+                }
+                const std::size_t before_args = problems_.size();
+                tc.arguments = load_args(c, cp);
+                const bool args_ok = problems_.size() == before_args;
+                if (!tc.type.empty() && !is_known_test(tc.type)) {
+                    add(at(cp, "test"), "unknown test \"" + tc.type + "\"");
+                } else if (!tc.type.empty() && args_ok) {
+                    for (const auto& p : check_test_arguments(tc.type, tc.arguments)) {
+                        add(cp + p.pointer, p.message);
+                    }
+                }
+                const std::string* name = required_string(c, cp, "category");
+                const std::optional<std::size_t> dest = reference(c, cp, "next");
+                std::optional<std::string> next;
+                if (const auto nx = c.find("next"); nx != c.end() && nx->is_string()) {
+                    next = nx->get<std::string>();
+                }
+                if (name == nullptr) {
+                    continue;
+                }
+                if (name->empty()) {
+                    add(at(cp, "category"), "must not be empty");
+                    continue;
+                }
+                if (*name == other_category || *name == timeout_category) {
+                    add(at(cp, "category"),
+                        "\"" + *name + "\" is the name of a built-in category; choose another name");
+                    continue;
+                }
+                const auto found = by_name.find(*name);
+                if (found == by_name.end()) {
+                    tc.category = r.categories.size();
+                    by_name.emplace(*name, seen_category{tc.category, next, i});
+                    r.categories.push_back({*name, out.exits.size()});
+                    out.exits.push_back({dest});
+                } else {
+                    tc.category = found->second.index;
+                    if (found->second.next != next) {
+                        add(c.contains("next") ? at(cp, "next") : cp,
+                            "the category \"" + *name + "\" already goes to " +
+                                (found->second.next ? "\"" + *found->second.next + "\""
+                                                    : "the end of the run") +
+                                " in " + at(at(base, "cases"), found->second.case_index) +
+                                "; cases with the same category must have the same next");
+                    }
+                }
+                r.cases.push_back(std::move(tc));
+            }
+        }
+
+        r.default_category = r.categories.size();
+        r.categories.push_back({other_category, out.exits.size()});
+        out.exits.push_back({reference(n, base, "other")});
+
+        const bool has_timeout = n.contains("timeout");
+        if (has_timeout && !is_ask) {
+            add(at(base, "timeout"), "is only for a node with \"ask\"");
+        } else if (has_timeout) {
+            const auto t = n.find("timeout");
+            std::optional<std::chrono::seconds> d;
+            if (t->is_string()) {
+                d = parse_duration(t->get<std::string>());
+            }
+            if (!d) {
+                add(at(base, "timeout"), "must be a duration such as \"30m\", \"24h\" or \"3d\"");
+            }
+            if (!n.contains("on_timeout")) {
+                add(at(base, "on_timeout"), "is required with \"timeout\"");
+            }
+            r.wait->timeout = d;
+            r.wait->timeout_category = r.categories.size();
+            r.categories.push_back({timeout_category, out.exits.size()});
+            out.exits.push_back({reference(n, base, "on_timeout")});
+        }
+        if (n.contains("on_timeout") && !has_timeout) {
+            add(at(base, "on_timeout"), "needs \"timeout\"");
+        }
+        return r;
+    }
+
+    node load_node(const json& n, const std::string& base) {
+        node out;
+        if (!n.is_object()) {
+            add(base, "must be an object (a node)");
+            return out;
+        }
+        check_keys(
+            n,
+            base,
+            {"id", "send", "ask", "branch", "result", "cases", "other", "timeout", "on_timeout", "next"});
+        if (const std::string* id = required_string(n, base, "id")) {
+            if (is_node_id(*id)) {
+                out.id = *id;
+            } else {
+                add(at(base, "id"), "must use only A-Z, a-z, 0-9, \"_\" and \"-\"");
+            }
+        }
+
+        if (const auto send = n.find("send"); send != n.end()) {
+            const std::string sp = at(base, "send");
+            if (send->is_array()) {
+                if (send->empty()) {
+                    add(sp, "must not be empty");
+                }
+                for (std::size_t i = 0; i < send->size(); ++i) {
+                    if (auto t = load_text((*send)[i], at(sp, i))) {
+                        out.actions.push_back(send_action{std::move(*t)});
+                    }
+                }
+            } else if (auto t = load_text(*send, sp)) {
+                out.actions.push_back(send_action{std::move(*t)});
+            }
+        }
+
+        const bool is_ask = n.contains("ask");
+        const bool is_branch = n.contains("branch");
+        if (is_ask) {
+            if (auto t = load_text(n.at("ask"), at(base, "ask"))) {
+                out.actions.push_back(send_action{std::move(*t)});
+            }
+        }
+        if (is_ask && is_branch) {
+            add(at(base, "branch"), "a node has \"ask\" or \"branch\", not both");
+        }
+        if (is_ask || is_branch) {
+            if (n.contains("next")) {
+                add(at(base, "next"),
+                    "is only for a node without \"ask\" or \"branch\" (use the cases' \"next\" and "
+                    "\"other\")");
+            }
+            out.router = load_router(n, base, is_ask, out);
+            return out;
+        }
+
+        if (!n.contains("send")) {
+            add(base, "a node needs \"send\", \"ask\" or \"branch\"");
+        }
+        for (const char* key : {"cases", "other", "result", "timeout", "on_timeout"}) {
+            if (n.contains(key)) {
+                add(at(base, key), "is only for a node with \"ask\" or \"branch\"");
+            }
+        }
+        out.exits.push_back({reference(n, base, "next")});
+        return out;
+    }
+
+    const json& doc_;
+    std::string base_;
+    std::map<std::string, std::size_t> ids_;
+    flowgate::problems problems_;
+};
+
+}  // namespace
+
+load_result load_flow(const nlohmann::json& doc) { return loader(doc).run(); }
+
+}  // namespace flowgate::flows
