@@ -1,0 +1,94 @@
+#include "handlers/crypto.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <stdexcept>
+
+namespace flowgate::handlers {
+
+namespace {
+const EVP_MD* md_of(digest d) {
+    switch (d) {
+        case digest::sha1:
+            return EVP_sha1();
+        case digest::sha256:
+            return EVP_sha256();
+        case digest::sha512:
+            return EVP_sha512();
+    }
+    return EVP_sha256();
+}
+}  // namespace
+
+std::string hmac(digest d, std::string_view key, std::string_view data) {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (HMAC(md_of(d),
+             key.data(),
+             static_cast<int>(key.size()),
+             reinterpret_cast<const unsigned char*>(data.data()),
+             data.size(),
+             out,
+             &len) == nullptr) {
+        throw std::runtime_error("HMAC failed");
+    }
+    return std::string(reinterpret_cast<const char*>(out), len);
+}
+
+std::string sha256(std::string_view data) {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr) != 1) {
+        throw std::runtime_error("SHA-256 failed");
+    }
+    return std::string(reinterpret_cast<const char*>(out), len);
+}
+
+std::string to_hex(std::string_view bytes) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (unsigned char c : bytes) {
+        out += digits[c >> 4];
+        out += digits[c & 0x0f];
+    }
+    return out;
+}
+
+std::string to_base64(std::string_view bytes) {
+    std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                  reinterpret_cast<const unsigned char*>(bytes.data()),
+                                  static_cast<int>(bytes.size()));
+    out.resize(static_cast<std::size_t>(n));
+    return out;
+}
+
+bool equal_constant_time(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string random_bytes(std::size_t n) {
+    std::string out(n, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
+        throw std::runtime_error("RAND_bytes failed");
+    }
+    return out;
+}
+
+std::string random_uuid() {
+    std::string b = random_bytes(16);
+    b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);
+    b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
+    const std::string h = to_hex(b);
+    return h.substr(0, 8) + '-' + h.substr(8, 4) + '-' + h.substr(12, 4) + '-' + h.substr(16, 4) + '-' +
+           h.substr(20);
+}
+
+}  // namespace flowgate::handlers

@@ -1,0 +1,25 @@
+#pragma once
+// HMAC and hex helpers on OpenSSL, shared by every handler that checks or makes a signature.
+
+#include <string>
+#include <string_view>
+
+namespace flowgate::handlers {
+
+enum class digest { sha1, sha256, sha512 };
+
+// Raw (binary) HMAC of `data` under `key`.
+std::string hmac(digest d, std::string_view key, std::string_view data);
+std::string sha256(std::string_view data);
+
+std::string to_hex(std::string_view bytes);  // lower case
+std::string to_base64(std::string_view bytes);
+
+// Constant-time equality (CRYPTO_memcmp); different lengths are unequal.
+bool equal_constant_time(std::string_view a, std::string_view b);
+
+// Fresh random bytes from OpenSSL's CSPRNG, and a random (version 4) UUID built on them.
+std::string random_bytes(std::size_t n);
+std::string random_uuid();
+
+}  // namespace flowgate::handlers

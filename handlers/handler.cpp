@@ -1,0 +1,121 @@
+#include "handlers/handler.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace flowgate::handlers {
+
+namespace {
+bool iequals(std::string_view a, std::string_view b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](unsigned char x, unsigned char y) {
+        return std::tolower(x) == std::tolower(y);
+    });
+}
+}  // namespace
+
+bool is_valid_utf8(std::string_view text) {
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        std::size_t n = 0;
+        char32_t cp = 0;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            n = 1;
+            cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 2;
+            cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + n >= text.size()) {
+            return false;
+        }
+        for (std::size_t k = 1; k <= n; ++k) {
+            const auto cc = static_cast<unsigned char>(text[i + k]);
+            if ((cc & 0xc0) != 0x80) {
+                return false;
+            }
+            cp = (cp << 6) | (cc & 0x3f);
+        }
+        // Overlong forms, surrogates and values past U+10FFFF are invalid.
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff)) {
+            return false;
+        }
+        i += n + 1;
+    }
+    return true;
+}
+
+std::string_view find_header(const std::vector<http_header>& headers, std::string_view name) {
+    for (const auto& h : headers) {
+        if (iequals(h.name, name)) {
+            return h.value;
+        }
+    }
+    return {};
+}
+
+std::string raw_request::content_type() const {
+    std::string_view v = header("content-type");
+    v = v.substr(0, v.find(';'));
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
+        v.remove_suffix(1);
+    }
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
+        v.remove_prefix(1);
+    }
+    std::string out(v);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+    return out;
+}
+
+receive_result receive_result::accept(std::vector<event> events) {
+    return {outcome::accepted, 200, "", std::move(events)};
+}
+receive_result receive_result::ignore(std::string reason) {
+    return {outcome::ignored, 200, std::move(reason), {}};
+}
+receive_result receive_result::reject(int http_status, std::string reason) {
+    return {outcome::rejected, http_status, std::move(reason), {}};
+}
+
+const char* to_string(send_error e) {
+    switch (e) {
+        case send_error::none:
+            return "none";
+        case send_error::config:
+            return "config";
+        case send_error::invalid_message:
+            return "invalid_message";
+        case send_error::connection_failed:
+            return "connection_failed";
+        case send_error::throttled:
+            return "throttled";
+        case send_error::server_error:
+            return "server_error";
+        case send_error::bad_response:
+            return "bad_response";
+        case send_error::contact_stopped:
+            return "contact_stopped";
+    }
+    return "unknown";
+}
+
+bool is_retryable(send_error e) {
+    return e == send_error::connection_failed || e == send_error::throttled || e == send_error::server_error;
+}
+
+std::string channel_settings::get(std::string_view key) const {
+    const auto it = values.find(std::string(key));
+    return it == values.end() ? std::string{} : it->second;
+}
+
+}  // namespace flowgate::handlers

@@ -1,0 +1,25 @@
+#include "handlers/registry.hpp"
+
+#include <array>
+
+#include "handlers/external.hpp"
+
+namespace flowgate::handlers {
+
+std::span<const handler_type> register_all() {
+    static const std::array<handler_type, 1> types = {
+        external_handler::describe(),
+    };
+    return types;
+}
+
+const handler_type* find_handler_type(std::string_view name) {
+    for (const auto& t : register_all()) {
+        if (t.name == name) {
+            return &t;
+        }
+    }
+    return nullptr;
+}
+
+}  // namespace flowgate::handlers

@@ -1,0 +1,82 @@
+#include "handlers/urn.hpp"
+
+#include <phonenumbers/phonenumberutil.h>
+
+#include <array>
+
+namespace flowgate::handlers {
+
+namespace {
+using i18n::phonenumbers::PhoneNumber;
+using i18n::phonenumbers::PhoneNumberUtil;
+
+constexpr std::array<std::string_view, 5> opaque_schemes = {"ext", "telegram", "whatsapp", "facebook", "messenger"};
+}  // namespace
+
+std::optional<std::string> normalize_phone(std::string_view number, std::string_view default_country) {
+    if (number.empty() || number.size() > 64) {
+        return std::nullopt;
+    }
+    const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
+    PhoneNumber parsed;
+    const std::string region = default_country.empty() ? std::string("ZZ") : std::string(default_country);
+    if (util.Parse(std::string(number), region, &parsed) != PhoneNumberUtil::NO_PARSING_ERROR) {
+        return std::nullopt;
+    }
+    if (!util.IsPossibleNumber(parsed)) {
+        return std::nullopt;
+    }
+    std::string out;
+    util.Format(parsed, PhoneNumberUtil::E164, &out);
+    return out;
+}
+
+bool is_known_region(std::string_view region) {
+    return PhoneNumberUtil::GetInstance()->GetCountryCodeForRegion(std::string(region)) != 0;
+}
+
+std::optional<std::string> parse_urn(std::string_view text, std::string_view default_country) {
+    const auto colon = text.find(':');
+    if (colon == std::string_view::npos) {
+        auto phone = normalize_phone(text, default_country);
+        return phone ? std::optional<std::string>("tel:" + *phone) : std::nullopt;
+    }
+    const std::string_view scheme = text.substr(0, colon);
+    const std::string_view path = text.substr(colon + 1);
+    if (scheme == "tel") {
+        auto phone = normalize_phone(path, default_country);
+        return phone ? std::optional<std::string>("tel:" + *phone) : std::nullopt;
+    }
+    for (std::string_view s : opaque_schemes) {
+        if (scheme == s) {
+            if (path.empty() || path.size() > 255) {
+                return std::nullopt;
+            }
+            for (unsigned char c : path) {
+                if (c < 0x21 || c == 0x7f) {
+                    return std::nullopt;
+                }
+            }
+            return std::string(text);
+        }
+    }
+    return std::nullopt;
+}
+
+std::string_view urn_path(std::string_view urn) {
+    const auto colon = urn.find(':');
+    return colon == std::string_view::npos ? urn : urn.substr(colon + 1);
+}
+
+std::string mask_urn(std::string_view urn) {
+    const auto colon = urn.find(':');
+    std::string out(colon == std::string_view::npos ? std::string_view{} : urn.substr(0, colon + 1));
+    const std::string_view path = urn_path(urn);
+    out += "\u2026";
+    if (path.size() > 6) {
+        out += path.substr(path.size() - 2);
+    }
+    return out;
+}
+
+}  // namespace flowgate::handlers

@@ -1,0 +1,64 @@
+#include "handlers/crypto.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace flowgate::handlers {
+namespace {
+
+struct hmac_case {
+    const char* label;
+    digest d;
+    std::string key;
+    std::string data;
+    const char* hex;
+};
+
+// RFC 4231 (HMAC-SHA-256) and RFC 2202 (HMAC-SHA-1) published vectors.
+TEST(crypto, hmac_matches_published_vectors) {
+    const std::vector<hmac_case> cases = {
+        {"RFC 4231 case 1", digest::sha256, std::string(20, '\x0b'), "Hi There",
+         "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
+        {"RFC 4231 case 2", digest::sha256, "Jefe", "what do ya want for nothing?",
+         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+        {"RFC 4231 case 6 (key longer than the block)", digest::sha256, std::string(131, '\xaa'),
+         "Test Using Larger Than Block-Size Key - Hash Key First",
+         "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
+        {"RFC 2202 case 2", digest::sha1, "Jefe", "what do ya want for nothing?",
+         "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.label);
+        EXPECT_EQ(to_hex(hmac(c.d, c.key, c.data)), c.hex);
+    }
+}
+
+TEST(crypto, sha256_and_base64) {
+    EXPECT_EQ(to_hex(sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_EQ(to_base64(""), "");
+    EXPECT_EQ(to_base64("f"), "Zg==");
+    EXPECT_EQ(to_base64("foobar"), "Zm9vYmFy");
+}
+
+TEST(crypto, constant_time_equality) {
+    EXPECT_TRUE(equal_constant_time("abc", "abc"));
+    EXPECT_FALSE(equal_constant_time("abc", "abd"));
+    EXPECT_FALSE(equal_constant_time("abc", "abcd"));
+    EXPECT_TRUE(equal_constant_time("", ""));
+}
+
+TEST(crypto, random_uuids_are_version_4_and_distinct) {
+    std::set<std::string> seen;
+    for (int i = 0; i < 100; ++i) {
+        const std::string u = random_uuid();
+        ASSERT_EQ(u.size(), 36u);
+        EXPECT_EQ(u[14], '4');
+        EXPECT_TRUE(u[19] == '8' || u[19] == '9' || u[19] == 'a' || u[19] == 'b');
+        seen.insert(u);
+    }
+    EXPECT_EQ(seen.size(), 100u);
+}
+
+}  // namespace
+}  // namespace flowgate::handlers

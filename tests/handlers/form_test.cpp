@@ -1,0 +1,52 @@
+#include "handlers/form.hpp"
+
+#include <gtest/gtest.h>
+
+namespace flowgate::handlers {
+namespace {
+
+struct decode_case {
+    const char* label;
+    std::string input;
+    std::optional<form_fields> expected;
+};
+
+TEST(form, decodes) {
+    const std::vector<decode_case> cases = {
+        {"empty", "", form_fields{}},
+        {"one pair", "a=1", form_fields{{"a", "1"}}},
+        {"plus is a space", "Body=hello+world", form_fields{{"Body", "hello world"}}},
+        {"percent escapes, UTF-8", "Body=%D9%A3", form_fields{{"Body", "\u0663"}}},
+        {"encoded plus stays a plus", "To=%2B962790000000", form_fields{{"To", "+962790000000"}}},
+        {"repeated keys kept in order", "a=1&a=2", form_fields{{"a", "1"}, {"a", "2"}}},
+        {"empty value kept", "a=&b=2", form_fields{{"a", ""}, {"b", "2"}}},
+        {"key without '='", "flag&b=2", form_fields{{"flag", ""}, {"b", "2"}}},
+        {"stray ampersands", "&&a=1&", form_fields{{"a", "1"}}},
+        {"truncated escape", "a=%4", std::nullopt},
+        {"bad hex", "a=%zz", std::nullopt},
+        {"escape at the very end", "a=%", std::nullopt},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.label);
+        EXPECT_EQ(decode_form(c.input), c.expected);
+    }
+}
+
+TEST(form, encode_round_trips) {
+    const form_fields fields = {{"To", "+962790000000"}, {"Body", "مرحبا & hi=1"}, {"Empty", ""}};
+    const std::string encoded = encode_form(fields);
+    EXPECT_EQ(encoded.find(' '), std::string::npos);
+    EXPECT_EQ(encoded.find('+'), std::string::npos);
+    EXPECT_EQ(decode_form(encoded), fields);
+    EXPECT_EQ(percent_encode("a b~"), "a%20b~");
+}
+
+TEST(form, find_field_returns_first) {
+    const form_fields fields = {{"a", "1"}, {"a", "2"}};
+    ASSERT_NE(find_field(fields, "a"), nullptr);
+    EXPECT_EQ(*find_field(fields, "a"), "1");
+    EXPECT_EQ(find_field(fields, "b"), nullptr);
+}
+
+}  // namespace
+}  // namespace flowgate::handlers

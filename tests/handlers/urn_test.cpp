@@ -1,0 +1,51 @@
+#include "handlers/urn.hpp"
+
+#include <gtest/gtest.h>
+
+namespace flowgate::handlers {
+namespace {
+
+struct urn_case {
+    const char* label;
+    std::string input;
+    std::string country;
+    std::optional<std::string> expected;
+};
+
+TEST(urn, parses_and_normalises) {
+    const std::vector<urn_case> cases = {
+        {"E.164 stays", "+962791234567", "JO", "tel:+962791234567"},
+        {"Jordan national with trunk 0 (providers.md vector)", "0791234567", "JO", "tel:+962791234567"},
+        {"Nigeria national with spaces (providers.md vector)", "0802 123 4567", "NG", "tel:+2348021234567"},
+        {"Lebanon 03 range keeps only 3", "03 123 456", "LB", "tel:+9613123456"},
+        {"international from another default country", "+9613123456", "JO", "tel:+9613123456"},
+        {"Arabic-Indic digits", "٠٧٩١٢٣٤٥٦٧", "JO", "tel:+962791234567"},
+        {"tel: scheme normalised", "tel:0791234567", "JO", "tel:+962791234567"},
+        {"ext scheme kept", "ext:participant-7", "JO", "ext:participant-7"},
+        {"telegram scheme kept", "telegram:123456", "JO", "telegram:123456"},
+        {"not a number", "hello", "JO", std::nullopt},
+        {"too short", "12", "JO", std::nullopt},
+        {"unknown scheme", "mailto:a@b.c", "JO", std::nullopt},
+        {"empty ext", "ext:", "JO", std::nullopt},
+        {"control characters in ext", std::string("ext:a\nb"), "JO", std::nullopt},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.label);
+        EXPECT_EQ(parse_urn(c.input, c.country), c.expected);
+    }
+}
+
+TEST(urn, masks_for_logs) {
+    EXPECT_EQ(mask_urn("tel:+962791234567"), "tel:\u202667");
+    EXPECT_EQ(mask_urn("ext:abc"), "ext:\u2026");
+    EXPECT_EQ(mask_urn("tel:+962791234567").find("7912345"), std::string::npos);
+}
+
+TEST(urn, known_regions) {
+    EXPECT_TRUE(is_known_region("JO"));
+    EXPECT_TRUE(is_known_region("NG"));
+    EXPECT_FALSE(is_known_region("XX"));
+}
+
+}  // namespace
+}  // namespace flowgate::handlers
