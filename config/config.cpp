@@ -1,0 +1,637 @@
+#include "config/config.hpp"
+
+#include <unicode/timezone.h>
+#include <unicode/unistr.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "flows/duration.hpp"
+#include "flows/loader.hpp"
+#include "flows/normalize.hpp"
+#include "handlers/registry.hpp"
+#include "handlers/urn.hpp"
+
+namespace flowgate::config {
+
+namespace {
+
+using json = nlohmann::json;
+
+// Collects diagnostics for one file.
+class reporter {
+public:
+    reporter(std::string file, load_outcome& out) : file_(std::move(file)), out_(out) {}
+    void error(std::string pointer, std::string message) {
+        out_.errors.push_back({file_, std::move(pointer), std::move(message), false});
+    }
+    void warn(std::string pointer, std::string message) {
+        out_.warnings.push_back({file_, std::move(pointer), std::move(message), true});
+    }
+    const std::string& file() const { return file_; }
+
+private:
+    std::string file_;
+    load_outcome& out_;
+};
+
+std::string ptr(const std::string& base, std::string_view key) { return base + "/" + pointer_token(key); }
+std::string ptr(const std::string& base, std::size_t index) { return base + "/" + std::to_string(index); }
+
+const char* type_name(const json& v) {
+    switch (v.type()) {
+        case json::value_t::object:
+            return "an object";
+        case json::value_t::array:
+            return "an array";
+        case json::value_t::string:
+            return "a string";
+        case json::value_t::boolean:
+            return "a boolean";
+        case json::value_t::null:
+            return "null";
+        default:
+            return "a number";
+    }
+}
+
+// Reports keys of `obj` not in `allowed` (typos must not pass silently).
+void check_keys(const json& obj, const std::string& base, std::initializer_list<std::string_view> allowed, reporter& r) {
+    for (const auto& [key, value] : obj.items()) {
+        if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+            r.error(ptr(base, key), "unknown key");
+        }
+    }
+}
+
+const std::string* get_string(const json& obj, std::string_view key, const std::string& base, reporter& r) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) {
+        return nullptr;
+    }
+    if (!it->is_string()) {
+        r.error(ptr(base, key), std::string("must be a string, not ") + type_name(*it));
+        return nullptr;
+    }
+    return &it->get_ref<const std::string&>();
+}
+
+std::optional<std::int64_t> get_int(const json& obj,
+                                    std::string_view key,
+                                    const std::string& base,
+                                    std::int64_t min,
+                                    std::int64_t max,
+                                    reporter& r) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) {
+        return std::nullopt;
+    }
+    if (!it->is_number_integer() || it->get<std::int64_t>() < min || it->get<std::int64_t>() > max) {
+        r.error(ptr(base, key),
+                "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+        return std::nullopt;
+    }
+    return it->get<std::int64_t>();
+}
+
+std::optional<std::chrono::seconds> get_duration(const json& obj,
+                                                 std::string_view key,
+                                                 const std::string& base,
+                                                 reporter& r) {
+    const std::string* s = get_string(obj, key, base, r);
+    if (s == nullptr) {
+        return std::nullopt;
+    }
+    auto d = flows::parse_duration(*s);
+    if (!d) {
+        r.error(ptr(base, key), "must be a duration like \"30s\", \"5m\" or \"24h\"");
+    }
+    return d;
+}
+
+bool is_http_url(std::string_view s) {
+    static const std::regex url(R"(^https?://[A-Za-z0-9._~\-]+(:[0-9]{1,5})?(/[^\s]*)?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?(/[^\s]*)?$)");
+    return std::regex_match(s.begin(), s.end(), url);
+}
+
+// `env:NAME`, `file:PATH` or a literal (warned about). Never echoes the value.
+std::optional<std::string> resolve_secret(const std::string& value,
+                                          const std::string& pointer,
+                                          const environment& env,
+                                          reporter& r) {
+    if (value.rfind("env:", 0) == 0) {
+        const std::string name = value.substr(4);
+        auto v = name.empty() ? std::nullopt : env.getenv(name);
+        if (!v || v->empty()) {
+            r.error(pointer, "environment variable " + name + " is not set");
+            return std::nullopt;
+        }
+        return v;
+    }
+    if (value.rfind("file:", 0) == 0) {
+        const std::string path = value.substr(5);
+        auto v = path.empty() ? std::nullopt : env.read_file(path);
+        if (!v) {
+            r.error(pointer, "cannot read secret file " + path);
+            return std::nullopt;
+        }
+        while (!v->empty() && (v->back() == '\n' || v->back() == '\r')) {
+            v->pop_back();
+        }
+        if (v->empty()) {
+            r.error(pointer, "secret file " + path + " is empty");
+            return std::nullopt;
+        }
+        return v;
+    }
+    if (value.empty()) {
+        r.error(pointer, "must not be empty");
+        return std::nullopt;
+    }
+    r.warn(pointer, "secret written in the config; use \"env:NAME\" or \"file:PATH\"");
+    return value;
+}
+
+std::optional<clock_time> parse_clock(std::string_view s) {
+    static const std::regex hhmm(R"(^([01][0-9]|2[0-3]):([0-5][0-9])$)");
+    std::match_results<std::string_view::const_iterator> m;
+    if (!std::regex_match(s.begin(), s.end(), m, hhmm)) {
+        return std::nullopt;
+    }
+    return clock_time{std::stoi(m[1].str()) * 60 + std::stoi(m[2].str())};
+}
+
+bool is_known_timezone(const std::string& name) {
+    std::unique_ptr<icu::TimeZone> tz(icu::TimeZone::createTimeZone(icu::UnicodeString::fromUTF8(name)));
+    return tz && *tz != icu::TimeZone::getUnknown();
+}
+
+void load_server(const json& root, config& cfg, reporter& r) {
+    const auto it = root.find("server");
+    if (it == root.end()) {
+        return;
+    }
+    const std::string base = "/server";
+    if (!it->is_object()) {
+        r.error(base, "must be an object");
+        return;
+    }
+    const json& s = *it;
+    check_keys(s,
+               base,
+               {"listen", "public_url", "threads", "body_limit", "header_limit", "header_timeout", "body_timeout",
+                "idle_timeout", "shutdown_grace"},
+               r);
+    auto& sc = cfg.server;
+    if (const std::string* listen = get_string(s, "listen", base, r)) {
+        static const std::regex hostport(R"(^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):([0-9]{1,5})$)");
+        std::smatch m;
+        if (!std::regex_match(*listen, m, hostport) || std::stoul(m[2].str()) > 65535) {
+            r.error(ptr(base, "listen"), "must be HOST:PORT, e.g. \"127.0.0.1:8080\"");
+        } else {
+            std::string host = m[1].str();
+            if (host.front() == '[') {
+                host = host.substr(1, host.size() - 2);
+            }
+            sc.host = host;
+            sc.port = static_cast<std::uint16_t>(std::stoul(m[2].str()));
+        }
+    }
+    if (const std::string* url = get_string(s, "public_url", base, r)) {
+        if (!is_http_url(*url)) {
+            r.error(ptr(base, "public_url"), "must be an http:// or https:// URL");
+        } else {
+            sc.public_url = *url;
+            while (!sc.public_url.empty() && sc.public_url.back() == '/') {
+                sc.public_url.pop_back();
+            }
+        }
+    }
+    if (auto v = get_int(s, "threads", base, 1, 64, r)) {
+        sc.threads = static_cast<int>(*v);
+    }
+    if (auto v = get_int(s, "body_limit", base, 1024, 64 * 1024 * 1024, r)) {
+        sc.body_limit = static_cast<std::size_t>(*v);
+    }
+    if (auto v = get_int(s, "header_limit", base, 1024, 64 * 1024, r)) {
+        sc.header_limit = static_cast<std::size_t>(*v);
+    }
+    if (auto d = get_duration(s, "header_timeout", base, r)) {
+        sc.header_timeout = *d;
+    }
+    if (auto d = get_duration(s, "body_timeout", base, r)) {
+        sc.body_timeout = *d;
+    }
+    if (auto d = get_duration(s, "idle_timeout", base, r)) {
+        sc.idle_timeout = *d;
+    }
+    if (auto d = get_duration(s, "shutdown_grace", base, r)) {
+        sc.shutdown_grace = *d;
+    }
+}
+
+void load_store(const json& root, config& cfg, reporter& r) {
+    const auto it = root.find("store");
+    if (it == root.end()) {
+        r.error("/store", "is required, e.g. {\"sqlite\": \"data/flowgate.db\"}");
+        return;
+    }
+    if (!it->is_object()) {
+        r.error("/store", "must be an object");
+        return;
+    }
+    check_keys(*it, "/store", {"sqlite", "postgres"}, r);
+    if (it->contains("postgres")) {
+        r.error("/store/postgres", "the PostgreSQL store is not available in this version; use \"sqlite\"");
+    }
+    if (const std::string* path = get_string(*it, "sqlite", "/store", r)) {
+        if (path->empty()) {
+            r.error("/store/sqlite", "must not be empty");
+        }
+        cfg.store.sqlite = *path;
+    } else if (!it->contains("postgres") && !it->contains("sqlite")) {
+        r.error("/store", "needs \"sqlite\": PATH");
+    }
+}
+
+void load_globals(const json& root, config& cfg, const environment& env, reporter& r) {
+    if (const std::string* key = get_string(root, "data_key", "", r)) {
+        if (*key == "none") {
+            cfg.data_key = "none";
+        } else if (auto v = resolve_secret(*key, "/data_key", env, r)) {
+            static const std::regex hex64("^[0-9A-Fa-f]{64}$");
+            if (!std::regex_match(*v, hex64)) {
+                r.error("/data_key", "the key must be 64 hexadecimal characters");
+            } else {
+                cfg.data_key = *v;
+            }
+        }
+    }
+    if (const std::string* cc = get_string(root, "default_country", "", r)) {
+        static const std::regex alpha2("^[A-Z]{2}$");
+        if (!std::regex_match(*cc, alpha2) || !handlers::is_known_region(*cc)) {
+            r.error("/default_country", "must be an ISO 3166 country code such as \"JO\", \"LB\" or \"NG\"");
+        } else {
+            cfg.default_country = *cc;
+        }
+    }
+    if (const std::string* tz = get_string(root, "timezone", "", r)) {
+        if (!is_known_timezone(*tz)) {
+            r.error("/timezone", "unknown time zone; use an IANA name such as \"Asia/Amman\"");
+        } else {
+            cfg.timezone = *tz;
+        }
+    }
+    if (const auto it = root.find("languages"); it != root.end()) {
+        static const std::regex code("^[a-z]{2,3}$");
+        if (!it->is_array() || it->empty()) {
+            r.error("/languages", "must be a non-empty array of language codes, e.g. [\"ar\", \"en\"]");
+        } else {
+            std::vector<std::string> langs;
+            for (std::size_t i = 0; i < it->size(); ++i) {
+                const json& v = (*it)[i];
+                if (!v.is_string() || !std::regex_match(v.get<std::string>(), code)) {
+                    r.error(ptr("/languages", i), "must be an ISO 639 language code such as \"ar\"");
+                } else if (std::find(langs.begin(), langs.end(), v.get<std::string>()) != langs.end()) {
+                    r.error(ptr("/languages", i), "is listed twice");
+                } else {
+                    langs.push_back(v.get<std::string>());
+                }
+            }
+            cfg.languages = langs;
+        }
+    }
+    if (const auto it = root.find("quiet_hours"); it != root.end()) {
+        if (!it->is_object()) {
+            r.error("/quiet_hours", "must be an object like {\"start\": \"21:00\", \"end\": \"08:00\"}");
+        } else {
+            check_keys(*it, "/quiet_hours", {"start", "end"}, r);
+            std::optional<clock_time> start, end;
+            for (const char* key : {"start", "end"}) {
+                const std::string* s = get_string(*it, key, "/quiet_hours", r);
+                auto t = s ? parse_clock(*s) : std::nullopt;
+                if (!t) {
+                    r.error(ptr("/quiet_hours", key), "must be a time like \"21:00\"");
+                }
+                (std::string_view(key) == "start" ? start : end) = t;
+            }
+            if (start && end) {
+                cfg.quiet_hours = std::make_pair(*start, *end);
+            }
+        }
+    }
+}
+
+void load_channels(const json& root, config& cfg, const environment& env, reporter& r) {
+    const auto it = root.find("channels");
+    if (it == root.end()) {
+        r.error("/channels", "is required: at least one channel");
+        return;
+    }
+    if (!it->is_array()) {
+        r.error("/channels", "must be an array");
+        return;
+    }
+    static const std::regex id_pattern("^[A-Za-z0-9_-]{1,64}$");
+    std::set<std::string> ids;
+    for (std::size_t i = 0; i < it->size(); ++i) {
+        const json& c = (*it)[i];
+        const std::string base = ptr("/channels", i);
+        if (!c.is_object()) {
+            r.error(base, "must be an object");
+            continue;
+        }
+        channel_config ch;
+        ch.settings.default_country = cfg.default_country;
+        bool ok = true;
+        const std::string* id = get_string(c, "id", base, r);
+        if (id == nullptr) {
+            if (!c.contains("id")) {
+                r.error(base + "/id", "is required");
+            }
+            ok = false;
+        } else if (!std::regex_match(*id, id_pattern)) {
+            r.error(base + "/id", "must be 1 to 64 letters, digits, '-' or '_'");
+            ok = false;
+        } else if (!ids.insert(*id).second) {
+            r.error(base + "/id", "another channel has the id \"" + *id + "\"");
+            ok = false;
+        } else {
+            ch.settings.id = *id;
+        }
+        const handlers::handler_type* type = nullptr;
+        if (const std::string* t = get_string(c, "type", base, r)) {
+            type = handlers::find_handler_type(*t);
+            if (type == nullptr) {
+                std::string known;
+                for (const auto& h : handlers::register_all()) {
+                    known += (known.empty() ? "" : ", ") + h.name;
+                }
+                r.error(base + "/type", "unknown channel type \"" + *t + "\" (known: " + known + ")");
+            } else {
+                ch.settings.type = *t;
+            }
+        } else if (!c.contains("type")) {
+            r.error(base + "/type", "is required");
+        }
+        if (type == nullptr) {
+            continue;
+        }
+        for (const auto& [key, value] : c.items()) {
+            if (key == "id" || key == "type") {
+                continue;
+            }
+            if (key == "max_per_second") {
+                if (!value.is_number() || value.get<double>() <= 0 || value.get<double>() > 100000) {
+                    r.error(ptr(base, key), "must be a number of messages per second above 0");
+                    ok = false;
+                } else {
+                    ch.max_per_second = value.get<double>();
+                }
+                continue;
+            }
+            const auto spec = std::find_if(type->settings.begin(), type->settings.end(), [&](const auto& s) {
+                return s.name == key;
+            });
+            if (spec == type->settings.end()) {
+                r.error(ptr(base, key), "unknown key for channel type " + type->name);
+                ok = false;
+                continue;
+            }
+            if (!value.is_string()) {
+                r.error(ptr(base, key), std::string("must be a string, not ") + type_name(value));
+                ok = false;
+                continue;
+            }
+            std::string v = value.get<std::string>();
+            switch (spec->type) {
+                case handlers::setting_spec::kind::url:
+                    if (!is_http_url(v)) {
+                        r.error(ptr(base, key), "must be an http:// or https:// URL");
+                        ok = false;
+                    }
+                    break;
+                case handlers::setting_spec::kind::secret:
+                    if (auto s = resolve_secret(v, ptr(base, key), env, r)) {
+                        v = *s;
+                    } else {
+                        ok = false;
+                    }
+                    break;
+                case handlers::setting_spec::kind::string:
+                    if (v.empty()) {
+                        r.error(ptr(base, key), "must not be empty");
+                        ok = false;
+                    }
+                    break;
+            }
+            ch.settings.values[key] = v;
+        }
+        for (const auto& spec : type->settings) {
+            if (spec.required && !c.contains(spec.name)) {
+                r.error(ptr(base, spec.name), "is required for channel type " + type->name);
+                ok = false;
+            }
+        }
+        if (ok) {
+            cfg.channels.push_back(std::move(ch));
+        }
+    }
+}
+
+void load_flows(const json& root, config& cfg, const environment& env, load_outcome& out, reporter& r) {
+    const auto it = root.find("flows");
+    if (it == root.end()) {
+        return;
+    }
+    if (!it->is_array()) {
+        r.error("/flows", "must be an array of flow file paths");
+        return;
+    }
+    for (std::size_t i = 0; i < it->size(); ++i) {
+        const json& v = (*it)[i];
+        const std::string base = ptr("/flows", i);
+        if (!v.is_string() || v.get<std::string>().empty()) {
+            r.error(base, "must be a flow file path");
+            continue;
+        }
+        const std::string path = v.get<std::string>();
+        auto text = env.read_file(path);
+        if (!text) {
+            r.error(base, "cannot read flow file " + path);
+            continue;
+        }
+        reporter fr(path, out);
+        json doc = json::parse(*text, nullptr, false);
+        if (doc.is_discarded()) {
+            fr.error("", "not valid JSON");
+            continue;
+        }
+        auto loaded = flows::load_flow(doc);
+        for (auto& p : loaded.problems) {
+            fr.error(p.pointer, p.message);
+        }
+        if (!loaded.loaded) {
+            continue;
+        }
+        if (cfg.flows->find(loaded.loaded->id) != nullptr) {
+            fr.error("/id", "another flow has the id \"" + loaded.loaded->id + "\"");
+            continue;
+        }
+        cfg.flow_files.push_back(path);
+        cfg.flows->add(std::move(*loaded.loaded));
+    }
+}
+
+void load_triggers(const json& root, config& cfg, reporter& r, bool flows_complete) {
+    const auto it = root.find("triggers");
+    if (it == root.end()) {
+        return;
+    }
+    if (!it->is_array()) {
+        r.error("/triggers", "must be an array");
+        return;
+    }
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < it->size(); ++i) {
+        const json& t = (*it)[i];
+        const std::string base = ptr("/triggers", i);
+        if (!t.is_object()) {
+            r.error(base, "must be an object");
+            continue;
+        }
+        check_keys(t, base, {"keywords", "flow", "match"}, r);
+        flows::keyword_trigger trig;
+        const auto kw = t.find("keywords");
+        if (kw == t.end() || !kw->is_array() || kw->empty()) {
+            r.error(base + "/keywords", "must be a non-empty array of keywords");
+        } else {
+            for (std::size_t k = 0; k < kw->size(); ++k) {
+                const json& word = (*kw)[k];
+                const std::string wp = ptr(base + "/keywords", k);
+                if (!word.is_string()) {
+                    r.error(wp, "must be a string");
+                    continue;
+                }
+                const auto tokens = flows::tokenize(word.get<std::string>());
+                if (tokens.size() != 1) {
+                    r.error(wp, "must be one word");
+                    continue;
+                }
+                if (!seen.insert(tokens[0]).second) {
+                    r.error(wp, "the keyword \"" + word.get<std::string>() + "\" is used by another trigger");
+                    continue;
+                }
+                trig.keywords.push_back(word.get<std::string>());
+            }
+        }
+        if (const std::string* flow = get_string(t, "flow", base, r)) {
+            const flows::flow* f = cfg.flows->find(*flow);
+            if (f == nullptr) {
+                if (flows_complete) {
+                    r.error(base + "/flow", "no flow has the id \"" + *flow + "\"");
+                }
+            } else {
+                trig.flow_id = f->id;
+            }
+        } else if (!t.contains("flow")) {
+            r.error(base + "/flow", "is required");
+        }
+        if (const std::string* m = get_string(t, "match", base, r)) {
+            if (*m == "first_word") {
+                trig.match_type = flows::keyword_trigger::match::first_word;
+            } else if (*m == "only_word") {
+                trig.match_type = flows::keyword_trigger::match::only_word;
+            } else {
+                r.error(base + "/match", "must be \"first_word\" or \"only_word\"");
+            }
+        }
+        cfg.triggers.push_back(std::move(trig));
+    }
+}
+
+}  // namespace
+
+const channel_config* config::find_channel(std::string_view id) const {
+    for (const auto& c : channels) {
+        if (c.settings.id == id) {
+            return &c;
+        }
+    }
+    return nullptr;
+}
+
+std::string diagnostic::to_string() const {
+    return file + ": " + (pointer.empty() ? "/" : pointer) + ": " + (warning ? "warning: " : "") + message;
+}
+
+environment process_environment() {
+    environment env;
+    env.getenv = [](const std::string& name) -> std::optional<std::string> {
+        const char* v = std::getenv(name.c_str());
+        return v ? std::optional<std::string>(v) : std::nullopt;
+    };
+    env.read_file = [](const std::string& path) -> std::optional<std::string> {
+        std::ifstream in(path, std::ios::binary);
+        if (!in) {
+            return std::nullopt;
+        }
+        std::ostringstream ss;
+        ss << in.rdbuf();
+        if (in.bad()) {
+            return std::nullopt;
+        }
+        return ss.str();
+    };
+    return env;
+}
+
+load_outcome load_text(const std::string& file, const std::string& text, const environment& env) {
+    load_outcome out;
+    reporter r(file, out);
+    json root = json::parse(text, nullptr, false);
+    if (root.is_discarded()) {
+        r.error("", "not valid JSON");
+        return out;
+    }
+    if (!root.is_object()) {
+        r.error("", "must be a JSON object");
+        return out;
+    }
+    check_keys(root,
+               "",
+               {"server", "store", "data_key", "default_country", "timezone", "languages", "quiet_hours", "channels",
+                "flows", "triggers"},
+               r);
+    config cfg;
+    cfg.file = file;
+    load_server(root, cfg, r);
+    load_store(root, cfg, r);
+    load_globals(root, cfg, env, r);
+    load_channels(root, cfg, env, r);
+    const std::size_t errors_before_flows = out.errors.size();
+    load_flows(root, cfg, env, out, r);
+    const bool flows_complete = out.errors.size() == errors_before_flows;
+    load_triggers(root, cfg, r, flows_complete);
+    if (out.errors.empty()) {
+        out.loaded = std::move(cfg);
+    }
+    return out;
+}
+
+load_outcome load(const std::string& path, const environment& env) {
+    auto text = env.read_file(path);
+    if (!text) {
+        load_outcome out;
+        out.errors.push_back({path, "", "cannot read the config file", false});
+        return out;
+    }
+    return load_text(path, *text, env);
+}
+
+}  // namespace flowgate::config

@@ -1,0 +1,92 @@
+#pragma once
+// The one config object (DESIGN.md §4): parsed and validated at start-up, then passed by reference.
+// Every problem is reported as `FILE: /json/pointer: message`, all of them at once.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "flows/engine.hpp"
+#include "flows/model.hpp"
+#include "handlers/handler.hpp"
+
+namespace flowgate::config {
+
+struct server_config {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8080;  // 0: any free port (tests); the bound port is logged
+    std::string public_url;     // how providers reach us; signatures are checked against it
+    int threads = 2;            // I/O threads
+    std::size_t body_limit = 64 * 1024;
+    std::size_t header_limit = 8 * 1024;
+    std::chrono::seconds header_timeout{10};
+    std::chrono::seconds body_timeout{30};
+    std::chrono::seconds idle_timeout{60};
+    std::chrono::seconds shutdown_grace{10};
+};
+
+struct store_config {
+    std::string sqlite;  // path of the SQLite database
+};
+
+struct channel_config {
+    handlers::channel_settings settings;
+    double max_per_second = 0;  // 0: no limit of ours
+};
+
+struct clock_time {
+    int minutes = 0;  // since midnight
+};
+
+struct config {
+    std::string file;
+    server_config server;
+    store_config store;
+    std::string data_key;  // resolved; "none" for throwaway use; "" when not given
+    std::string default_country = "JO";
+    std::string timezone = "UTC";
+    std::vector<std::string> languages{"en"};
+    std::optional<std::pair<clock_time, clock_time>> quiet_hours;
+    std::vector<channel_config> channels;
+    std::vector<std::string> flow_files;
+    // Shared so the engine's reference to it stays valid when the config is moved.
+    std::shared_ptr<flows::flow_set> flows = std::make_shared<flows::flow_set>();
+    std::vector<flows::keyword_trigger> triggers;
+
+    const channel_config* find_channel(std::string_view id) const;
+};
+
+struct diagnostic {
+    std::string file;
+    std::string pointer;
+    std::string message;
+    bool warning = false;
+
+    // `FILE: /pointer: message` (the root pointer is printed as "/").
+    std::string to_string() const;
+};
+
+struct load_outcome {
+    std::optional<config> loaded;  // set only when there are no errors
+    std::vector<diagnostic> errors;
+    std::vector<diagnostic> warnings;
+};
+
+// How the loader reads the outside world (environment and files): passed in, so tests can supply
+// their own and nothing deep in the code calls getenv.
+struct environment {
+    std::function<std::optional<std::string>(const std::string&)> getenv;
+    std::function<std::optional<std::string>(const std::string&)> read_file;
+};
+environment process_environment();
+
+load_outcome load(const std::string& path, const environment& env);
+// The same, from a document already in memory (`file` names it in messages).
+load_outcome load_text(const std::string& file, const std::string& text, const environment& env);
+
+}  // namespace flowgate::config

@@ -1,0 +1,197 @@
+#include "config/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace flowgate::config {
+namespace {
+
+const char* flow_json = R"({
+  "id": "signup", "name": "Sign-up", "language": "en",
+  "nodes": [
+    {"id": "ask", "ask": {"en": "City?", "ar": "المدينة؟"}, "result": "City",
+     "cases": [{"test": "has_any_word", "args": ["amman"], "category": "Amman", "next": "done"}],
+     "other": "ask"},
+    {"id": "done", "send": "Thanks"}
+  ]
+})";
+
+struct fake_world {
+    std::map<std::string, std::string> env;
+    std::map<std::string, std::string> files;
+
+    flowgate::config::environment env_of() const {
+        flowgate::config::environment e;
+        e.getenv = [this](const std::string& n) -> std::optional<std::string> {
+            const auto it = env.find(n);
+            return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
+        };
+        e.read_file = [this](const std::string& p) -> std::optional<std::string> {
+            const auto it = files.find(p);
+            return it == files.end() ? std::nullopt : std::optional<std::string>(it->second);
+        };
+        return e;
+    }
+};
+
+fake_world world() {
+    fake_world w;
+    w.env["EXT_SECRET"] = "top-secret-value";
+    w.files["flows/signup.json"] = flow_json;
+    w.files["secret.txt"] = "file-secret\n";
+    return w;
+}
+
+const std::string valid = R"({
+  "server": {"listen": "127.0.0.1:8081", "public_url": "https://sms.example.org/", "threads": 4},
+  "store": {"sqlite": "data/test.db"},
+  "data_key": "none",
+  "default_country": "LB", "timezone": "Asia/Beirut", "languages": ["ar", "en"],
+  "quiet_hours": {"start": "21:00", "end": "08:00"},
+  "channels": [
+    {"id": "local", "type": "external", "send_url": "http://127.0.0.1:9000/send", "secret": "env:EXT_SECRET",
+     "max_per_second": 5},
+    {"id": "other", "type": "external", "send_url": "https://example.org/send", "secret": "file:secret.txt"}
+  ],
+  "flows": ["flows/signup.json"],
+  "triggers": [{"keywords": ["JOIN", "انضم"], "flow": "signup"}]
+})";
+
+std::vector<std::string> messages(const load_outcome& out) {
+    std::vector<std::string> lines;
+    for (const auto& d : out.errors) {
+        lines.push_back(d.to_string());
+    }
+    return lines;
+}
+
+TEST(config, loads_a_valid_config) {
+    const auto w = world();
+    const auto out = load_text("test.json", valid, w.env_of());
+    ASSERT_TRUE(out.loaded) << ::testing::PrintToString(messages(out));
+    const config& c = *out.loaded;
+    EXPECT_EQ(c.server.host, "127.0.0.1");
+    EXPECT_EQ(c.server.port, 8081);
+    EXPECT_EQ(c.server.public_url, "https://sms.example.org");
+    EXPECT_EQ(c.server.threads, 4);
+    EXPECT_EQ(c.store.sqlite, "data/test.db");
+    EXPECT_EQ(c.default_country, "LB");
+    EXPECT_EQ(c.languages, (std::vector<std::string>{"ar", "en"}));
+    ASSERT_TRUE(c.quiet_hours);
+    EXPECT_EQ(c.quiet_hours->first.minutes, 21 * 60);
+    ASSERT_EQ(c.channels.size(), 2u);
+    EXPECT_EQ(c.channels[0].settings.get("secret"), "top-secret-value");
+    EXPECT_EQ(c.channels[0].settings.default_country, "LB");
+    EXPECT_EQ(c.channels[0].max_per_second, 5);
+    EXPECT_EQ(c.channels[1].settings.get("secret"), "file-secret");
+    ASSERT_NE(c.flows->find("signup"), nullptr);
+    ASSERT_EQ(c.triggers.size(), 1u);
+    EXPECT_EQ(c.triggers[0].flow_id, "signup");
+    EXPECT_TRUE(out.warnings.empty());
+}
+
+struct bad_case {
+    const char* label;
+    std::string patch_from;  // a piece of `valid` ...
+    std::string patch_to;    // ... replaced by this
+    std::vector<std::string> expected;  // every error line, in order
+};
+
+TEST(config, reports_each_problem_with_its_pointer) {
+    const std::vector<bad_case> cases = {
+        {"unknown top-level key", R"("data_key": "none",)", R"("data_key": "none", "chanels": [],)",
+         {"test.json: /chanels: unknown key"}},
+        {"bad listen", "127.0.0.1:8081", "localhost", {"test.json: /server/listen: must be HOST:PORT, e.g. \"127.0.0.1:8080\""}},
+        {"threads out of range", R"("threads": 4)", R"("threads": 0)",
+         {"test.json: /server/threads: must be an integer from 1 to 64"}},
+        {"unknown channel type", R"("type": "external", "send_url": "http://127)",
+         R"("type": "twillio", "send_url": "http://127)",
+         {"test.json: /channels/0/type: unknown channel type \"twillio\" (known: external)"}},
+        {"missing env secret", "env:EXT_SECRET", "env:NOPE",
+         {"test.json: /channels/0/secret: environment variable NOPE is not set"}},
+        {"bad send_url", "http://127.0.0.1:9000/send", "ftp://x",
+         {"test.json: /channels/0/send_url: must be an http:// or https:// URL"}},
+        {"duplicate channel id", R"("id": "other")", R"("id": "local")",
+         {"test.json: /channels/1/id: another channel has the id \"local\""}},
+        {"unknown channel key", R"("max_per_second": 5)", R"("max_per_second": 5, "sendurl": "x")",
+         {"test.json: /channels/0/sendurl: unknown key for channel type external"}},
+        {"trigger to unknown flow", R"("flow": "signup")", R"("flow": "signup2")",
+         {"test.json: /triggers/0/flow: no flow has the id \"signup2\""}},
+        {"unreadable flow file", "flows/signup.json", "flows/missing.json",
+         {"test.json: /flows/0: cannot read flow file flows/missing.json"}},
+        {"bad country", R"("default_country": "LB")", R"("default_country": "Lebanon")",
+         {"test.json: /default_country: must be an ISO 3166 country code such as \"JO\", \"LB\" or \"NG\""}},
+        {"bad time zone", "Asia/Beirut", "Asia/Nowhere",
+         {"test.json: /timezone: unknown time zone; use an IANA name such as \"Asia/Amman\""}},
+        {"bad quiet hours", R"("start": "21:00")", R"("start": "9pm")",
+         {"test.json: /quiet_hours/start: must be a time like \"21:00\""}},
+        {"bad data key", R"("data_key": "none")", R"("data_key": "env:EXT_SECRET")",
+         {"test.json: /data_key: the key must be 64 hexadecimal characters"}},
+        {"three mistakes at once",
+         R"("threads": 4}, "store": {"sqlite": "data/test.db"})",
+         R"("threads": "four"}, "store": {"sqlit": "data/test.db"})",
+         {"test.json: /server/threads: must be an integer from 1 to 64", "test.json: /store/sqlit: unknown key",
+          "test.json: /store: needs \"sqlite\": PATH"}},
+    };
+    const auto w = world();
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.label);
+        std::string text = valid;
+        const auto at = text.find(c.patch_from);
+        ASSERT_NE(at, std::string::npos) << "the case's patch does not apply";
+        text.replace(at, c.patch_from.size(), c.patch_to);
+        const auto out = load_text("test.json", text, w.env_of());
+        EXPECT_FALSE(out.loaded);
+        EXPECT_EQ(messages(out), c.expected);
+    }
+}
+
+TEST(config, problems_in_a_flow_file_name_that_file) {
+    auto w = world();
+    w.files["flows/signup.json"] = R"({"id": "signup", "language": "en", "nodes": [{"id": "a", "send": "x", "next": "nowhere"}]})";
+    const auto out = load_text("test.json", valid, w.env_of());
+    ASSERT_FALSE(out.loaded);
+    ASSERT_FALSE(out.errors.empty());
+    EXPECT_EQ(out.errors[0].file, "flows/signup.json");
+    EXPECT_EQ(out.errors[0].pointer, "/nodes/0/next");
+    // The trigger's flow failed to load: no second, misleading error about the trigger.
+    for (const auto& e : out.errors) {
+        EXPECT_NE(e.pointer, "/triggers/0/flow");
+    }
+}
+
+TEST(config, literal_secret_is_a_warning_and_never_printed) {
+    auto w = world();
+    std::string text = valid;
+    text.replace(text.find("env:EXT_SECRET"), 14, "literal-secret-123");
+    const auto out = load_text("test.json", text, w.env_of());
+    ASSERT_TRUE(out.loaded);
+    ASSERT_EQ(out.warnings.size(), 1u);
+    EXPECT_EQ(out.warnings[0].pointer, "/channels/0/secret");
+    EXPECT_EQ(out.warnings[0].to_string().find("literal-secret-123"), std::string::npos);
+}
+
+TEST(config, not_json_and_missing_file) {
+    const auto w = world();
+    auto out = load_text("test.json", "{nope", w.env_of());
+    EXPECT_EQ(messages(out), std::vector<std::string>{"test.json: /: not valid JSON"});
+    out = load("absent.json", w.env_of());
+    EXPECT_EQ(messages(out), std::vector<std::string>{"absent.json: /: cannot read the config file"});
+}
+
+TEST(config, minimal_config_gets_defaults) {
+    const auto w = world();
+    const auto out = load_text(
+        "min.json",
+        R"({"store": {"sqlite": "x.db"}, "channels": [{"id": "c", "type": "external", "send_url": "http://127.0.0.1:1/"}]})",
+        w.env_of());
+    ASSERT_TRUE(out.loaded) << ::testing::PrintToString(messages(out));
+    EXPECT_EQ(out.loaded->server.port, 8080);
+    EXPECT_EQ(out.loaded->server.body_limit, 64u * 1024);
+    EXPECT_EQ(out.loaded->default_country, "JO");
+    EXPECT_EQ(out.loaded->languages, std::vector<std::string>{"en"});
+}
+
+}  // namespace
+}  // namespace flowgate::config
