@@ -1,0 +1,97 @@
+#include "gateway/app.hpp"
+
+#include <utility>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <csignal>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "flows/engine.hpp"
+#include "gateway/ingest.hpp"
+#include "gateway/log.hpp"
+#include "gateway/metrics.hpp"
+#include "gateway/routes.hpp"
+#include "gateway/sender.hpp"
+#include "gateway/server.hpp"
+#include "gateway/sqlite_store.hpp"
+#include "gateway/writer.hpp"
+#include "handlers/registry.hpp"
+
+namespace flowgate::gateway {
+
+namespace asio = boost::asio;
+
+int serve(const config::config& cfg) {
+    const std::filesystem::path db_path(cfg.store.sqlite);
+    if (db_path.has_parent_path()) {
+        std::filesystem::create_directories(db_path.parent_path());
+    }
+    sqlite_store store(cfg.store.sqlite);
+    {
+        // Sends interrupted by a crash: we cannot know whether the provider got them.
+        auto tx = store.begin_write();
+        const auto n = tx->mark_interrupted_sends_unknown(
+            std::chrono::time_point_cast<std::chrono::milliseconds>(clock_type::now()));
+        tx->commit();
+        if (n > 0) {
+            log::warn("store", std::to_string(n) + " sends were interrupted by a crash and are now 'unknown'");
+        }
+    }
+    metrics stats;
+    writer write(store, stats);
+    write.start();
+
+    const flows::engine engine(*cfg.flows, cfg.triggers, {cfg.languages});
+    const ingest in(cfg, engine);
+    channel_map channels;
+    for (const auto& c : cfg.channels) {
+        const auto* type = handlers::find_handler_type(c.settings.type);
+        channels.emplace(c.settings.id, channel_runtime{&c, type->make(c.settings)});
+    }
+
+    asio::io_context ioc(cfg.server.threads);
+    sender send(ioc, write, channels, stats);
+    routes table(cfg, channels, store, write, in, stats, [&send] { send.notify(); });
+    server http(ioc, cfg.server, table);
+    const auto port = http.listen();
+    log::info("http", "listening on http://" + cfg.server.host + ":" + std::to_string(port));
+    http.start();
+    send.start();
+
+    asio::signal_set signals(ioc, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int) {
+        if (ec) {
+            return;
+        }
+        log::info("app", "shutting down: finishing requests in flight");
+        asio::co_spawn(
+            ioc,
+            [&]() -> asio::awaitable<void> {
+                co_await http.shutdown();
+                co_await send.stop(cfg.server.shutdown_grace);
+                ioc.stop();
+            },
+            asio::detached);
+    });
+
+    std::vector<std::thread> threads;
+    for (int i = 1; i < cfg.server.threads; ++i) {
+        threads.emplace_back([&ioc] { ioc.run(); });
+    }
+    ioc.run();
+    for (auto& t : threads) {
+        t.join();
+    }
+    write.stop();  // commits what is queued
+    store.close();
+    log::info("app", "stopped");
+    return 0;
+}
+
+}  // namespace flowgate::gateway

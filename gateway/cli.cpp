@@ -1,0 +1,140 @@
+#include "gateway/cli.hpp"
+
+#include <cstdint>
+#include <exception>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "gateway/app.hpp"
+#include "gateway/log.hpp"
+#include "gateway/sink.hpp"
+
+namespace flowgate::gateway::cli {
+
+namespace {
+
+constexpr const char* usage = R"(usage: flowgate COMMAND [OPTIONS]
+
+commands:
+  serve --config FILE     run the gateway until SIGINT/SIGTERM
+  check --config FILE     validate the config and every flow; print each problem; exit 1 if any
+  sink [--listen HOST:PORT]
+                          a stand-in phone: print messages an external channel sends
+                          (default 127.0.0.1:9000)
+  version                 print the version
+  help                    print this text
+)";
+
+struct args {
+    std::string command;
+    std::map<std::string, std::string> options;
+};
+
+std::optional<args> parse(int argc, char** argv, std::string& error) {
+    args a;
+    if (argc < 2) {
+        error = "missing command";
+        return std::nullopt;
+    }
+    a.command = argv[1];
+    for (int i = 2; i < argc; ++i) {
+        std::string opt = argv[i];
+        if (opt.rfind("--", 0) != 0) {
+            error = "unexpected argument " + opt;
+            return std::nullopt;
+        }
+        std::string value;
+        if (const auto eq = opt.find('='); eq != std::string::npos) {
+            value = opt.substr(eq + 1);
+            opt = opt.substr(0, eq);
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            error = "option " + opt + " needs a value";
+            return std::nullopt;
+        }
+        a.options[opt.substr(2)] = value;
+    }
+    return a;
+}
+
+// Loads and validates; prints every problem. Warnings never stop a start.
+std::optional<config::config> load_config(const args& a, bool quiet_when_ok) {
+    const auto it = a.options.find("config");
+    if (it == a.options.end()) {
+        std::cerr << "flowgate " << a.command << ": --config FILE is required\n";
+        return std::nullopt;
+    }
+    auto outcome = config::load(it->second, config::process_environment());
+    for (const auto& d : outcome.errors) {
+        std::cout << d.to_string() << '\n';
+    }
+    for (const auto& d : outcome.warnings) {
+        std::cout << d.to_string() << '\n';
+    }
+    if (!outcome.loaded) {
+        std::cout << outcome.errors.size() << (outcome.errors.size() == 1 ? " problem" : " problems") << " in "
+                  << it->second << '\n';
+        return std::nullopt;
+    }
+    if (!quiet_when_ok) {
+        std::cout << it->second << ": ok (" << outcome.loaded->channels.size() << " channels, "
+                  << outcome.loaded->flows->all().size() << " flows, " << outcome.loaded->triggers.size()
+                  << " triggers)\n";
+    }
+    return std::move(outcome.loaded);
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+    std::string error;
+    const auto a = parse(argc, argv, error);
+    if (!a) {
+        std::cerr << "flowgate: " << error << "\n\n" << usage;
+        return 2;
+    }
+    try {
+        if (a->command == "help" || a->command == "--help" || a->command == "-h") {
+            std::cout << usage;
+            return 0;
+        }
+        if (a->command == "version" || a->command == "--version") {
+            std::cout << "flowgate 0.1.0\n";
+            return 0;
+        }
+        if (a->command == "check") {
+            return load_config(*a, false) ? 0 : 1;
+        }
+        if (a->command == "serve") {
+            const auto cfg = load_config(*a, true);
+            if (!cfg) {
+                return 1;
+            }
+            return serve(*cfg);
+        }
+        if (a->command == "sink") {
+            const auto it = a->options.find("listen");
+            const std::string listen = it == a->options.end() ? "127.0.0.1:9000" : it->second;
+            static const std::regex hostport(R"(^([A-Za-z0-9.\-]+):([0-9]{1,5})$)");
+            std::smatch m;
+            if (!std::regex_match(listen, m, hostport) || std::stoul(m[2].str()) > 65535) {
+                std::cerr << "flowgate sink: --listen must be HOST:PORT\n";
+                return 2;
+            }
+            return run_sink(m[1].str(), static_cast<std::uint16_t>(std::stoul(m[2].str())));
+        }
+    } catch (const std::exception& e) {
+        log::error("app", e.what());
+        return 1;
+    }
+    std::cerr << "flowgate: unknown command " << a->command << "\n\n" << usage;
+    return 2;
+}
+
+}  // namespace flowgate::gateway::cli

@@ -1,0 +1,107 @@
+#include "gateway/ingest.hpp"
+
+#include "flows/segments.hpp"
+
+namespace flowgate::gateway {
+
+flows::contact_view to_view(const contact_record& c) { return {c.uuid, c.name, c.language, c.fields}; }
+
+ingest::ingest(const config::config& cfg, const flows::engine& engine) : config_(cfg), engine_(engine) {}
+
+ingest_outcome ingest::apply(write_tx& tx,
+                             const std::string& channel_id,
+                             const handlers::incoming_message& message,
+                             timestamp now) const {
+    contact_record contact = tx.upsert_contact(message.urn, channel_id, now);
+    const auto id = tx.insert_inbound({channel_id, message.external_id, message.urn, message.text, contact.id, now});
+    if (!id) {
+        return {true, 0};
+    }
+    if (contact.name.empty() && !message.contact_name.empty()) {
+        tx.set_contact_name(contact.id, message.contact_name);
+        contact.name = message.contact_name;
+    }
+    if (contact.stopped) {
+        // Stored for the record; a stopped contact gets no flow step and no reply.
+        return {false, 0};
+    }
+    auto current = tx.load_session(contact.id);
+    std::optional<flows::session> session;
+    if (current) {
+        session = current->session;
+    }
+    const flows::step_output step = engine_.on_message(session, to_view(contact), message.text, now);
+    return {false, apply_step(tx, channel_id, contact, message.urn, current, step, *id, now)};
+}
+
+std::size_t ingest::apply_step(write_tx& tx,
+                               const std::string& channel_id,
+                               const contact_record& contact,
+                               const std::string& urn,
+                               std::optional<stored_session> current,
+                               const flows::step_output& step,
+                               std::optional<std::int64_t> reply_to,
+                               timestamp now) const {
+    if (!step.handled) {
+        return 0;
+    }
+    std::optional<std::int64_t> run_id;
+    if (current) {
+        run_id = current->run_id;
+    }
+    std::size_t queued = 0;
+    for (const auto& e : step.effects) {
+        if (const auto* started = std::get_if<flows::run_started>(&e)) {
+            run_id = tx.start_run(contact.id, started->flow_id, now);
+        } else if (const auto* ended = std::get_if<flows::run_ended>(&e)) {
+            if (run_id) {
+                tx.end_run(*run_id, ended->status, now);
+            }
+            run_id.reset();
+        } else if (const auto* saved = std::get_if<flows::result_saved>(&e)) {
+            if (run_id) {
+                tx.save_result(*run_id, saved->key, saved->value);
+            }
+        } else if (const auto* send = std::get_if<flows::send_msg>(&e)) {
+            const auto seg = flows::count_segments(send->text);
+            tx.enqueue_outbound({channel_id,
+                                 contact.id,
+                                 urn,
+                                 send->text,
+                                 flows::to_string(seg.encoding),
+                                 static_cast<int>(seg.segments),
+                                 reply_to,
+                                 now});
+            ++queued;
+        }
+    }
+    if (step.session && run_id) {
+        tx.save_session(contact.id, {*run_id, *step.session}, now);
+    } else if (current) {
+        tx.delete_session(contact.id);
+    }
+    return queued;
+}
+
+bool ingest::apply(write_tx& tx,
+                   const std::string& channel_id,
+                   const handlers::status_update& update,
+                   timestamp now) const {
+    return tx.apply_status(channel_id, update.message_id, update.state, now);
+}
+
+void ingest::apply(write_tx& tx,
+                   const std::string& channel_id,
+                   const handlers::channel_event& event,
+                   timestamp now) const {
+    const contact_record contact = tx.upsert_contact(event.urn, channel_id, now);
+    if (event.type == handlers::channel_event::kind::stop_contact) {
+        tx.set_contact_stopped(contact.id, true, now);
+        if (const auto current = tx.load_session(contact.id)) {
+            tx.end_run(current->run_id, flows::run_status::interrupted, now);
+            tx.delete_session(contact.id);
+        }
+    }
+}
+
+}  // namespace flowgate::gateway

@@ -1,0 +1,49 @@
+#pragma once
+// What one inbound event does to the store, inside the writer's transaction: the contact, the
+// message (deduplicated on channel + provider id), the flow step and everything it produces —
+// session, run, results and outbound messages — commit together (a transactional outbox).
+
+#include <cstddef>
+#include <string>
+
+#include "config/config.hpp"
+#include "flows/engine.hpp"
+#include "gateway/store.hpp"
+#include "handlers/handler.hpp"
+
+namespace flowgate::gateway {
+
+struct ingest_outcome {
+    bool duplicate = false;  // already stored: acknowledged again, nothing changed
+    std::size_t queued = 0;  // outbound messages queued by the flow step
+};
+
+class ingest {
+public:
+    ingest(const config::config& cfg, const flows::engine& engine);
+
+    ingest_outcome apply(write_tx& tx,
+                         const std::string& channel_id,
+                         const handlers::incoming_message& message,
+                         timestamp now) const;
+    bool apply(write_tx& tx, const std::string& channel_id, const handlers::status_update& update, timestamp now) const;
+    void apply(write_tx& tx, const std::string& channel_id, const handlers::channel_event& event, timestamp now) const;
+
+    // Applies a flow step's effects for a contact; returns the outbound messages queued.
+    std::size_t apply_step(write_tx& tx,
+                           const std::string& channel_id,
+                           const contact_record& contact,
+                           const std::string& urn,
+                           std::optional<stored_session> current,
+                           const flows::step_output& step,
+                           std::optional<std::int64_t> reply_to,
+                           timestamp now) const;
+
+private:
+    const config::config& config_;
+    const flows::engine& engine_;
+};
+
+flows::contact_view to_view(const contact_record& c);
+
+}  // namespace flowgate::gateway

@@ -1,0 +1,88 @@
+#include "gateway/metrics.hpp"
+
+#include <sstream>
+
+namespace flowgate::gateway {
+
+namespace {
+// Label values come from our own route names and channel ids, but escape anyway.
+std::string label(std::string_view v) {
+    std::string out;
+    for (char c : v) {
+        if (c == '\\' || c == '"') {
+            out += '\\';
+        }
+        if (c == '\n') {
+            out += "\\n";
+            continue;
+        }
+        out += c;
+    }
+    return out;
+}
+}  // namespace
+
+void metrics::count_request(std::string_view route, int status) {
+    std::lock_guard lock(mutex_);
+    ++requests_[{std::string(route), status}];
+}
+
+void metrics::count_message_in(std::string_view channel) {
+    std::lock_guard lock(mutex_);
+    ++messages_in_[std::string(channel)];
+}
+
+void metrics::count_message_out(std::string_view channel, std::string_view state) {
+    std::lock_guard lock(mutex_);
+    ++messages_out_[{std::string(channel), std::string(state)}];
+}
+
+void metrics::observe_commit(std::chrono::microseconds latency, std::size_t batch_size) {
+    const double seconds = static_cast<double>(latency.count()) / 1e6;
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = 0; i < commit_buckets.size(); ++i) {
+        if (seconds <= commit_buckets[i]) {
+            ++commit_counts_[i];
+        }
+    }
+    ++commit_count_;
+    commit_sum_ += seconds;
+    committed_events_ += batch_size;
+}
+
+std::string metrics::render() const {
+    std::lock_guard lock(mutex_);
+    std::ostringstream out;
+    out << "# HELP flowgate_http_requests_total HTTP requests by route and status.\n"
+        << "# TYPE flowgate_http_requests_total counter\n";
+    for (const auto& [key, n] : requests_) {
+        out << "flowgate_http_requests_total{route=\"" << label(key.first) << "\",status=\"" << key.second
+            << "\"} " << n << '\n';
+    }
+    out << "# HELP flowgate_messages_in_total Inbound messages stored, by channel.\n"
+        << "# TYPE flowgate_messages_in_total counter\n";
+    for (const auto& [channel, n] : messages_in_) {
+        out << "flowgate_messages_in_total{channel=\"" << label(channel) << "\"} " << n << '\n';
+    }
+    out << "# HELP flowgate_messages_out_total Outbound message transitions, by channel and new state.\n"
+        << "# TYPE flowgate_messages_out_total counter\n";
+    for (const auto& [key, n] : messages_out_) {
+        out << "flowgate_messages_out_total{channel=\"" << label(key.first) << "\",state=\"" << label(key.second)
+            << "\"} " << n << '\n';
+    }
+    out << "# HELP flowgate_store_commit_seconds Latency of the store's group commits.\n"
+        << "# TYPE flowgate_store_commit_seconds histogram\n";
+    for (std::size_t i = 0; i < commit_buckets.size(); ++i) {
+        out << "flowgate_store_commit_seconds_bucket{le=\"" << commit_buckets[i] << "\"} " << commit_counts_[i]
+            << '\n';
+    }
+    out << "flowgate_store_commit_seconds_bucket{le=\"+Inf\"} " << commit_count_ << '\n'
+        << "flowgate_store_commit_seconds_sum " << commit_sum_ << '\n'
+        << "flowgate_store_commit_seconds_count " << commit_count_ << '\n'
+        << "# HELP flowgate_store_committed_events_total Events committed by the writer.\n"
+        << "# TYPE flowgate_store_committed_events_total counter\n"
+        << "flowgate_store_committed_events_total " << committed_events_ << '\n';
+    return out.str();
+}
+
+}  // namespace flowgate::gateway

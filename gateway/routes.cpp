@@ -1,0 +1,215 @@
+#include "gateway/routes.hpp"
+
+#include <utility>
+
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include "gateway/log.hpp"
+
+namespace flowgate::gateway {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+
+namespace {
+
+struct parsed_target {
+    std::string_view path;
+    std::string_view query;
+};
+
+std::string_view sv(boost::beast::string_view s) { return {s.data(), s.size()}; }
+
+parsed_target split_target(boost::beast::string_view boost_target) {
+    const std::string_view target = sv(boost_target);
+    const auto q = target.find('?');
+    if (q == std::string_view::npos) {
+        return {target, {}};
+    }
+    return {target.substr(0, q), target.substr(q + 1)};
+}
+
+// "/c/{channel}/{action}" → channel and action; empty on any other shape.
+bool split_channel_path(std::string_view path, std::string_view& channel, std::string_view& action) {
+    constexpr std::string_view prefix = "/c/";
+    if (path.substr(0, prefix.size()) != prefix) {
+        return false;
+    }
+    path.remove_prefix(prefix.size());
+    const auto slash = path.find('/');
+    if (slash == std::string_view::npos || slash == 0) {
+        return false;
+    }
+    channel = path.substr(0, slash);
+    action = path.substr(slash + 1);
+    return !action.empty() && action.find('/') == std::string_view::npos;
+}
+
+http_response make_response(http::status status, std::string content_type, std::string body) {
+    http_response res{status, 11};
+    res.set(http::field::content_type, content_type);
+    res.set(http::field::server, "flowgate");
+    res.body() = std::move(body);
+    res.prepare_payload();
+    return res;
+}
+
+http_response error_response(http::status status, std::string_view reason) {
+    return make_response(status, "application/json", nlohmann::json{{"error", reason}}.dump());
+}
+
+http_response method_not_allowed(std::string_view allow) {
+    auto res = error_response(http::status::method_not_allowed, "method not allowed");
+    res.set(http::field::allow, std::string(allow));
+    return res;
+}
+
+}  // namespace
+
+routes::routes(const config::config& cfg,
+               const channel_map& channels,
+               store& st,
+               writer& w,
+               const ingest& in,
+               metrics& m,
+               std::function<void()> outbound_queued)
+    : config_(cfg),
+      channels_(channels),
+      store_(st),
+      writer_(w),
+      ingest_(in),
+      metrics_(m),
+      outbound_queued_(std::move(outbound_queued)) {}
+
+std::size_t routes::body_limit(const http_request&) const {
+    // One limit for every route for now; a provider with large batches (Meta) will raise its own.
+    return config_.server.body_limit;
+}
+
+void routes::count_rejected(int status) { metrics_.count_request("rejected", status); }
+
+asio::awaitable<http_response> routes::handle(http_request request) {
+    const auto [path, query] = split_target(request.target());
+    std::string route = "unknown";
+    http_response res;
+    try {
+        std::string_view channel_id, action;
+        if (path == "/healthz") {
+            route = "healthz";
+            if (request.method() != http::verb::get && request.method() != http::verb::head) {
+                res = method_not_allowed("GET, HEAD");
+            } else if (store_.ping()) {
+                res = make_response(http::status::ok, "text/plain; charset=utf-8", "ok\n");
+            } else {
+                res = make_response(http::status::service_unavailable, "text/plain; charset=utf-8", "store unavailable\n");
+            }
+        } else if (path == "/metrics") {
+            route = "metrics";
+            if (request.method() != http::verb::get) {
+                res = method_not_allowed("GET");
+            } else {
+                res = make_response(http::status::ok, "text/plain; version=0.0.4; charset=utf-8", metrics_.render());
+            }
+        } else if (split_channel_path(path, channel_id, action) && (action == "receive" || action == "status")) {
+            route = std::string(action);
+            const auto it = channels_.find(channel_id);
+            if (it == channels_.end()) {
+                res = error_response(http::status::not_found, "unknown channel");
+            } else {
+                res = co_await channel_request(
+                    it->second, action == "receive" ? handlers::endpoint::receive : handlers::endpoint::status, request);
+            }
+        } else {
+            res = error_response(http::status::not_found, "not found");
+        }
+    } catch (const std::exception& e) {
+        // A bug must not take the server down: answer 500 and keep serving.
+        log::error("http", std::string("request failed: ") + e.what());
+        res = error_response(http::status::internal_server_error, "internal error");
+    }
+    if (request.method() == http::verb::head) {
+        res.body().clear();
+    }
+    metrics_.count_request(route, static_cast<int>(res.result_int()));
+    co_return res;
+}
+
+asio::awaitable<http_response> routes::channel_request(const channel_runtime& channel,
+                                                        handlers::endpoint endpoint,
+                                                        http_request& request) {
+    const handlers::handler& handler = *channel.handler;
+    const std::string method(request.method_string());
+    if (!handler.allows(endpoint, method)) {
+        std::string allow;
+        for (const char* m : {"GET", "POST"}) {
+            if (handler.allows(endpoint, m)) {
+                allow += (allow.empty() ? "" : ", ") + std::string(m);
+            }
+        }
+        co_return method_not_allowed(allow);
+    }
+
+    handlers::raw_request raw;
+    raw.method = method;
+    const auto [path, query] = split_target(request.target());
+    raw.path = std::string(path);
+    raw.query = std::string(query);
+    for (const auto& field : request) {
+        raw.headers.push_back({std::string(field.name_string()), std::string(field.value())});
+    }
+    raw.body = std::move(request.body());
+    const std::string base = !config_.server.public_url.empty()
+                                 ? config_.server.public_url
+                                 : "http://" + config_.server.host + ":" + std::to_string(config_.server.port);
+    raw.public_url = base + std::string(request.target());
+
+    handlers::receive_result result = handler.receive(endpoint, raw);
+    if (result.result != handlers::receive_result::outcome::accepted || result.events.empty()) {
+        const auto reply = handler.reply(endpoint, result);
+        co_return make_response(static_cast<http::status>(reply.status), reply.content_type, reply.body);
+    }
+
+    // Store every event in one job; the reply waits for the durable commit.
+    struct tally {
+        std::size_t stored = 0;
+        std::size_t queued = 0;
+    };
+    auto counts = std::make_shared<tally>();
+    const std::string channel_id = channel.config->settings.id;
+    const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(clock_type::now());
+    auto events = std::make_shared<std::vector<handlers::event>>(std::move(result.events));
+    const write_status status = co_await writer_.write([this, counts, events, channel_id, now](write_tx& tx) {
+        *counts = {};
+        for (const auto& e : *events) {
+            if (const auto* msg = std::get_if<handlers::incoming_message>(&e)) {
+                const auto outcome = ingest_.apply(tx, channel_id, *msg, now);
+                counts->stored += outcome.duplicate ? 0 : 1;
+                counts->queued += outcome.queued;
+            } else if (const auto* st = std::get_if<handlers::status_update>(&e)) {
+                ingest_.apply(tx, channel_id, *st, now);
+            } else if (const auto* ev = std::get_if<handlers::channel_event>(&e)) {
+                ingest_.apply(tx, channel_id, *ev, now);
+            }
+        }
+    });
+    if (status == write_status::unavailable) {
+        auto res = error_response(http::status::service_unavailable, "store unavailable");
+        res.set(http::field::retry_after, "5");
+        co_return res;
+    }
+    if (status == write_status::failed) {
+        co_return error_response(http::status::internal_server_error, "internal error");
+    }
+    for (std::size_t i = 0; i < counts->stored; ++i) {
+        metrics_.count_message_in(channel_id);
+    }
+    if (counts->queued > 0 && outbound_queued_) {
+        outbound_queued_();
+    }
+    const auto reply = handler.reply(endpoint, result);
+    co_return make_response(static_cast<http::status>(reply.status), reply.content_type, reply.body);
+}
+
+}  // namespace flowgate::gateway

@@ -1,0 +1,185 @@
+#include "gateway/sender.hpp"
+
+#include <utility>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+
+#include "gateway/log.hpp"
+
+namespace flowgate::gateway {
+
+namespace asio = boost::asio;
+
+namespace {
+timestamp now_ms() { return std::chrono::time_point_cast<std::chrono::milliseconds>(clock_type::now()); }
+}  // namespace
+
+std::chrono::milliseconds sender_options::retry_delay(int attempts) const {
+    if (retry_delays.empty()) {
+        return std::chrono::seconds(5);
+    }
+    const auto last = static_cast<int>(retry_delays.size()) - 1;
+    return retry_delays[static_cast<std::size_t>(std::clamp(attempts - 1, 0, last))];
+}
+
+sender::sender(asio::io_context& ioc, writer& w, const channel_map& channels, metrics& m, sender_options opts)
+    : strand_(asio::make_strand(ioc)),
+      writer_(w),
+      channels_(channels),
+      metrics_(m),
+      opts_(opts),
+      client_(strand_),
+      wake_(strand_),
+      idle_(strand_) {}
+
+void sender::start() { asio::co_spawn(strand_, loop(), asio::detached); }
+
+void sender::notify() {
+    asio::post(strand_, [this] {
+        notified_ = true;
+        wake_.cancel();
+    });
+}
+
+asio::awaitable<void> sender::stop(std::chrono::milliseconds grace) {
+    co_await asio::dispatch(strand_, asio::use_awaitable);
+    stopping_ = true;
+    wake_.cancel();
+    idle_.expires_after(grace);
+    if (in_flight_ > 0 || !loop_done_) {
+        boost::system::error_code ec;
+        co_await idle_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (in_flight_ > 0) {
+        log::warn("sender", std::to_string(in_flight_) + " sends still in flight at shutdown; they will be marked unknown");
+    }
+}
+
+asio::awaitable<void> sender::loop() {
+    while (!stopping_) {
+        notified_ = false;
+        std::size_t claimed = 0;
+        const std::size_t room = opts_.in_flight > in_flight_ ? opts_.in_flight - in_flight_ : 0;
+        if (room > 0) {
+            auto batch = std::make_shared<std::vector<outbound_record>>();
+            const std::size_t limit = std::min(room, opts_.batch);
+            const auto now = now_ms();
+            const write_status st = co_await writer_.write(
+                [batch, limit, now](write_tx& tx) { *batch = tx.claim_outbound(now, limit); });
+            co_await asio::dispatch(strand_, asio::use_awaitable);
+            if (st == write_status::committed) {
+                claimed = batch->size();
+                for (auto& m : *batch) {
+                    ++in_flight_;
+                    metrics_.count_message_out(m.channel_id, "sending");
+                    asio::co_spawn(strand_, send_one(std::move(m)), asio::detached);
+                }
+            }
+        }
+        if (stopping_) {
+            break;
+        }
+        // A full batch means more may be due: go again at once. Otherwise sleep until notified,
+        // a send finishes (room frees up), or the poll interval passes (retries falling due).
+        if ((claimed == 0 || claimed < opts_.batch || in_flight_ >= opts_.in_flight) && !notified_) {
+            wake_.expires_after(opts_.poll_interval);
+            boost::system::error_code ec;
+            co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+    }
+    loop_done_ = true;
+    if (in_flight_ == 0) {
+        idle_.cancel();
+    }
+}
+
+asio::awaitable<void> sender::pace(const std::string& channel_id) {
+    const auto it = channels_.find(channel_id);
+    if (it == channels_.end() || it->second.config->max_per_second <= 0) {
+        co_return;
+    }
+    const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(1.0 / it->second.config->max_per_second));
+    const auto now = std::chrono::steady_clock::now();
+    auto& slot = next_slot_[channel_id];
+    const auto mine = std::max(slot, now);
+    slot = mine + interval;
+    if (mine > now) {
+        asio::steady_timer t(strand_);
+        t.expires_at(mine);
+        boost::system::error_code ec;
+        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+asio::awaitable<void> sender::send_one(outbound_record m) {
+    const auto it = channels_.find(m.channel_id);
+    std::string error;
+    bool sent = false;
+    bool retry = false;
+    std::string provider_id;
+    if (it == channels_.end()) {
+        error = "channel not configured";
+    } else {
+        co_await pace(m.channel_id);
+        const handlers::outgoing_message out{m.uuid, m.channel_id, m.urn, m.text};
+        const handlers::handler& h = *it->second.handler;
+        const auto req = h.build_send(out);
+        auto outcome = co_await client_.request(req, opts_.request_timeout);
+        co_await asio::dispatch(strand_, asio::use_awaitable);
+        handlers::send_result result;
+        if (!outcome.response) {
+            result = {handlers::send_error::connection_failed, "", outcome.error};
+        } else {
+            result = h.parse_send_response(out, *outcome.response);
+        }
+        if (result.error == handlers::send_error::none) {
+            sent = true;
+            provider_id = result.provider_id;
+        } else {
+            error = std::string(handlers::to_string(result.error)) + (result.detail.empty() ? "" : ": " + result.detail);
+            retry = handlers::is_retryable(result.error) && m.attempts < opts_.max_attempts;
+        }
+    }
+    const auto now = now_ms();
+    const auto id = m.id;
+    const auto next = now + opts_.retry_delay(m.attempts);
+    const write_status st = co_await writer_.write([=](write_tx& tx) {
+        if (sent) {
+            tx.mark_sent(id, provider_id, now);
+        } else if (retry) {
+            tx.mark_retry(id, next, error, now);
+        } else {
+            tx.mark_failed(id, error, now);
+        }
+    });
+    co_await asio::dispatch(strand_, asio::use_awaitable);
+    if (st != write_status::committed) {
+        // Still 'sending' in the store; after a restart it becomes 'unknown' and is never silently
+        // marked sent.
+        log::error("sender", "could not record the outcome of message " + m.uuid);
+    }
+    const char* state = sent ? "sent" : retry ? "retry" : "failed";
+    metrics_.count_message_out(m.channel_id, state);
+    if (!sent) {
+        log::warn("sender",
+                  "message " + m.uuid + " on " + m.channel_id + " attempt " + std::to_string(m.attempts) + ": " + error +
+                      (retry ? " (will retry)" : " (failed)"));
+    }
+    --in_flight_;
+    if (stopping_ && in_flight_ == 0 && loop_done_) {
+        idle_.cancel();
+    } else if (!stopping_) {
+        notified_ = true;  // room for more
+        wake_.cancel();
+    }
+}
+
+}  // namespace flowgate::gateway

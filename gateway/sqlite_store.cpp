@@ -1,0 +1,510 @@
+#include "gateway/sqlite_store.hpp"
+
+#include <array>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "handlers/crypto.hpp"
+
+namespace flowgate::gateway {
+
+namespace {
+
+// Ordered migrations: migration i brings the schema to user_version i + 1. Never edit a released one;
+// append a new one.
+constexpr std::array<std::string_view, 1> migrations = {
+    R"sql(
+CREATE TABLE contacts (
+    id          INTEGER PRIMARY KEY,
+    uuid        TEXT NOT NULL UNIQUE,
+    name        TEXT NOT NULL DEFAULT '',
+    language    TEXT NOT NULL DEFAULT '',
+    fields      TEXT NOT NULL DEFAULT '{}',
+    stopped     INTEGER NOT NULL DEFAULT 0,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE TABLE contact_urns (
+    id          INTEGER PRIMARY KEY,
+    contact_id  INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    urn         TEXT NOT NULL UNIQUE,
+    channel_id  TEXT NOT NULL
+);
+CREATE INDEX contact_urns_contact ON contact_urns(contact_id);
+CREATE TABLE messages (
+    id              INTEGER PRIMARY KEY,
+    uuid            TEXT NOT NULL UNIQUE,
+    direction       TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+    channel_id      TEXT NOT NULL,
+    contact_id      INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    urn             TEXT NOT NULL,
+    external_id     TEXT,
+    text            TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    encoding        TEXT,
+    segments        INTEGER,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER,
+    error           TEXT,
+    reply_to        INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX messages_inbound_dedupe ON messages(channel_id, external_id) WHERE direction = 'in';
+CREATE INDEX messages_outbound_external ON messages(channel_id, external_id) WHERE direction = 'out';
+CREATE INDEX messages_outbox ON messages(next_attempt_at) WHERE direction = 'out' AND state = 'queued';
+CREATE INDEX messages_contact ON messages(contact_id);
+CREATE TABLE runs (
+    id          INTEGER PRIMARY KEY,
+    uuid        TEXT NOT NULL UNIQUE,
+    contact_id  INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    flow_id     TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    exited_at   INTEGER
+);
+CREATE INDEX runs_contact ON runs(contact_id);
+CREATE INDEX runs_flow ON runs(flow_id);
+CREATE TABLE results (
+    id          INTEGER PRIMARY KEY,
+    run_id      INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key         TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    category    TEXT NOT NULL,
+    input       TEXT NOT NULL,
+    node_id     TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    UNIQUE (run_id, key)
+);
+CREATE TABLE sessions (
+    contact_id      INTEGER PRIMARY KEY REFERENCES contacts(id) ON DELETE CASCADE,
+    run_id          INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    flow_id         TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    wait_expires_at INTEGER,
+    updated_at      INTEGER NOT NULL
+);
+CREATE INDEX sessions_wait_expires ON sessions(wait_expires_at) WHERE wait_expires_at IS NOT NULL;
+)sql",
+};
+
+std::optional<msg_state> state_from_string(std::string_view s) {
+    for (auto st : {msg_state::queued,
+                    msg_state::sending,
+                    msg_state::sent,
+                    msg_state::delivered,
+                    msg_state::failed,
+                    msg_state::unknown,
+                    msg_state::expired}) {
+        if (s == to_string(st)) {
+            return st;
+        }
+    }
+    return std::nullopt;
+}
+
+// Whether a status callback may move a message from `from` to `to`: only forward. A report may
+// skip states (delivered before sent) and may settle an unknown send; failed, delivered and
+// expired are final.
+bool is_forward(msg_state from, msg_state to) {
+    auto rank = [](msg_state s) {
+        switch (s) {
+            case msg_state::queued:
+                return 0;
+            case msg_state::sending:
+            case msg_state::unknown:
+                return 1;
+            case msg_state::sent:
+                return 2;
+            case msg_state::delivered:
+            case msg_state::failed:
+            case msg_state::expired:
+                return 3;
+        }
+        return 3;
+    };
+    return rank(to) > rank(from);
+}
+
+void configure(sqlite::connection& db) {
+    db.exec("PRAGMA busy_timeout = 5000");
+    db.exec("PRAGMA foreign_keys = ON");
+}
+
+}  // namespace
+
+struct sqlite_store::statements {
+    explicit statements(sqlite::connection& db)
+        : db(db),
+          savepoint(db, "SAVEPOINT event"),
+          release(db, "RELEASE event"),
+          rollback_to(db, "ROLLBACK TO event"),
+          find_contact(db,
+                       "SELECT c.id, c.uuid, c.name, c.language, c.stopped, c.fields FROM contact_urns u "
+                       "JOIN contacts c ON c.id = u.contact_id WHERE u.urn = ?1"),
+          insert_contact(db, "INSERT INTO contacts (uuid, created_at, updated_at) VALUES (?1, ?2, ?2)"),
+          insert_urn(db, "INSERT INTO contact_urns (contact_id, urn, channel_id) VALUES (?1, ?2, ?3)"),
+          set_name(db, "UPDATE contacts SET name = ?2 WHERE id = ?1"),
+          set_stopped(db, "UPDATE contacts SET stopped = ?2, updated_at = ?3 WHERE id = ?1"),
+          insert_inbound(db,
+                         "INSERT INTO messages (uuid, direction, channel_id, contact_id, urn, external_id, text, "
+                         "state, created_at, updated_at) VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, 'handled', ?7, ?7) "
+                         "ON CONFLICT (channel_id, external_id) WHERE direction = 'in' DO NOTHING"),
+          load_session(db, "SELECT run_id, state FROM sessions WHERE contact_id = ?1"),
+          save_session(db,
+                       "INSERT INTO sessions (contact_id, run_id, flow_id, state, wait_expires_at, updated_at) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (contact_id) DO UPDATE SET "
+                       "run_id = excluded.run_id, flow_id = excluded.flow_id, state = excluded.state, "
+                       "wait_expires_at = excluded.wait_expires_at, updated_at = excluded.updated_at"),
+          delete_session(db, "DELETE FROM sessions WHERE contact_id = ?1"),
+          start_run(db,
+                    "INSERT INTO runs (uuid, contact_id, flow_id, status, created_at, updated_at) "
+                    "VALUES (?1, ?2, ?3, 'active', ?4, ?4)"),
+          end_run(db, "UPDATE runs SET status = ?2, updated_at = ?3, exited_at = ?3 WHERE id = ?1"),
+          save_result(db,
+                      "INSERT INTO results (run_id, key, name, value, category, input, node_id, created_at) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (run_id, key) DO UPDATE SET "
+                      "name = excluded.name, value = excluded.value, category = excluded.category, "
+                      "input = excluded.input, node_id = excluded.node_id, created_at = excluded.created_at"),
+          touch_run(db, "UPDATE runs SET updated_at = ?2 WHERE id = ?1"),
+          enqueue(db,
+                  "INSERT INTO messages (uuid, direction, channel_id, contact_id, urn, text, state, encoding, "
+                  "segments, next_attempt_at, reply_to, created_at, updated_at) VALUES "
+                  "(?1, 'out', ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?8, ?8)"),
+          claim(db,
+                "UPDATE messages SET state = 'sending', attempts = attempts + 1, updated_at = ?1 "
+                "WHERE id IN (SELECT id FROM messages WHERE direction = 'out' AND state = 'queued' "
+                "AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2) "
+                "RETURNING id, uuid, channel_id, contact_id, urn, text, attempts"),
+          mark_sent(db,
+                    "UPDATE messages SET state = 'sent', external_id = NULLIF(?2, ''), error = NULL, "
+                    "next_attempt_at = NULL, updated_at = ?3 WHERE id = ?1 AND state = 'sending'"),
+          mark_retry(db,
+                     "UPDATE messages SET state = 'queued', next_attempt_at = ?2, error = ?3, updated_at = ?4 "
+                     "WHERE id = ?1 AND state = 'sending'"),
+          mark_failed(db,
+                      "UPDATE messages SET state = 'failed', error = ?2, next_attempt_at = NULL, updated_at = ?3 "
+                      "WHERE id = ?1 AND state = 'sending'"),
+          find_out(db,
+                   "SELECT id, state FROM messages WHERE direction = 'out' AND channel_id = ?1 "
+                   "AND (uuid = ?2 OR external_id = ?2) LIMIT 1"),
+          set_state(db, "UPDATE messages SET state = ?2, updated_at = ?3 WHERE id = ?1"),
+          interrupted(db,
+                      "UPDATE messages SET state = 'unknown', updated_at = ?1 WHERE direction = 'out' "
+                      "AND state = 'sending'") {}
+
+    sqlite::connection& db;
+    sqlite::statement savepoint, release, rollback_to;
+    sqlite::statement find_contact, insert_contact, insert_urn, set_name, set_stopped;
+    sqlite::statement insert_inbound;
+    sqlite::statement load_session, save_session, delete_session;
+    sqlite::statement start_run, end_run, save_result, touch_run;
+    sqlite::statement enqueue, claim, mark_sent, mark_retry, mark_failed, find_out, set_state, interrupted;
+};
+
+namespace {
+
+class sqlite_write_tx final : public write_tx {
+public:
+    explicit sqlite_write_tx(sqlite_store::statements& s) : s_(s), tx_(s.db, sqlite::transaction::mode::immediate) {}
+
+    void savepoint() override { s_.savepoint.run(); }
+    void release() override { s_.release.run(); }
+    void rollback_to() override {
+        s_.rollback_to.run();
+        s_.release.run();
+    }
+    void commit() override { tx_.commit(); }
+
+    contact_record upsert_contact(const std::string& urn, const std::string& channel_id, timestamp now) override {
+        {
+            auto& q = s_.find_contact;
+            sqlite::reset_guard g(q);
+            q.bind(1, urn);
+            if (q.step()) {
+                contact_record c;
+                c.id = q.column_int64(0);
+                c.uuid = q.column_text(1);
+                c.name = q.column_text(2);
+                c.language = q.column_text(3);
+                c.stopped = q.column_int64(4) != 0;
+                const auto fields = nlohmann::json::parse(q.column_text(5), nullptr, false);
+                if (fields.is_object()) {
+                    for (const auto& [k, v] : fields.items()) {
+                        if (v.is_string()) {
+                            c.fields[k] = v.get<std::string>();
+                        }
+                    }
+                }
+                return c;
+            }
+        }
+        contact_record c;
+        c.uuid = handlers::random_uuid();
+        s_.insert_contact.bind(1, c.uuid).bind(2, to_millis(now)).run();
+        c.id = s_.db.last_insert_rowid();
+        s_.insert_urn.bind(1, c.id).bind(2, urn).bind(3, channel_id).run();
+        return c;
+    }
+
+    void set_contact_name(std::int64_t contact_id, const std::string& name) override {
+        s_.set_name.bind(1, contact_id).bind(2, name).run();
+    }
+
+    void set_contact_stopped(std::int64_t contact_id, bool stopped, timestamp now) override {
+        s_.set_stopped.bind(1, contact_id).bind(2, stopped ? 1 : 0).bind(3, to_millis(now)).run();
+    }
+
+    std::optional<std::int64_t> insert_inbound(const inbound_record& m) override {
+        s_.insert_inbound.bind(1, handlers::random_uuid())
+            .bind(2, m.channel_id)
+            .bind(3, m.contact_id)
+            .bind(4, m.urn)
+            .bind(5, m.external_id)
+            .bind(6, m.text)
+            .bind(7, to_millis(m.received_at))
+            .run();
+        if (s_.db.changes() == 0) {
+            return std::nullopt;
+        }
+        return s_.db.last_insert_rowid();
+    }
+
+    std::optional<stored_session> load_session(std::int64_t contact_id) override {
+        auto& q = s_.load_session;
+        sqlite::reset_guard g(q);
+        q.bind(1, contact_id);
+        if (!q.step()) {
+            return std::nullopt;
+        }
+        stored_session s;
+        s.run_id = q.column_int64(0);
+        s.session = flows::session_from_json(nlohmann::json::parse(q.column_text(1)));
+        return s;
+    }
+
+    void save_session(std::int64_t contact_id, const stored_session& s, timestamp now) override {
+        std::optional<std::int64_t> expires;
+        if (s.session.wait_expires_at) {
+            expires = to_millis(*s.session.wait_expires_at);
+        }
+        s_.save_session.bind(1, contact_id)
+            .bind(2, s.run_id)
+            .bind(3, s.session.flow_id)
+            .bind(4, flows::to_json(s.session).dump())
+            .bind(5, expires)
+            .bind(6, to_millis(now))
+            .run();
+        s_.touch_run.bind(1, s.run_id).bind(2, to_millis(now)).run();
+    }
+
+    void delete_session(std::int64_t contact_id) override { s_.delete_session.bind(1, contact_id).run(); }
+
+    std::int64_t start_run(std::int64_t contact_id, const std::string& flow_id, timestamp now) override {
+        s_.start_run.bind(1, handlers::random_uuid()).bind(2, contact_id).bind(3, flow_id).bind(4, to_millis(now)).run();
+        return s_.db.last_insert_rowid();
+    }
+
+    void end_run(std::int64_t run_id, flows::run_status status, timestamp now) override {
+        s_.end_run.bind(1, run_id).bind(2, flows::to_string(status)).bind(3, to_millis(now)).run();
+    }
+
+    void save_result(std::int64_t run_id, const std::string& key, const flows::result_value& v) override {
+        s_.save_result.bind(1, run_id)
+            .bind(2, key)
+            .bind(3, v.name)
+            .bind(4, v.value)
+            .bind(5, v.category)
+            .bind(6, v.input)
+            .bind(7, v.node_id)
+            .bind(8, to_millis(v.created_at))
+            .run();
+    }
+
+    std::int64_t enqueue_outbound(const new_outbound& m) override {
+        s_.enqueue.bind(1, handlers::random_uuid())
+            .bind(2, m.channel_id)
+            .bind(3, m.contact_id)
+            .bind(4, m.urn)
+            .bind(5, m.text)
+            .bind(6, m.encoding)
+            .bind(7, m.segments)
+            .bind(8, to_millis(m.created_at))
+            .bind(9, m.reply_to)
+            .run();
+        return s_.db.last_insert_rowid();
+    }
+
+    std::vector<outbound_record> claim_outbound(timestamp now, std::size_t limit) override {
+        auto& q = s_.claim;
+        sqlite::reset_guard g(q);
+        q.bind(1, to_millis(now)).bind(2, static_cast<std::int64_t>(limit));
+        std::vector<outbound_record> out;
+        while (q.step()) {
+            outbound_record r;
+            r.id = q.column_int64(0);
+            r.uuid = q.column_text(1);
+            r.channel_id = q.column_text(2);
+            r.contact_id = q.column_int64(3);
+            r.urn = q.column_text(4);
+            r.text = q.column_text(5);
+            r.state = msg_state::sending;
+            r.attempts = static_cast<int>(q.column_int64(6));
+            out.push_back(std::move(r));
+        }
+        return out;
+    }
+
+    void mark_sent(std::int64_t id, const std::string& provider_id, timestamp now) override {
+        s_.mark_sent.bind(1, id).bind(2, provider_id).bind(3, to_millis(now)).run();
+    }
+
+    void mark_retry(std::int64_t id, timestamp next_attempt, const std::string& error, timestamp now) override {
+        s_.mark_retry.bind(1, id).bind(2, to_millis(next_attempt)).bind(3, error).bind(4, to_millis(now)).run();
+    }
+
+    void mark_failed(std::int64_t id, const std::string& error, timestamp now) override {
+        s_.mark_failed.bind(1, id).bind(2, error).bind(3, to_millis(now)).run();
+    }
+
+    bool apply_status(const std::string& channel_id,
+                      const std::string& message_id,
+                      msg_state state,
+                      timestamp now) override {
+        std::int64_t id = 0;
+        msg_state current;
+        {
+            auto& q = s_.find_out;
+            sqlite::reset_guard g(q);
+            q.bind(1, channel_id).bind(2, message_id);
+            if (!q.step()) {
+                return false;
+            }
+            id = q.column_int64(0);
+            current = state_from_string(q.column_text(1)).value_or(msg_state::unknown);
+        }
+        if (!is_forward(current, state)) {
+            return false;
+        }
+        s_.set_state.bind(1, id).bind(2, to_string(state)).bind(3, to_millis(now)).run();
+        return true;
+    }
+
+    std::size_t mark_interrupted_sends_unknown(timestamp now) override {
+        s_.interrupted.bind(1, to_millis(now)).run();
+        return static_cast<std::size_t>(s_.db.changes());
+    }
+
+private:
+    sqlite_store::statements& s_;
+    sqlite::transaction tx_;
+};
+
+void migrate(sqlite::connection& db, const std::string& path) {
+    int version = 0;
+    {
+        sqlite::statement q(db, "PRAGMA user_version");
+        if (q.step()) {
+            version = static_cast<int>(q.column_int64(0));
+        }
+    }
+    const int latest = static_cast<int>(migrations.size());
+    if (version > latest) {
+        throw std::runtime_error(path + " has schema version " + std::to_string(version) +
+                                 ", newer than this flowgate (" + std::to_string(latest) + "); upgrade flowgate");
+    }
+    if (version == latest) {
+        return;
+    }
+    sqlite::transaction tx(db, sqlite::transaction::mode::immediate);
+    for (int v = version; v < latest; ++v) {
+        db.exec(migrations[static_cast<std::size_t>(v)]);
+    }
+    db.exec("PRAGMA user_version = " + std::to_string(latest));
+    tx.commit();
+}
+
+}  // namespace
+
+int sqlite_store::schema_version() { return static_cast<int>(migrations.size()); }
+
+sqlite_store::sqlite_store(const std::string& path) : path_(path) {
+    writer_ = std::make_unique<sqlite::connection>(path);
+    configure(*writer_);
+    {
+        sqlite::statement q(*writer_, "PRAGMA journal_mode = WAL");
+        const bool stepped = q.step();
+        // An in-memory database reports "memory"; a file must be in WAL.
+        if (!stepped || (q.column_text(0) != "wal" && path != ":memory:")) {
+            throw std::runtime_error("cannot put " + path + " in WAL mode");
+        }
+    }
+    // FULL: a commit is durable across power loss before the provider gets its 2xx.
+    writer_->exec("PRAGMA synchronous = FULL");
+    writer_->exec("PRAGMA journal_size_limit = 67108864");
+    migrate(*writer_, path);
+    stmts_ = std::make_unique<statements>(*writer_);
+    if (path != ":memory:") {
+        reader_ = std::make_unique<sqlite::connection>(path, true);
+        configure(*reader_);
+    }
+}
+
+sqlite_store::~sqlite_store() { close(); }
+
+std::unique_ptr<write_tx> sqlite_store::begin_write() {
+    if (!stmts_) {
+        throw std::runtime_error("store is closed");
+    }
+    return std::make_unique<sqlite_write_tx>(*stmts_);
+}
+
+bool sqlite_store::ping() {
+    std::lock_guard lock(reader_mutex_);
+    if (!reader_) {
+        return stmts_ != nullptr;
+    }
+    try {
+        sqlite::statement q(*reader_, "SELECT 1 FROM sqlite_schema LIMIT 1");
+        q.step();
+        return true;
+    } catch (const sqlite::error&) {
+        return false;
+    }
+}
+
+message_counts sqlite_store::count_messages() {
+    std::lock_guard lock(reader_mutex_);
+    sqlite::connection* db = reader_ ? reader_.get() : writer_.get();
+    message_counts counts;
+    sqlite::statement q(*db, "SELECT direction, state, count(*) FROM messages GROUP BY direction, state");
+    while (q.step()) {
+        const std::string direction = q.column_text(0);
+        const std::int64_t n = q.column_int64(2);
+        if (direction == "in") {
+            counts.inbound += n;
+        } else {
+            counts.outbound += n;
+            counts.outbound_by_state[q.column_text(1)] += n;
+        }
+    }
+    return counts;
+}
+
+void sqlite_store::close() {
+    std::lock_guard lock(reader_mutex_);
+    stmts_.reset();
+    reader_.reset();
+    if (writer_) {
+        try {
+            writer_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+        } catch (const sqlite::error&) {
+            // A failed checkpoint loses nothing: the WAL is replayed on the next open.
+        }
+        writer_.reset();
+    }
+}
+
+}  // namespace flowgate::gateway

@@ -1,0 +1,38 @@
+#pragma once
+// The SQLite store: WAL, synchronous=FULL, busy_timeout, user_version migrations, one writer.
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "gateway/sqlite.hpp"
+#include "gateway/store.hpp"
+
+namespace flowgate::gateway {
+
+class sqlite_store final : public store {
+public:
+    // Opens (creating if needed) and migrates. Throws sqlite::error, or std::runtime_error for a
+    // database written by a newer flowgate.
+    explicit sqlite_store(const std::string& path);
+    ~sqlite_store() override;
+
+    std::unique_ptr<write_tx> begin_write() override;
+    bool ping() override;
+    message_counts count_messages() override;
+    void close() override;
+
+    // The schema version this code writes.
+    static int schema_version();
+
+    struct statements;
+
+private:
+    std::string path_;
+    std::unique_ptr<sqlite::connection> writer_;
+    std::unique_ptr<statements> stmts_;
+    std::mutex reader_mutex_;
+    std::unique_ptr<sqlite::connection> reader_;
+};
+
+}  // namespace flowgate::gateway

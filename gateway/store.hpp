@@ -1,0 +1,128 @@
+#pragma once
+// The store interface. SQLite implements it now; PostgreSQL will implement the same interface.
+// Writes happen inside a write_tx, which one writer at a time owns (the writer thread batches
+// many events into one transaction: group commit). Nothing here is told a plaintext phone number
+// for logging, and implementations never log bound values.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/types.hpp"
+#include "flows/engine.hpp"
+#include "flows/model.hpp"
+
+namespace flowgate::gateway {
+
+struct contact_record {
+    std::int64_t id = 0;
+    std::string uuid;
+    std::string name;
+    std::string language;
+    bool stopped = false;
+    std::map<std::string, std::string> fields;
+};
+
+struct inbound_record {
+    std::string channel_id;
+    std::string external_id;
+    std::string urn;
+    std::string text;
+    std::int64_t contact_id = 0;
+    timestamp received_at{};
+};
+
+struct new_outbound {
+    std::string channel_id;
+    std::int64_t contact_id = 0;
+    std::string urn;
+    std::string text;
+    std::string encoding;  // "GSM-7" | "UCS-2"
+    int segments = 0;
+    std::optional<std::int64_t> reply_to;  // the inbound message that caused it
+    timestamp created_at{};
+};
+
+struct outbound_record {
+    std::int64_t id = 0;
+    std::string uuid;
+    std::string channel_id;
+    std::int64_t contact_id = 0;
+    std::string urn;
+    std::string text;
+    msg_state state = msg_state::queued;
+    int attempts = 0;
+};
+
+struct stored_session {
+    std::int64_t run_id = 0;
+    flows::session session;
+};
+
+struct message_counts {
+    std::int64_t inbound = 0;
+    std::int64_t outbound = 0;
+    std::map<std::string, std::int64_t> outbound_by_state;
+};
+
+class write_tx {
+public:
+    virtual ~write_tx() = default;
+
+    // Savepoints isolate one event inside a group commit: a failing event rolls back alone.
+    virtual void savepoint() = 0;
+    virtual void release() = 0;
+    virtual void rollback_to() = 0;
+    virtual void commit() = 0;
+
+    // The contact that owns `urn`, created on first contact.
+    virtual contact_record upsert_contact(const std::string& urn, const std::string& channel_id, timestamp now) = 0;
+    virtual void set_contact_name(std::int64_t contact_id, const std::string& name) = 0;
+    virtual void set_contact_stopped(std::int64_t contact_id, bool stopped, timestamp now) = 0;
+
+    // The new message's id, or nullopt when (channel, external id) is already stored.
+    virtual std::optional<std::int64_t> insert_inbound(const inbound_record& message) = 0;
+
+    virtual std::optional<stored_session> load_session(std::int64_t contact_id) = 0;
+    virtual void save_session(std::int64_t contact_id, const stored_session& s, timestamp now) = 0;
+    virtual void delete_session(std::int64_t contact_id) = 0;
+
+    virtual std::int64_t start_run(std::int64_t contact_id, const std::string& flow_id, timestamp now) = 0;
+    virtual void end_run(std::int64_t run_id, flows::run_status status, timestamp now) = 0;
+    virtual void save_result(std::int64_t run_id, const std::string& key, const flows::result_value& value) = 0;
+
+    // Outbox. A message goes queued → sending → sent | failed (or back to queued for a retry).
+    virtual std::int64_t enqueue_outbound(const new_outbound& message) = 0;
+    // Due queued messages, now marked sending with one more attempt.
+    virtual std::vector<outbound_record> claim_outbound(timestamp now, std::size_t limit) = 0;
+    virtual void mark_sent(std::int64_t id, const std::string& provider_id, timestamp now) = 0;
+    virtual void mark_retry(std::int64_t id, timestamp next_attempt, const std::string& error, timestamp now) = 0;
+    virtual void mark_failed(std::int64_t id, const std::string& error, timestamp now) = 0;
+    // A status callback; `message_id` is our UUID or the provider's id. Never moves a message
+    // backwards. Returns whether the state changed.
+    virtual bool apply_status(const std::string& channel_id,
+                              const std::string& message_id,
+                              msg_state state,
+                              timestamp now) = 0;
+    // At start-up: sends interrupted by a crash (state sending) become unknown. Returns how many.
+    virtual std::size_t mark_interrupted_sends_unknown(timestamp now) = 0;
+};
+
+class store {
+public:
+    virtual ~store() = default;
+
+    // Only one write transaction exists at a time; the writer thread owns it.
+    virtual std::unique_ptr<write_tx> begin_write() = 0;
+    // Whether the store answers (for /healthz). Safe from any thread.
+    virtual bool ping() = 0;
+    // Read-side summaries (tests, CLI). Safe from any thread.
+    virtual message_counts count_messages() = 0;
+    // Releases file handles after the writer has stopped (checkpoint for SQLite).
+    virtual void close() = 0;
+};
+
+}  // namespace flowgate::gateway

@@ -1,0 +1,135 @@
+#include "gateway/writer.hpp"
+
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <exception>
+#include <memory>
+
+#include "gateway/log.hpp"
+#include "gateway/sqlite.hpp"
+
+namespace flowgate::gateway {
+
+namespace asio = boost::asio;
+
+writer::writer(store& s, metrics& m, std::size_t max_batch) : store_(s), metrics_(m), max_batch_(max_batch) {}
+
+writer::~writer() { stop(); }
+
+void writer::start() {
+    std::lock_guard lock(mutex_);
+    if (running_) {
+        return;
+    }
+    running_ = true;
+    stopping_ = false;
+    thread_ = std::thread([this] { run(); });
+}
+
+void writer::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        if (!running_) {
+            return;
+        }
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    std::lock_guard lock(mutex_);
+    running_ = false;
+}
+
+void writer::submit(job j, completion done) {
+    {
+        std::unique_lock lock(mutex_);
+        if (!running_ || stopping_) {
+            lock.unlock();
+            done(write_status::unavailable);
+            return;
+        }
+        queue_.emplace_back(std::move(j), std::move(done));
+    }
+    cv_.notify_one();
+}
+
+asio::awaitable<write_status> writer::write(job j) {
+    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(write_status)>(
+        [this, j = std::move(j)](auto handler) mutable {
+            // The handler is move-only; share it so the completion can be a std::function.
+            auto h = std::make_shared<decltype(handler)>(std::move(handler));
+            auto work = std::make_shared<asio::executor_work_guard<asio::associated_executor_t<decltype(handler)>>>(
+                asio::get_associated_executor(*h));
+            submit(std::move(j), [h, work](write_status status) {
+                auto ex = work->get_executor();
+                asio::post(ex, [h, work, status]() mutable { (*h)(status); });
+            });
+        },
+        asio::use_awaitable);
+}
+
+void writer::run() {
+    for (;;) {
+        std::deque<std::pair<job, completion>> batch;
+        {
+            std::unique_lock lock(mutex_);
+            cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty() && stopping_) {
+                return;
+            }
+            // Everything queued while the last commit ran goes into this one.
+            while (!queue_.empty() && batch.size() < max_batch_) {
+                batch.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+            }
+        }
+        commit_batch(batch);
+    }
+}
+
+void writer::commit_batch(std::deque<std::pair<job, completion>>& batch) {
+    const auto started = std::chrono::steady_clock::now();
+    std::vector<write_status> statuses(batch.size(), write_status::committed);
+    bool committed = false;
+    try {
+        auto tx = store_.begin_write();
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            tx->savepoint();
+            try {
+                batch[i].first(*tx);
+                tx->release();
+            } catch (const sqlite::error& e) {
+                if (e.is_resource_error()) {
+                    throw;  // the whole transaction is in doubt: fail the batch
+                }
+                log::error("writer", std::string("a write job failed and was rolled back: ") + e.what());
+                tx->rollback_to();
+                statuses[i] = write_status::failed;
+            } catch (const std::exception& e) {
+                log::error("writer", std::string("a write job failed and was rolled back: ") + e.what());
+                tx->rollback_to();
+                statuses[i] = write_status::failed;
+            }
+        }
+        tx->commit();
+        committed = true;
+    } catch (const std::exception& e) {
+        log::error("writer", std::string("commit failed; answering 503 so providers retry: ") + e.what());
+    }
+    if (committed) {
+        metrics_.observe_commit(
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started),
+            batch.size());
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        batch[i].second(committed ? statuses[i] : write_status::unavailable);
+    }
+}
+
+}  // namespace flowgate::gateway

@@ -1,0 +1,63 @@
+#pragma once
+// The single writer: one thread owns the store's write side and commits many concurrent jobs in
+// one transaction (group commit), each inside its own savepoint so one failing job rolls back
+// alone. A job's completion runs only after the commit is durable — which is what lets a webhook
+// answer 2xx.
+
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "gateway/metrics.hpp"
+#include "gateway/store.hpp"
+
+namespace flowgate::gateway {
+
+enum class write_status {
+    committed,
+    failed,       // this job threw; it was rolled back alone
+    unavailable,  // the commit failed (disk full, I/O error) or the writer is stopped: retry later
+};
+
+class writer {
+public:
+    using job = std::function<void(write_tx&)>;
+    using completion = std::function<void(write_status)>;
+
+    writer(store& s, metrics& m, std::size_t max_batch = 256);
+    ~writer();
+    writer(const writer&) = delete;
+    writer& operator=(const writer&) = delete;
+
+    void start();
+    // Commits what is queued, then stops the thread. Later submissions complete as unavailable.
+    void stop();
+
+    void submit(job j, completion done);
+
+    // Submits and waits, without blocking the calling I/O thread.
+    boost::asio::awaitable<write_status> write(job j);
+
+private:
+    void run();
+    void commit_batch(std::deque<std::pair<job, completion>>& batch);
+
+    store& store_;
+    metrics& metrics_;
+    std::size_t max_batch_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<std::pair<job, completion>> queue_;
+    bool stopping_ = false;
+    bool running_ = false;
+    std::thread thread_;
+};
+
+}  // namespace flowgate::gateway

@@ -1,0 +1,167 @@
+#include "gateway/ingest.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "flows/loader.hpp"
+#include "gateway/sqlite_store.hpp"
+#include "gateway/writer.hpp"
+#include "tests/support/process.hpp"
+
+namespace flowgate::gateway {
+namespace {
+
+const char* signup_flow = R"({
+  "id": "signup", "language": "en",
+  "nodes": [
+    {"id": "welcome", "send": {"en": "Welcome", "ar": "أهلا"}, "next": "ask"},
+    {"id": "ask", "ask": {"en": "Which city? 1 Amman 2 Irbid", "ar": "أي مدينة؟"}, "result": "City",
+     "cases": [
+       {"test": "has_any_word", "args": ["amman", "1"], "category": "Amman", "next": "done"},
+       {"test": "has_any_word", "args": ["irbid", "2"], "category": "Irbid", "next": "done"}
+     ],
+     "other": "ask"},
+    {"id": "done", "send": "Thanks, see you in @results.city.category"}
+  ]
+})";
+
+config::config make_config() {
+    config::config cfg;
+    auto loaded = flows::load_flow(nlohmann::json::parse(signup_flow));
+    EXPECT_TRUE(loaded.loaded) << (loaded.problems.empty() ? ""
+                                                           : loaded.problems[0].pointer + ": " + loaded.problems[0].message);
+    if (loaded.loaded) {
+        cfg.flows->add(std::move(*loaded.loaded));
+    }
+    cfg.triggers.push_back({{"JOIN"}, "signup", flows::keyword_trigger::match::first_word});
+    return cfg;
+}
+
+struct fixture {
+    test::temp_dir dir;
+    config::config cfg = make_config();
+    sqlite_store store{dir.file("ingest.db")};
+    flows::engine engine{*cfg.flows, cfg.triggers, {{"en", "ar"}}};
+    ingest in{cfg, engine};
+
+    ingest_outcome receive(const std::string& id, const std::string& urn, const std::string& text, std::int64_t t = 1) {
+        auto tx = store.begin_write();
+        const auto out = in.apply(*tx, "local", handlers::incoming_message{id, urn, text, ""}, from_millis(t));
+        tx->commit();
+        return out;
+    }
+    std::vector<std::string> outbox() {
+        auto tx = store.begin_write();
+        std::vector<std::string> texts;
+        for (const auto& m : tx->claim_outbound(from_millis(1'000'000'000), 100)) {
+            texts.push_back(m.text);
+        }
+        tx->commit();
+        return texts;
+    }
+};
+
+struct step {
+    std::string id;
+    std::string text;
+    bool duplicate;
+    std::vector<std::string> replies;
+};
+
+TEST(ingest, transcript_through_the_store) {
+    const std::vector<std::pair<const char*, std::vector<step>>> cases = {
+        {"sign-up with a word",
+         {{"m1", "JOIN", false, {"Welcome", "Which city? 1 Amman 2 Irbid"}},
+          {"m2", "amman", false, {"Thanks, see you in Amman"}}}},
+        {"Arabic-Indic digit answer",
+         {{"m1", "join", false, {"Welcome", "Which city? 1 Amman 2 Irbid"}},
+          {"m2", " ٢ ", false, {"Thanks, see you in Irbid"}}}},
+        {"a retried webhook changes nothing",
+         {{"m1", "JOIN", false, {"Welcome", "Which city? 1 Amman 2 Irbid"}},
+          {"m1", "JOIN", true, {}},
+          {"m2", "1", false, {"Thanks, see you in Amman"}},
+          {"m2", "1", true, {}}}},
+        {"no match asks again",
+         {{"m1", "JOIN", false, {"Welcome", "Which city? 1 Amman 2 Irbid"}},
+          {"m2", "Paris", false, {"Which city? 1 Amman 2 Irbid"}}}},
+        {"no flow, no trigger: stored, no reply", {{"m1", "hello", false, {}}}},
+    };
+    for (const auto& [label, steps] : cases) {
+        SCOPED_TRACE(label);
+        fixture f;
+        for (const auto& s : steps) {
+            SCOPED_TRACE(s.id + " " + s.text);
+            const auto out = f.receive(s.id, "tel:+962791234567", s.text);
+            EXPECT_EQ(out.duplicate, s.duplicate);
+            EXPECT_EQ(out.queued, s.replies.size());
+            EXPECT_EQ(f.outbox(), s.replies);
+        }
+    }
+}
+
+TEST(ingest, results_and_runs_are_stored) {
+    fixture f;
+    f.receive("m1", "ext:p1", "JOIN");
+    f.receive("m2", "ext:p1", "irbid");
+    sqlite::connection db(f.dir.file("ingest.db"));
+    sqlite::statement q(db, "SELECT r.key, r.value, r.category, r.input, runs.status FROM results r JOIN runs ON runs.id = r.run_id");
+    ASSERT_TRUE(q.step());
+    EXPECT_EQ(q.column_text(0), "city");
+    EXPECT_EQ(q.column_text(2), "Irbid");
+    EXPECT_EQ(q.column_text(3), "irbid");
+    EXPECT_EQ(q.column_text(4), "completed");
+    EXPECT_FALSE(q.step());
+}
+
+TEST(ingest, stopped_contact_gets_no_flow_step) {
+    fixture f;
+    {
+        auto tx = f.store.begin_write();
+        f.in.apply(*tx, "local", handlers::channel_event{handlers::channel_event::kind::stop_contact, "ext:p1"}, from_millis(0));
+        tx->commit();
+    }
+    const auto out = f.receive("m1", "ext:p1", "JOIN");
+    EXPECT_FALSE(out.duplicate);
+    EXPECT_EQ(out.queued, 0u);
+    EXPECT_EQ(f.store.count_messages().inbound, 1);
+}
+
+TEST(writer, group_commit_isolates_a_failing_job) {
+    test::temp_dir dir;
+    sqlite_store store(dir.file("w.db"));
+    metrics m;
+    writer w(store, m);
+    w.start();
+    constexpr int jobs = 200;
+    std::vector<std::promise<write_status>> done(jobs);
+    for (int i = 0; i < jobs; ++i) {
+        w.submit(
+            [i](write_tx& tx) {
+                const auto c = tx.upsert_contact("ext:c" + std::to_string(i), "local", from_millis(0));
+                tx.insert_inbound({"local", "m" + std::to_string(i), "ext:x", "t", c.id, from_millis(0)});
+                if (i == 7) {
+                    throw std::runtime_error("boom");
+                }
+            },
+            [&done, i](write_status s) { done[static_cast<std::size_t>(i)].set_value(s); });
+    }
+    int committed = 0;
+    for (int i = 0; i < jobs; ++i) {
+        const auto s = done[static_cast<std::size_t>(i)].get_future().get();
+        EXPECT_EQ(s, i == 7 ? write_status::failed : write_status::committed) << i;
+        committed += s == write_status::committed;
+    }
+    w.stop();
+    EXPECT_EQ(store.count_messages().inbound, committed);
+    EXPECT_EQ(committed, jobs - 1);
+    // After stop, submissions are refused (answered 503 by the server), never lost silently.
+    std::promise<write_status> late;
+    w.submit([](write_tx&) {}, [&late](write_status s) { late.set_value(s); });
+    EXPECT_EQ(late.get_future().get(), write_status::unavailable);
+}
+
+}  // namespace
+}  // namespace flowgate::gateway

@@ -1,0 +1,202 @@
+#include "gateway/sqlite_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include "gateway/sqlite.hpp"
+#include "tests/support/process.hpp"
+
+namespace flowgate::gateway {
+namespace {
+
+timestamp at(std::int64_t ms) { return from_millis(ms); }
+
+class store_test : public ::testing::Test {
+protected:
+    test::temp_dir dir;
+    std::string path = dir.file("store.db");
+};
+
+TEST_F(store_test, migrates_and_asserts_durability_settings) {
+    { sqlite_store s(path); }
+    sqlite::connection db(path);
+    sqlite::statement v(db, "PRAGMA user_version");
+    ASSERT_TRUE(v.step());
+    EXPECT_EQ(v.column_int64(0), sqlite_store::schema_version());
+    sqlite::statement mode(db, "PRAGMA journal_mode");
+    ASSERT_TRUE(mode.step());
+    EXPECT_EQ(mode.column_text(0), "wal");
+    // Reopening an up-to-date database is a no-op.
+    EXPECT_NO_THROW(sqlite_store{path});
+}
+
+TEST_F(store_test, refuses_a_database_from_a_newer_flowgate) {
+    { sqlite_store s(path); }
+    {
+        sqlite::connection db(path);
+        db.exec("PRAGMA user_version = 999");
+    }
+    EXPECT_THROW(sqlite_store{path}, std::runtime_error);
+}
+
+TEST_F(store_test, inbound_is_deduplicated_per_channel) {
+    sqlite_store s(path);
+    auto tx = s.begin_write();
+    const auto c = tx->upsert_contact("tel:+962791234567", "local", at(1));
+    EXPECT_EQ(tx->upsert_contact("tel:+962791234567", "local", at(2)).id, c.id);
+    EXPECT_EQ(c.uuid.size(), 36u);
+    struct dedupe_case {
+        const char* label;
+        std::string channel;
+        std::string external_id;
+        bool stored;
+    };
+    const std::vector<dedupe_case> cases = {
+        {"first", "local", "m1", true},
+        {"same id again", "local", "m1", false},
+        {"same id, other channel", "other", "m1", true},
+        {"other id", "local", "m2", true},
+    };
+    for (const auto& k : cases) {
+        SCOPED_TRACE(k.label);
+        const auto id = tx->insert_inbound({k.channel, k.external_id, "tel:+962791234567", "hi", c.id, at(3)});
+        EXPECT_EQ(id.has_value(), k.stored);
+    }
+    tx->commit();
+    EXPECT_EQ(s.count_messages().inbound, 3);
+}
+
+TEST_F(store_test, outbox_claims_retries_and_settles) {
+    sqlite_store s(path);
+    auto tx = s.begin_write();
+    const auto c = tx->upsert_contact("ext:a", "local", at(0));
+    const auto id = tx->enqueue_outbound({"local", c.id, "ext:a", "hello", "GSM-7", 1, std::nullopt, at(100)});
+    EXPECT_TRUE(tx->claim_outbound(at(99), 10).empty()) << "not due yet";
+    auto claimed = tx->claim_outbound(at(100), 10);
+    ASSERT_EQ(claimed.size(), 1u);
+    EXPECT_EQ(claimed[0].id, id);
+    EXPECT_EQ(claimed[0].attempts, 1);
+    EXPECT_EQ(claimed[0].text, "hello");
+    EXPECT_TRUE(tx->claim_outbound(at(100), 10).empty()) << "a sending message is not claimed twice";
+    tx->mark_retry(id, at(5000), "server_error", at(101));
+    EXPECT_TRUE(tx->claim_outbound(at(4999), 10).empty());
+    claimed = tx->claim_outbound(at(5000), 10);
+    ASSERT_EQ(claimed.size(), 1u);
+    EXPECT_EQ(claimed[0].attempts, 2);
+    tx->mark_sent(id, "p-1", at(5001));
+    tx->commit();
+    const auto counts = s.count_messages();
+    EXPECT_EQ(counts.outbound_by_state.at("sent"), 1);
+}
+
+TEST_F(store_test, claims_respect_the_limit_and_order) {
+    sqlite_store s(path);
+    auto tx = s.begin_write();
+    const auto c = tx->upsert_contact("ext:a", "local", at(0));
+    for (int i = 0; i < 5; ++i) {
+        tx->enqueue_outbound({"local", c.id, "ext:a", "m" + std::to_string(i), "GSM-7", 1, std::nullopt, at(i)});
+    }
+    auto first = tx->claim_outbound(at(10), 3);
+    ASSERT_EQ(first.size(), 3u);
+    auto rest = tx->claim_outbound(at(10), 3);
+    ASSERT_EQ(rest.size(), 2u);
+    tx->commit();
+}
+
+struct status_case {
+    const char* label;
+    std::vector<msg_state> reports;  // applied in order after the message was sent
+    msg_state final_state;
+};
+
+TEST_F(store_test, status_callbacks_never_move_backwards) {
+    const std::vector<status_case> cases = {
+        {"delivered", {msg_state::delivered}, msg_state::delivered},
+        {"sent after delivered is ignored", {msg_state::delivered, msg_state::sent}, msg_state::delivered},
+        {"failed after delivered is ignored", {msg_state::delivered, msg_state::failed}, msg_state::delivered},
+        {"failed after sent", {msg_state::sent, msg_state::failed}, msg_state::failed},
+        {"delivered after failed is ignored", {msg_state::failed, msg_state::delivered}, msg_state::failed},
+    };
+    for (const auto& k : cases) {
+        SCOPED_TRACE(k.label);
+        test::temp_dir d;
+        sqlite_store s(d.file("s.db"));
+        auto tx = s.begin_write();
+        const auto c = tx->upsert_contact("ext:a", "local", at(0));
+        tx->enqueue_outbound({"local", c.id, "ext:a", "hi", "GSM-7", 1, std::nullopt, at(0)});
+        const auto m = tx->claim_outbound(at(0), 1).at(0);
+        tx->mark_sent(m.id, "prov-1", at(1));
+        for (auto r : k.reports) {
+            tx->apply_status("local", "prov-1", r, at(2));
+        }
+        EXPECT_FALSE(tx->apply_status("local", "no-such-id", msg_state::delivered, at(3)));
+        EXPECT_FALSE(tx->apply_status("other", m.uuid, msg_state::delivered, at(3))) << "channel must match";
+        tx->commit();
+        const auto counts = s.count_messages();
+        EXPECT_EQ(counts.outbound_by_state.count(to_string(k.final_state)), 1u);
+    }
+}
+
+TEST_F(store_test, interrupted_sends_become_unknown) {
+    sqlite_store s(path);
+    auto tx = s.begin_write();
+    const auto c = tx->upsert_contact("ext:a", "local", at(0));
+    tx->enqueue_outbound({"local", c.id, "ext:a", "a", "GSM-7", 1, std::nullopt, at(0)});
+    tx->enqueue_outbound({"local", c.id, "ext:a", "b", "GSM-7", 1, std::nullopt, at(0)});
+    tx->claim_outbound(at(0), 1);
+    EXPECT_EQ(tx->mark_interrupted_sends_unknown(at(1)), 1u);
+    tx->commit();
+    const auto counts = s.count_messages();
+    EXPECT_EQ(counts.outbound_by_state.at("unknown"), 1);
+    EXPECT_EQ(counts.outbound_by_state.at("queued"), 1);
+}
+
+TEST_F(store_test, sessions_and_results_round_trip) {
+    sqlite_store s(path);
+    auto tx = s.begin_write();
+    const auto c = tx->upsert_contact("ext:a", "local", at(0));
+    EXPECT_FALSE(tx->load_session(c.id));
+    const auto run = tx->start_run(c.id, "signup", at(1));
+    flows::session sess;
+    sess.flow_id = "signup";
+    sess.node_id = "ask_city";
+    sess.started_at = at(1);
+    sess.waiting_since = at(2);
+    sess.wait_expires_at = at(86400000);
+    sess.results["city"] = {"City", "Amman", "Amman", "عمّان", "ask_city", at(2)};
+    tx->save_session(c.id, {run, sess}, at(2));
+    tx->save_result(run, "city", sess.results["city"]);
+    const auto loaded = tx->load_session(c.id);
+    ASSERT_TRUE(loaded);
+    EXPECT_EQ(loaded->run_id, run);
+    EXPECT_EQ(loaded->session, sess);
+    tx->delete_session(c.id);
+    EXPECT_FALSE(tx->load_session(c.id));
+    tx->commit();
+}
+
+TEST_F(store_test, uncommitted_transaction_rolls_back) {
+    sqlite_store s(path);
+    {
+        auto tx = s.begin_write();
+        const auto c = tx->upsert_contact("ext:a", "local", at(0));
+        tx->insert_inbound({"local", "m1", "ext:a", "x", c.id, at(0)});
+    }
+    EXPECT_EQ(s.count_messages().inbound, 0);
+}
+
+TEST_F(store_test, savepoint_rolls_back_one_event_only) {
+    sqlite_store s(path);
+    auto tx = s.begin_write();
+    const auto c = tx->upsert_contact("ext:a", "local", at(0));
+    tx->savepoint();
+    tx->insert_inbound({"local", "keep", "ext:a", "x", c.id, at(0)});
+    tx->release();
+    tx->savepoint();
+    tx->insert_inbound({"local", "drop", "ext:a", "x", c.id, at(0)});
+    tx->rollback_to();
+    tx->commit();
+    EXPECT_EQ(s.count_messages().inbound, 1);
+}
+
+}  // namespace
+}  // namespace flowgate::gateway
