@@ -180,7 +180,8 @@ asio::awaitable<http_response> routes::channel_request(const channel_runtime& ch
     const std::string channel_id = channel.config->settings.id;
     const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(clock_type::now());
     auto events = std::make_shared<std::vector<handlers::event>>(std::move(result.events));
-    const write_status status = co_await writer_.write([this, counts, events, channel_id, now](write_tx& tx) {
+    // Named, not a temporary in the co_await expression (g++ 12 may destroy those twice).
+    writer::job job = [this, counts, events, channel_id, now](write_tx& tx) {
         *counts = {};
         for (const auto& e : *events) {
             if (const auto* msg = std::get_if<handlers::incoming_message>(&e)) {
@@ -193,7 +194,8 @@ asio::awaitable<http_response> routes::channel_request(const channel_runtime& ch
                 ingest_.apply(tx, channel_id, *ev, now);
             }
         }
-    });
+    };
+    const write_status status = co_await writer_.write(std::move(job));
     if (status == write_status::unavailable) {
         auto res = error_response(http::status::service_unavailable, "store unavailable");
         res.set(http::field::retry_after, "5");

@@ -71,8 +71,10 @@ asio::awaitable<void> sender::loop() {
             auto batch = std::make_shared<std::vector<outbound_record>>();
             const std::size_t limit = std::min(room, opts_.batch);
             const auto now = now_ms();
-            const write_status st = co_await writer_.write(
-                [batch, limit, now](write_tx& tx) { *batch = tx.claim_outbound(now, limit); });
+            // Jobs are named locals, never temporaries in a co_await expression (g++ 12 may
+            // destroy those twice).
+            writer::job claim = [batch, limit, now](write_tx& tx) { *batch = tx.claim_outbound(now, limit); };
+            const write_status st = co_await writer_.write(std::move(claim));
             co_await asio::dispatch(strand_, asio::use_awaitable);
             if (st == write_status::committed) {
                 claimed = batch->size();
@@ -151,7 +153,7 @@ asio::awaitable<void> sender::send_one(outbound_record m) {
     const auto now = now_ms();
     const auto id = m.id;
     const auto next = now + opts_.retry_delay(m.attempts);
-    const write_status st = co_await writer_.write([=](write_tx& tx) {
+    writer::job record = [=](write_tx& tx) {
         if (sent) {
             tx.mark_sent(id, provider_id, now);
         } else if (retry) {
@@ -159,7 +161,8 @@ asio::awaitable<void> sender::send_one(outbound_record m) {
         } else {
             tx.mark_failed(id, error, now);
         }
-    });
+    };
+    const write_status st = co_await writer_.write(std::move(record));
     co_await asio::dispatch(strand_, asio::use_awaitable);
     if (st != write_status::committed) {
         // Still 'sending' in the store; after a restart it becomes 'unknown' and is never silently

@@ -11,6 +11,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdint>
+#include <limits>
 
 #include "gateway/log.hpp"
 
@@ -98,7 +100,9 @@ asio::awaitable<void> server::serve(std::shared_ptr<connection> conn) {
         while (!stopping_) {
             http::request_parser<http::string_body> parser;
             parser.header_limit(static_cast<std::uint32_t>(cfg_.header_limit));
-            parser.body_limit(cfg_.body_limit);
+            // The route's own limit is applied once the header is read; until then Beast must not
+            // judge Content-Length against a default of its own.
+            parser.body_limit(std::numeric_limits<std::uint64_t>::max());
             // The first request must arrive within the header deadline; later ones may idle longer.
             stream.expires_after(first ? cfg_.header_timeout : cfg_.idle_timeout);
             first = false;
@@ -111,6 +115,8 @@ asio::awaitable<void> server::serve(std::shared_ptr<connection> conn) {
                 break;
             } else if (ec == http::error::header_limit) {
                 early = plain(http::status::request_header_fields_too_large, "header too large", true);
+            } else if (ec == http::error::body_limit) {
+                early = plain(http::status::payload_too_large, "body too large", true);
             } else if (ec) {
                 early = plain(http::status::bad_request, "malformed request", true);
             } else {

@@ -59,19 +59,30 @@ void writer::submit(job j, completion done) {
     cv_.notify_one();
 }
 
+namespace {
+// The initiation of write(): a named type, not a lambda temporary inside a co_await expression
+// (g++ 12 can destroy such temporaries twice).
+struct initiate_write {
+    writer* self;
+
+    template <class Handler>
+    void operator()(Handler handler, writer::job j) const {
+        // The handler is move-only; share it so the completion can be a std::function.
+        auto h = std::make_shared<Handler>(std::move(handler));
+        auto work = std::make_shared<asio::executor_work_guard<asio::associated_executor_t<Handler>>>(
+            asio::get_associated_executor(*h));
+        self->submit(std::move(j), [h, work](write_status status) {
+            auto ex = work->get_executor();
+            asio::post(ex, [h, work, status]() mutable { (*h)(status); });
+        });
+    }
+};
+}  // namespace
+
+// Not a coroutine itself: the job travels as an argument into the awaitable's own frame.
 asio::awaitable<write_status> writer::write(job j) {
-    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(write_status)>(
-        [this, j = std::move(j)](auto handler) mutable {
-            // The handler is move-only; share it so the completion can be a std::function.
-            auto h = std::make_shared<decltype(handler)>(std::move(handler));
-            auto work = std::make_shared<asio::executor_work_guard<asio::associated_executor_t<decltype(handler)>>>(
-                asio::get_associated_executor(*h));
-            submit(std::move(j), [h, work](write_status status) {
-                auto ex = work->get_executor();
-                asio::post(ex, [h, work, status]() mutable { (*h)(status); });
-            });
-        },
-        asio::use_awaitable);
+    return asio::async_initiate<const asio::use_awaitable_t<>, void(write_status)>(
+        initiate_write{this}, asio::use_awaitable, std::move(j));
 }
 
 void writer::run() {

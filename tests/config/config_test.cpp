@@ -129,8 +129,8 @@ TEST(config, reports_each_problem_with_its_pointer) {
         {"bad data key", R"("data_key": "none")", R"("data_key": "env:EXT_SECRET")",
          {"test.json: /data_key: the key must be 64 hexadecimal characters"}},
         {"three mistakes at once",
-         R"("threads": 4}, "store": {"sqlite": "data/test.db"})",
-         R"("threads": "four"}, "store": {"sqlit": "data/test.db"})",
+         "\"threads\": 4},\n  \"store\": {\"sqlite\": \"data/test.db\"}",
+         "\"threads\": \"four\"},\n  \"store\": {\"sqlit\": \"data/test.db\"}",
          {"test.json: /server/threads: must be an integer from 1 to 64", "test.json: /store/sqlit: unknown key",
           "test.json: /store: needs \"sqlite\": PATH"}},
     };
