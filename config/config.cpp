@@ -25,7 +25,7 @@ using json = nlohmann::json;
 
 // Collects diagnostics for one file.
 class reporter {
-public:
+   public:
     reporter(std::string file, load_outcome& out) : file_(std::move(file)), out_(out) {}
     void error(std::string pointer, std::string message) {
         out_.errors.push_back({file_, std::move(pointer), std::move(message), false});
@@ -35,7 +35,7 @@ public:
     }
     const std::string& file() const { return file_; }
 
-private:
+   private:
     std::string file_;
     load_outcome& out_;
 };
@@ -61,7 +61,10 @@ const char* type_name(const json& v) {
 }
 
 // Reports keys of `obj` not in `allowed` (typos must not pass silently).
-void check_keys(const json& obj, const std::string& base, std::initializer_list<std::string_view> allowed, reporter& r) {
+void check_keys(const json& obj,
+                const std::string& base,
+                std::initializer_list<std::string_view> allowed,
+                reporter& r) {
     for (const auto& [key, value] : obj.items()) {
         if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
             r.error(ptr(base, key), "unknown key");
@@ -115,7 +118,8 @@ std::optional<std::chrono::seconds> get_duration(const json& obj,
 }
 
 bool is_http_url(std::string_view s) {
-    static const std::regex url(R"(^https?://[A-Za-z0-9._~\-]+(:[0-9]{1,5})?(/[^\s]*)?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?(/[^\s]*)?$)");
+    static const std::regex url(
+        R"(^https?://[A-Za-z0-9._~\-]+(:[0-9]{1,5})?(/[^\s]*)?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?(/[^\s]*)?$)");
     return std::regex_match(s.begin(), s.end(), url);
 }
 
@@ -184,8 +188,15 @@ void load_server(const json& root, config& cfg, reporter& r) {
     const json& s = *it;
     check_keys(s,
                base,
-               {"listen", "public_url", "threads", "body_limit", "header_limit", "header_timeout", "body_timeout",
-                "idle_timeout", "shutdown_grace"},
+               {"listen",
+                "public_url",
+                "threads",
+                "body_limit",
+                "header_limit",
+                "header_timeout",
+                "body_timeout",
+                "idle_timeout",
+                "shutdown_grace"},
                r);
     auto& sc = cfg.server;
     if (const std::string* listen = get_string(s, "listen", base, r)) {
@@ -395,9 +406,8 @@ void load_channels(const json& root, config& cfg, const environment& env, report
                 }
                 continue;
             }
-            const auto spec = std::find_if(type->settings.begin(), type->settings.end(), [&](const auto& s) {
-                return s.name == key;
-            });
+            const auto spec = std::find_if(
+                type->settings.begin(), type->settings.end(), [&](const auto& s) { return s.name == key; });
             if (spec == type->settings.end()) {
                 r.error(ptr(base, key), "unknown key for channel type " + type->name);
                 ok = false;
@@ -605,8 +615,16 @@ load_outcome load_text(const std::string& file, const std::string& text, const e
     }
     check_keys(root,
                "",
-               {"server", "store", "data_key", "default_country", "timezone", "languages", "quiet_hours", "channels",
-                "flows", "triggers"},
+               {"server",
+                "store",
+                "data_key",
+                "default_country",
+                "timezone",
+                "languages",
+                "quiet_hours",
+                "channels",
+                "flows",
+                "triggers"},
                r);
     config cfg;
     cfg.file = file;

@@ -56,7 +56,7 @@ struct environment {
 inline constexpr int max_steps_per_input = 100;
 
 class engine {
-public:
+   public:
     engine(const flow_set& flows, std::vector<keyword_trigger> triggers, environment env);
 
     // An inbound message. Order, as RapidPro's: a matching keyword trigger interrupts the current
@@ -78,7 +78,7 @@ public:
 
     const keyword_trigger* match_trigger(std::string_view text) const;
 
-private:
+   private:
     const flow_set& flows_;
     std::vector<keyword_trigger> triggers_;
     environment env_;

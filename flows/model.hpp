@@ -75,12 +75,12 @@ struct flow {
 
 // Every loaded flow, looked up by id (or by name).
 class flow_set {
-public:
+   public:
     void add(flow f);
     const flow* find(std::string_view id_or_name) const;
     const std::vector<flow>& all() const { return flows_; }
 
-private:
+   private:
     std::vector<flow> flows_;
 };
 

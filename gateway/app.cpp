@@ -40,7 +40,8 @@ int serve(const config::config& cfg) {
             std::chrono::time_point_cast<std::chrono::milliseconds>(clock_type::now()));
         tx->commit();
         if (n > 0) {
-            log::warn("store", std::to_string(n) + " sends were interrupted by a crash and are now 'unknown'");
+            log::warn("store",
+                      std::to_string(n) + " sends were interrupted by a crash and are now 'unknown'");
         }
     }
     metrics stats;

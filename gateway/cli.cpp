@@ -78,8 +78,8 @@ std::optional<config::config> load_config(const args& a, bool quiet_when_ok) {
         std::cout << d.to_string() << '\n';
     }
     if (!outcome.loaded) {
-        std::cout << outcome.errors.size() << (outcome.errors.size() == 1 ? " problem" : " problems") << " in "
-                  << it->second << '\n';
+        std::cout << outcome.errors.size() << (outcome.errors.size() == 1 ? " problem" : " problems")
+                  << " in " << it->second << '\n';
         return std::nullopt;
     }
     if (!quiet_when_ok) {

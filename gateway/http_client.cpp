@@ -28,7 +28,8 @@ asio::awaitable<http_client::outcome> exchange(Stream& stream, http::request<htt
     beast::error_code ec;
     co_await http::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
-        co_return http_client::outcome{std::nullopt, ec == beast::error::timeout ? "timeout" : "write failed"};
+        co_return http_client::outcome{std::nullopt,
+                                       ec == beast::error::timeout ? "timeout" : "write failed"};
     }
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
@@ -50,7 +51,8 @@ asio::awaitable<http_client::outcome> exchange(Stream& stream, http::request<htt
 }  // namespace
 
 std::optional<url_parts> parse_url(std::string_view url) {
-    static const std::regex pattern(R"(^(https?)://(\[[0-9A-Fa-f:.]+\]|[^/:?#\s]+)(?::([0-9]{1,5}))?([/?][^\s#]*)?$)");
+    static const std::regex pattern(
+        R"(^(https?)://(\[[0-9A-Fa-f:.]+\]|[^/:?#\s]+)(?::([0-9]{1,5}))?([/?][^\s#]*)?$)");
     std::match_results<std::string_view::const_iterator> m;
     if (!std::regex_match(url.begin(), url.end(), m, pattern)) {
         return std::nullopt;
@@ -69,7 +71,8 @@ std::optional<url_parts> parse_url(std::string_view url) {
     return p;
 }
 
-http_client::http_client(asio::any_io_executor ex) : ex_(std::move(ex)), tls_(asio::ssl::context::tls_client) {
+http_client::http_client(asio::any_io_executor ex)
+    : ex_(std::move(ex)), tls_(asio::ssl::context::tls_client) {
     tls_.set_default_verify_paths();
     tls_.set_verify_mode(asio::ssl::verify_peer);
     SSL_CTX_set_min_proto_version(tls_.native_handle(), TLS1_2_VERSION);
@@ -86,8 +89,9 @@ asio::awaitable<http_client::outcome> http_client::request(const handlers::send_
     req.target(url->target);
     req.version(11);
     const bool default_port = url->port == (url->tls ? "443" : "80");
-    const std::string host_header = (url->host.find(':') != std::string::npos ? "[" + url->host + "]" : url->host) +
-                                    (default_port ? "" : ":" + url->port);
+    const std::string host_header =
+        (url->host.find(':') != std::string::npos ? "[" + url->host + "]" : url->host) +
+        (default_port ? "" : ":" + url->port);
     req.set(http::field::host, host_header);
     req.set(http::field::user_agent, "flowgate/0.1");
     for (const auto& h : r.headers) {
@@ -121,11 +125,13 @@ asio::awaitable<http_client::outcome> http_client::request(const handlers::send_
     }
     stream.set_verify_callback(asio::ssl::host_name_verification(url->host));
     beast::get_lowest_layer(stream).expires_after(timeout);
-    co_await beast::get_lowest_layer(stream).async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    co_await beast::get_lowest_layer(stream).async_connect(endpoints,
+                                                           asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
         co_return outcome{std::nullopt, ec == beast::error::timeout ? "timeout" : "connection failed"};
     }
-    co_await stream.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+    co_await stream.async_handshake(asio::ssl::stream_base::client,
+                                    asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
         co_return outcome{std::nullopt, "TLS handshake failed"};
     }

@@ -24,7 +24,7 @@ struct url_parts {
 std::optional<url_parts> parse_url(std::string_view url);
 
 class http_client {
-public:
+   public:
     explicit http_client(boost::asio::any_io_executor ex);
 
     struct outcome {
@@ -32,9 +32,10 @@ public:
         std::string error;                                // short, fixed: never a secret
     };
 
-    boost::asio::awaitable<outcome> request(const handlers::send_request& req, std::chrono::milliseconds timeout);
+    boost::asio::awaitable<outcome> request(const handlers::send_request& req,
+                                            std::chrono::milliseconds timeout);
 
-private:
+   private:
     boost::asio::any_io_executor ex_;
     boost::asio::ssl::context tls_;
 };

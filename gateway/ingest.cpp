@@ -13,7 +13,8 @@ ingest_outcome ingest::apply(write_tx& tx,
                              const handlers::incoming_message& message,
                              timestamp now) const {
     contact_record contact = tx.upsert_contact(message.urn, channel_id, now);
-    const auto id = tx.insert_inbound({channel_id, message.external_id, message.urn, message.text, contact.id, now});
+    const auto id =
+        tx.insert_inbound({channel_id, message.external_id, message.urn, message.text, contact.id, now});
     if (!id) {
         return {true, 0};
     }

@@ -19,15 +19,21 @@ struct ingest_outcome {
 };
 
 class ingest {
-public:
+   public:
     ingest(const config::config& cfg, const flows::engine& engine);
 
     ingest_outcome apply(write_tx& tx,
                          const std::string& channel_id,
                          const handlers::incoming_message& message,
                          timestamp now) const;
-    bool apply(write_tx& tx, const std::string& channel_id, const handlers::status_update& update, timestamp now) const;
-    void apply(write_tx& tx, const std::string& channel_id, const handlers::channel_event& event, timestamp now) const;
+    bool apply(write_tx& tx,
+               const std::string& channel_id,
+               const handlers::status_update& update,
+               timestamp now) const;
+    void apply(write_tx& tx,
+               const std::string& channel_id,
+               const handlers::channel_event& event,
+               timestamp now) const;
 
     // Applies a flow step's effects for a contact; returns the outbound messages queued.
     std::size_t apply_step(write_tx& tx,
@@ -39,7 +45,7 @@ public:
                            std::optional<std::int64_t> reply_to,
                            timestamp now) const;
 
-private:
+   private:
     const config::config& config_;
     const flows::engine& engine_;
 };

@@ -67,14 +67,14 @@ std::string metrics::render() const {
     out << "# HELP flowgate_messages_out_total Outbound message transitions, by channel and new state.\n"
         << "# TYPE flowgate_messages_out_total counter\n";
     for (const auto& [key, n] : messages_out_) {
-        out << "flowgate_messages_out_total{channel=\"" << label(key.first) << "\",state=\"" << label(key.second)
-            << "\"} " << n << '\n';
+        out << "flowgate_messages_out_total{channel=\"" << label(key.first) << "\",state=\""
+            << label(key.second) << "\"} " << n << '\n';
     }
     out << "# HELP flowgate_store_commit_seconds Latency of the store's group commits.\n"
         << "# TYPE flowgate_store_commit_seconds histogram\n";
     for (std::size_t i = 0; i < commit_buckets.size(); ++i) {
-        out << "flowgate_store_commit_seconds_bucket{le=\"" << commit_buckets[i] << "\"} " << commit_counts_[i]
-            << '\n';
+        out << "flowgate_store_commit_seconds_bucket{le=\"" << commit_buckets[i] << "\"} "
+            << commit_counts_[i] << '\n';
     }
     out << "flowgate_store_commit_seconds_bucket{le=\"+Inf\"} " << commit_count_ << '\n'
         << "flowgate_store_commit_seconds_sum " << commit_sum_ << '\n'

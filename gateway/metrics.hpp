@@ -15,7 +15,7 @@
 namespace flowgate::gateway {
 
 class metrics {
-public:
+   public:
     void count_request(std::string_view route, int status);
     void count_message_in(std::string_view channel);
     void count_message_out(std::string_view channel, std::string_view state);
@@ -24,10 +24,10 @@ public:
     std::string render() const;
 
     // Upper bounds of the commit-latency buckets, in seconds.
-    static constexpr std::array<double, 12> commit_buckets = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
-                                                              0.05,   0.1,   0.25,  0.5,   1.0,  2.5};
+    static constexpr std::array<double, 12> commit_buckets = {
+        0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
 
-private:
+   private:
     mutable std::mutex mutex_;
     std::map<std::pair<std::string, int>, std::uint64_t> requests_;
     std::map<std::string, std::uint64_t> messages_in_;

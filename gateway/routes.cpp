@@ -103,23 +103,28 @@ asio::awaitable<http_response> routes::handle(http_request request) {
             } else if (store_.ping()) {
                 res = make_response(http::status::ok, "text/plain; charset=utf-8", "ok\n");
             } else {
-                res = make_response(http::status::service_unavailable, "text/plain; charset=utf-8", "store unavailable\n");
+                res = make_response(
+                    http::status::service_unavailable, "text/plain; charset=utf-8", "store unavailable\n");
             }
         } else if (path == "/metrics") {
             route = "metrics";
             if (request.method() != http::verb::get) {
                 res = method_not_allowed("GET");
             } else {
-                res = make_response(http::status::ok, "text/plain; version=0.0.4; charset=utf-8", metrics_.render());
+                res = make_response(
+                    http::status::ok, "text/plain; version=0.0.4; charset=utf-8", metrics_.render());
             }
-        } else if (split_channel_path(path, channel_id, action) && (action == "receive" || action == "status")) {
+        } else if (split_channel_path(path, channel_id, action) &&
+                   (action == "receive" || action == "status")) {
             route = std::string(action);
             const auto it = channels_.find(channel_id);
             if (it == channels_.end()) {
                 res = error_response(http::status::not_found, "unknown channel");
             } else {
                 res = co_await channel_request(
-                    it->second, action == "receive" ? handlers::endpoint::receive : handlers::endpoint::status, request);
+                    it->second,
+                    action == "receive" ? handlers::endpoint::receive : handlers::endpoint::status,
+                    request);
             }
         } else {
             res = error_response(http::status::not_found, "not found");
@@ -137,8 +142,8 @@ asio::awaitable<http_response> routes::handle(http_request request) {
 }
 
 asio::awaitable<http_response> routes::channel_request(const channel_runtime& channel,
-                                                        handlers::endpoint endpoint,
-                                                        http_request& request) {
+                                                       handlers::endpoint endpoint,
+                                                       http_request& request) {
     const handlers::handler& handler = *channel.handler;
     const std::string method(request.method_string());
     if (!handler.allows(endpoint, method)) {
@@ -160,9 +165,9 @@ asio::awaitable<http_response> routes::channel_request(const channel_runtime& ch
         raw.headers.push_back({std::string(field.name_string()), std::string(field.value())});
     }
     raw.body = std::move(request.body());
-    const std::string base = !config_.server.public_url.empty()
-                                 ? config_.server.public_url
-                                 : "http://" + config_.server.host + ":" + std::to_string(config_.server.port);
+    const std::string base = !config_.server.public_url.empty() ? config_.server.public_url
+                                                                : "http://" + config_.server.host + ":" +
+                                                                      std::to_string(config_.server.port);
     raw.public_url = base + std::string(request.target());
 
     handlers::receive_result result = handler.receive(endpoint, raw);

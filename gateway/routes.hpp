@@ -25,7 +25,7 @@ struct channel_runtime {
 using channel_map = std::map<std::string, channel_runtime, std::less<>>;
 
 class routes final : public http_handler {
-public:
+   public:
     routes(const config::config& cfg,
            const channel_map& channels,
            store& st,
@@ -38,7 +38,7 @@ public:
     boost::asio::awaitable<http_response> handle(http_request request) override;
     void count_rejected(int status) override;
 
-private:
+   private:
     boost::asio::awaitable<http_response> channel_request(const channel_runtime& channel,
                                                           handlers::endpoint endpoint,
                                                           http_request& request);

@@ -2,14 +2,13 @@
 
 #include <utility>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <algorithm>
 
 #include "gateway/log.hpp"
 
@@ -58,7 +57,9 @@ asio::awaitable<void> sender::stop(std::chrono::milliseconds grace) {
         co_await idle_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
     if (in_flight_ > 0) {
-        log::warn("sender", std::to_string(in_flight_) + " sends still in flight at shutdown; they will be marked unknown");
+        log::warn(
+            "sender",
+            std::to_string(in_flight_) + " sends still in flight at shutdown; they will be marked unknown");
     }
 }
 
@@ -146,7 +147,8 @@ asio::awaitable<void> sender::send_one(outbound_record m) {
             sent = true;
             provider_id = result.provider_id;
         } else {
-            error = std::string(handlers::to_string(result.error)) + (result.detail.empty() ? "" : ": " + result.detail);
+            error = std::string(handlers::to_string(result.error)) +
+                    (result.detail.empty() ? "" : ": " + result.detail);
             retry = handlers::is_retryable(result.error) && m.attempts < opts_.max_attempts;
         }
     }
@@ -173,8 +175,8 @@ asio::awaitable<void> sender::send_one(outbound_record m) {
     metrics_.count_message_out(m.channel_id, state);
     if (!sent) {
         log::warn("sender",
-                  "message " + m.uuid + " on " + m.channel_id + " attempt " + std::to_string(m.attempts) + ": " + error +
-                      (retry ? " (will retry)" : " (failed)"));
+                  "message " + m.uuid + " on " + m.channel_id + " attempt " + std::to_string(m.attempts) +
+                      ": " + error + (retry ? " (will retry)" : " (failed)"));
     }
     --in_flight_;
     if (stopping_ && in_flight_ == 0 && loop_done_) {

@@ -40,8 +40,12 @@ struct sender_options {
 };
 
 class sender {
-public:
-    sender(boost::asio::io_context& ioc, writer& w, const channel_map& channels, metrics& m, sender_options opts = {});
+   public:
+    sender(boost::asio::io_context& ioc,
+           writer& w,
+           const channel_map& channels,
+           metrics& m,
+           sender_options opts = {});
 
     void start();
     // Wakes the loop at once (new messages were queued). Safe from any thread.
@@ -49,7 +53,7 @@ public:
     // Stops claiming and waits for in-flight sends (up to `grace`).
     boost::asio::awaitable<void> stop(std::chrono::milliseconds grace);
 
-private:
+   private:
     boost::asio::awaitable<void> loop();
     boost::asio::awaitable<void> send_one(outbound_record message);
     boost::asio::awaitable<void> pace(const std::string& channel_id);

@@ -61,8 +61,8 @@ void server::start() { asio::co_spawn(acceptor_.get_executor(), accept_loop(), a
 asio::awaitable<void> server::accept_loop() {
     for (;;) {
         beast::error_code ec;
-        tcp::socket socket =
-            co_await acceptor_.async_accept(asio::make_strand(ioc_), asio::redirect_error(asio::use_awaitable, ec));
+        tcp::socket socket = co_await acceptor_.async_accept(asio::make_strand(ioc_),
+                                                             asio::redirect_error(asio::use_awaitable, ec));
         if (stopping_) {
             co_return;
         }
@@ -107,11 +107,13 @@ asio::awaitable<void> server::serve(std::shared_ptr<connection> conn) {
             stream.expires_after(first ? cfg_.header_timeout : cfg_.idle_timeout);
             first = false;
             beast::error_code ec;
-            co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+            co_await http::async_read_header(
+                stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
             conn->busy = true;
             std::optional<http_response> early;
-            if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
-                ec == asio::error::connection_reset || ec == asio::error::eof) {
+            if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+                ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+                ec == asio::error::eof) {
                 break;
             } else if (ec == http::error::header_limit) {
                 early = plain(http::status::request_header_fields_too_large, "header too large", true);
@@ -130,13 +132,15 @@ asio::awaitable<void> server::serve(std::shared_ptr<connection> conn) {
                     if (parser.get()[http::field::expect] == "100-continue") {
                         http::response<http::empty_body> cont{http::status::continue_, 11};
                         stream.expires_after(cfg_.body_timeout);
-                        co_await http::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
+                        co_await http::async_write(
+                            stream, cont, asio::redirect_error(asio::use_awaitable, ec));
                         if (ec) {
                             break;
                         }
                     }
                     stream.expires_after(cfg_.body_timeout);
-                    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+                    co_await http::async_read(
+                        stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
                     if (ec == http::error::body_limit) {
                         early = plain(http::status::payload_too_large, "body too large", true);
                     } else if (ec == beast::error::timeout || ec == http::error::end_of_stream ||
@@ -226,7 +230,8 @@ asio::awaitable<void> server::shutdown() {
     }
     std::lock_guard lock(mutex_);
     if (!connections_.empty()) {
-        log::warn("http", std::to_string(connections_.size()) + " connections still open after the grace period");
+        log::warn("http",
+                  std::to_string(connections_.size()) + " connections still open after the grace period");
         for (auto& c : connections_) {
             asio::post(c->stream.get_executor(), [c] { c->stream.cancel(); });
         }

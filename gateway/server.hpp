@@ -25,7 +25,7 @@ using http_response = boost::beast::http::response<boost::beast::http::string_bo
 
 // What the server asks of the application (routes.hpp implements it).
 class http_handler {
-public:
+   public:
     virtual ~http_handler() = default;
     // The body limit for a request, decided from its header before any body byte is read.
     virtual std::size_t body_limit(const http_request& header) const = 0;
@@ -35,7 +35,7 @@ public:
 };
 
 class server {
-public:
+   public:
     server(boost::asio::io_context& ioc, const config::server_config& cfg, http_handler& handler);
     ~server();
 
@@ -48,7 +48,7 @@ public:
 
     struct connection;
 
-private:
+   private:
     boost::asio::awaitable<void> accept_loop();
     boost::asio::awaitable<void> serve(std::shared_ptr<connection> conn);
     void forget(const std::shared_ptr<connection>& conn);

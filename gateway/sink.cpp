@@ -22,7 +22,7 @@ namespace http = boost::beast::http;
 namespace {
 
 class sink_handler final : public http_handler {
-public:
+   public:
     std::size_t body_limit(const http_request&) const override { return 1024 * 1024; }
 
     asio::awaitable<http_response> handle(http_request req) override {
@@ -44,7 +44,7 @@ public:
         co_return res;
     }
 
-private:
+   private:
     std::atomic<int> count_{0};
 };
 

@@ -9,8 +9,8 @@ bool error::is_resource_error() const {
 }
 
 connection::connection(const std::string& path, bool read_only) {
-    const int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
-                      SQLITE_OPEN_NOMUTEX;
+    const int flags =
+        (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
     const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) {
         const std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
@@ -39,8 +39,8 @@ std::int64_t connection::last_insert_rowid() const { return sqlite3_last_insert_
 int connection::changes() const { return sqlite3_changes(db_); }
 
 statement::statement(connection& db, std::string_view sql) : db_(db) {
-    const int rc =
-        sqlite3_prepare_v3(db.handle(), sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
+    const int rc = sqlite3_prepare_v3(
+        db.handle(), sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
     if (rc != SQLITE_OK) {
         db.fail(rc, "prepare");
     }
@@ -63,7 +63,8 @@ statement& statement::bind(int index, double value) {
 }
 
 statement& statement::bind(int index, std::string_view value) {
-    if (const int rc = sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+    if (const int rc =
+            sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
         rc != SQLITE_OK) {
         db_.fail(rc, "bind");
     }

@@ -14,18 +14,18 @@
 namespace flowgate::gateway::sqlite {
 
 class error : public std::runtime_error {
-public:
+   public:
     error(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
     int code() const { return code_; }
     // Disk full or an I/O error: the caller answers 503 and the provider retries.
     bool is_resource_error() const;
 
-private:
+   private:
     int code_;
 };
 
 class connection {
-public:
+   public:
     explicit connection(const std::string& path, bool read_only = false);
     ~connection();
     connection(const connection&) = delete;
@@ -37,12 +37,12 @@ public:
     int changes() const;
     [[noreturn]] void fail(int code, std::string_view context) const;
 
-private:
+   private:
     sqlite3* db_ = nullptr;
 };
 
 class statement {
-public:
+   public:
     statement(connection& db, std::string_view sql);
     ~statement();
     statement(const statement&) = delete;
@@ -72,29 +72,29 @@ public:
     std::string column_text(int index) const;
     bool column_is_null(int index) const;
 
-private:
+   private:
     connection& db_;
     sqlite3_stmt* stmt_ = nullptr;
 };
 
 // A statement's reset-on-scope-exit, so an exception leaves it reusable.
 class reset_guard {
-public:
+   public:
     explicit reset_guard(statement& s) : s_(s) {}
     ~reset_guard() { s_.reset(); }
 
-private:
+   private:
     statement& s_;
 };
 
 class transaction {
-public:
+   public:
     enum class mode { deferred, immediate };
     explicit transaction(connection& db, mode m = mode::immediate);
     ~transaction();
     void commit();
 
-private:
+   private:
     connection& db_;
     bool done_ = false;
 };

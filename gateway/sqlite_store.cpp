@@ -54,6 +54,8 @@ CREATE UNIQUE INDEX messages_inbound_dedupe ON messages(channel_id, external_id)
 CREATE INDEX messages_outbound_external ON messages(channel_id, external_id) WHERE direction = 'out';
 CREATE INDEX messages_outbox ON messages(next_attempt_at) WHERE direction = 'out' AND state = 'queued';
 CREATE INDEX messages_contact ON messages(contact_id);
+CREATE INDEX messages_pending_by_contact ON messages(contact_id, id)
+    WHERE direction = 'out' AND state IN ('queued', 'sending');
 CREATE TABLE runs (
     id          INTEGER PRIMARY KEY,
     uuid        TEXT NOT NULL UNIQUE,
@@ -87,6 +89,16 @@ CREATE TABLE sessions (
     updated_at      INTEGER NOT NULL
 );
 CREATE INDEX sessions_wait_expires ON sessions(wait_expires_at) WHERE wait_expires_at IS NOT NULL;
+-- A delivery report can beat our own record of the provider's id (a fast provider answers the
+-- send and reports delivery before our commit): it waits here and is applied by mark_sent.
+CREATE TABLE early_statuses (
+    channel_id  TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    received_at INTEGER NOT NULL
+);
+CREATE INDEX early_statuses_key ON early_statuses(channel_id, external_id);
+CREATE INDEX early_statuses_age ON early_statuses(received_at);
 )sql",
 };
 
@@ -148,16 +160,18 @@ struct sqlite_store::statements {
           insert_urn(db, "INSERT INTO contact_urns (contact_id, urn, channel_id) VALUES (?1, ?2, ?3)"),
           set_name(db, "UPDATE contacts SET name = ?2 WHERE id = ?1"),
           set_stopped(db, "UPDATE contacts SET stopped = ?2, updated_at = ?3 WHERE id = ?1"),
-          insert_inbound(db,
-                         "INSERT INTO messages (uuid, direction, channel_id, contact_id, urn, external_id, text, "
-                         "state, created_at, updated_at) VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, 'handled', ?7, ?7) "
-                         "ON CONFLICT (channel_id, external_id) WHERE direction = 'in' DO NOTHING"),
+          insert_inbound(
+              db,
+              "INSERT INTO messages (uuid, direction, channel_id, contact_id, urn, external_id, text, "
+              "state, created_at, updated_at) VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, 'handled', ?7, ?7) "
+              "ON CONFLICT (channel_id, external_id) WHERE direction = 'in' DO NOTHING"),
           load_session(db, "SELECT run_id, state FROM sessions WHERE contact_id = ?1"),
-          save_session(db,
-                       "INSERT INTO sessions (contact_id, run_id, flow_id, state, wait_expires_at, updated_at) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (contact_id) DO UPDATE SET "
-                       "run_id = excluded.run_id, flow_id = excluded.flow_id, state = excluded.state, "
-                       "wait_expires_at = excluded.wait_expires_at, updated_at = excluded.updated_at"),
+          save_session(
+              db,
+              "INSERT INTO sessions (contact_id, run_id, flow_id, state, wait_expires_at, updated_at) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (contact_id) DO UPDATE SET "
+              "run_id = excluded.run_id, flow_id = excluded.flow_id, state = excluded.state, "
+              "wait_expires_at = excluded.wait_expires_at, updated_at = excluded.updated_at"),
           delete_session(db, "DELETE FROM sessions WHERE contact_id = ?1"),
           start_run(db,
                     "INSERT INTO runs (uuid, contact_id, flow_id, status, created_at, updated_at) "
@@ -169,28 +183,46 @@ struct sqlite_store::statements {
                       "name = excluded.name, value = excluded.value, category = excluded.category, "
                       "input = excluded.input, node_id = excluded.node_id, created_at = excluded.created_at"),
           touch_run(db, "UPDATE runs SET updated_at = ?2 WHERE id = ?1"),
-          enqueue(db,
-                  "INSERT INTO messages (uuid, direction, channel_id, contact_id, urn, text, state, encoding, "
-                  "segments, next_attempt_at, reply_to, created_at, updated_at) VALUES "
-                  "(?1, 'out', ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?8, ?8)"),
+          enqueue(
+              db,
+              "INSERT INTO messages (uuid, direction, channel_id, contact_id, urn, text, state, encoding, "
+              "segments, next_attempt_at, reply_to, created_at, updated_at) VALUES "
+              "(?1, 'out', ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?8, ?8)"),
           claim(db,
                 "UPDATE messages SET state = 'sending', attempts = attempts + 1, updated_at = ?1 "
-                "WHERE id IN (SELECT id FROM messages WHERE direction = 'out' AND state = 'queued' "
-                "AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2) "
+                // One contact's messages go out in order, one at a time: only the oldest pending
+                // message of a contact is claimable, and not while an earlier one is sending.
+                "WHERE id IN (SELECT m.id FROM messages m WHERE m.direction = 'out' AND m.state = 'queued' "
+                "AND m.next_attempt_at <= ?1 AND NOT EXISTS (SELECT 1 FROM messages p "
+                "WHERE p.direction = 'out' AND p.state IN ('queued', 'sending') "
+                "AND p.contact_id = m.contact_id AND p.id < m.id) "
+                "ORDER BY m.next_attempt_at, m.id LIMIT ?2) "
                 "RETURNING id, uuid, channel_id, contact_id, urn, text, attempts"),
           mark_sent(db,
                     "UPDATE messages SET state = 'sent', external_id = NULLIF(?2, ''), error = NULL, "
                     "next_attempt_at = NULL, updated_at = ?3 WHERE id = ?1 AND state = 'sending'"),
-          mark_retry(db,
-                     "UPDATE messages SET state = 'queued', next_attempt_at = ?2, error = ?3, updated_at = ?4 "
-                     "WHERE id = ?1 AND state = 'sending'"),
-          mark_failed(db,
-                      "UPDATE messages SET state = 'failed', error = ?2, next_attempt_at = NULL, updated_at = ?3 "
-                      "WHERE id = ?1 AND state = 'sending'"),
+          mark_retry(
+              db,
+              "UPDATE messages SET state = 'queued', next_attempt_at = ?2, error = ?3, updated_at = ?4 "
+              "WHERE id = ?1 AND state = 'sending'"),
+          mark_failed(
+              db,
+              "UPDATE messages SET state = 'failed', error = ?2, next_attempt_at = NULL, updated_at = ?3 "
+              "WHERE id = ?1 AND state = 'sending'"),
           find_out(db,
                    "SELECT id, state FROM messages WHERE direction = 'out' AND channel_id = ?1 "
                    "AND (uuid = ?2 OR external_id = ?2) LIMIT 1"),
           set_state(db, "UPDATE messages SET state = ?2, updated_at = ?3 WHERE id = ?1"),
+          keep_early(db,
+                     "INSERT INTO early_statuses (channel_id, external_id, state, received_at) "
+                     "VALUES (?1, ?2, ?3, ?4)"),
+          purge_early(db, "DELETE FROM early_statuses WHERE received_at < ?1"),
+          find_early(db,
+                     "SELECT e.state FROM early_statuses e JOIN messages m ON m.channel_id = e.channel_id "
+                     "AND m.external_id = e.external_id WHERE m.id = ?1 ORDER BY e.rowid"),
+          drop_early(db,
+                     "DELETE FROM early_statuses WHERE (channel_id, external_id) IN "
+                     "(SELECT channel_id, external_id FROM messages WHERE id = ?1)"),
           interrupted(db,
                       "UPDATE messages SET state = 'unknown', updated_at = ?1 WHERE direction = 'out' "
                       "AND state = 'sending'") {}
@@ -202,13 +234,15 @@ struct sqlite_store::statements {
     sqlite::statement load_session, save_session, delete_session;
     sqlite::statement start_run, end_run, save_result, touch_run;
     sqlite::statement enqueue, claim, mark_sent, mark_retry, mark_failed, find_out, set_state, interrupted;
+    sqlite::statement keep_early, purge_early, find_early, drop_early;
 };
 
 namespace {
 
 class sqlite_write_tx final : public write_tx {
-public:
-    explicit sqlite_write_tx(sqlite_store::statements& s) : s_(s), tx_(s.db, sqlite::transaction::mode::immediate) {}
+   public:
+    explicit sqlite_write_tx(sqlite_store::statements& s)
+        : s_(s), tx_(s.db, sqlite::transaction::mode::immediate) {}
 
     void savepoint() override { s_.savepoint.run(); }
     void release() override { s_.release.run(); }
@@ -218,7 +252,9 @@ public:
     }
     void commit() override { tx_.commit(); }
 
-    contact_record upsert_contact(const std::string& urn, const std::string& channel_id, timestamp now) override {
+    contact_record upsert_contact(const std::string& urn,
+                                  const std::string& channel_id,
+                                  timestamp now) override {
         {
             auto& q = s_.find_contact;
             sqlite::reset_guard g(q);
@@ -303,7 +339,11 @@ public:
     void delete_session(std::int64_t contact_id) override { s_.delete_session.bind(1, contact_id).run(); }
 
     std::int64_t start_run(std::int64_t contact_id, const std::string& flow_id, timestamp now) override {
-        s_.start_run.bind(1, handlers::random_uuid()).bind(2, contact_id).bind(3, flow_id).bind(4, to_millis(now)).run();
+        s_.start_run.bind(1, handlers::random_uuid())
+            .bind(2, contact_id)
+            .bind(3, flow_id)
+            .bind(4, to_millis(now))
+            .run();
         return s_.db.last_insert_rowid();
     }
 
@@ -359,10 +399,41 @@ public:
 
     void mark_sent(std::int64_t id, const std::string& provider_id, timestamp now) override {
         s_.mark_sent.bind(1, id).bind(2, provider_id).bind(3, to_millis(now)).run();
+        if (provider_id.empty() || s_.db.changes() == 0) {
+            return;
+        }
+        // Reports that arrived before this commit apply now, forward only, in arrival order.
+        msg_state state = msg_state::sent;
+        bool early = false;
+        {
+            auto& q = s_.find_early;
+            sqlite::reset_guard g(q);
+            q.bind(1, id);
+            while (q.step()) {
+                early = true;
+                const auto reported = state_from_string(q.column_text(0));
+                if (reported && is_forward(state, *reported)) {
+                    state = *reported;
+                }
+            }
+        }
+        if (early) {
+            if (state != msg_state::sent) {
+                s_.set_state.bind(1, id).bind(2, to_string(state)).bind(3, to_millis(now)).run();
+            }
+            s_.drop_early.bind(1, id).run();
+        }
     }
 
-    void mark_retry(std::int64_t id, timestamp next_attempt, const std::string& error, timestamp now) override {
-        s_.mark_retry.bind(1, id).bind(2, to_millis(next_attempt)).bind(3, error).bind(4, to_millis(now)).run();
+    void mark_retry(std::int64_t id,
+                    timestamp next_attempt,
+                    const std::string& error,
+                    timestamp now) override {
+        s_.mark_retry.bind(1, id)
+            .bind(2, to_millis(next_attempt))
+            .bind(3, error)
+            .bind(4, to_millis(now))
+            .run();
     }
 
     void mark_failed(std::int64_t id, const std::string& error, timestamp now) override {
@@ -380,6 +451,15 @@ public:
             sqlite::reset_guard g(q);
             q.bind(1, channel_id).bind(2, message_id);
             if (!q.step()) {
+                // Perhaps a report for a send whose outcome we have not recorded yet: keep it a
+                // day for mark_sent, then let it go.
+                q.reset();
+                s_.purge_early.bind(1, to_millis(now - std::chrono::hours(24))).run();
+                s_.keep_early.bind(1, channel_id)
+                    .bind(2, message_id)
+                    .bind(3, to_string(state))
+                    .bind(4, to_millis(now))
+                    .run();
                 return false;
             }
             id = q.column_int64(0);
@@ -397,7 +477,7 @@ public:
         return static_cast<std::size_t>(s_.db.changes());
     }
 
-private:
+   private:
     sqlite_store::statements& s_;
     sqlite::transaction tx_;
 };
@@ -413,7 +493,8 @@ void migrate(sqlite::connection& db, const std::string& path) {
     const int latest = static_cast<int>(migrations.size());
     if (version > latest) {
         throw std::runtime_error(path + " has schema version " + std::to_string(version) +
-                                 ", newer than this flowgate (" + std::to_string(latest) + "); upgrade flowgate");
+                                 ", newer than this flowgate (" + std::to_string(latest) +
+                                 "); upgrade flowgate");
     }
     if (version == latest) {
         return;

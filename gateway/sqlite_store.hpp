@@ -11,7 +11,7 @@
 namespace flowgate::gateway {
 
 class sqlite_store final : public store {
-public:
+   public:
     // Opens (creating if needed) and migrates. Throws sqlite::error, or std::runtime_error for a
     // database written by a newer flowgate.
     explicit sqlite_store(const std::string& path);
@@ -27,7 +27,7 @@ public:
 
     struct statements;
 
-private:
+   private:
     std::string path_;
     std::unique_ptr<sqlite::connection> writer_;
     std::unique_ptr<statements> stmts_;

@@ -69,7 +69,7 @@ struct message_counts {
 };
 
 class write_tx {
-public:
+   public:
     virtual ~write_tx() = default;
 
     // Savepoints isolate one event inside a group commit: a failing event rolls back alone.
@@ -79,7 +79,9 @@ public:
     virtual void commit() = 0;
 
     // The contact that owns `urn`, created on first contact.
-    virtual contact_record upsert_contact(const std::string& urn, const std::string& channel_id, timestamp now) = 0;
+    virtual contact_record upsert_contact(const std::string& urn,
+                                          const std::string& channel_id,
+                                          timestamp now) = 0;
     virtual void set_contact_name(std::int64_t contact_id, const std::string& name) = 0;
     virtual void set_contact_stopped(std::int64_t contact_id, bool stopped, timestamp now) = 0;
 
@@ -92,14 +94,19 @@ public:
 
     virtual std::int64_t start_run(std::int64_t contact_id, const std::string& flow_id, timestamp now) = 0;
     virtual void end_run(std::int64_t run_id, flows::run_status status, timestamp now) = 0;
-    virtual void save_result(std::int64_t run_id, const std::string& key, const flows::result_value& value) = 0;
+    virtual void save_result(std::int64_t run_id,
+                             const std::string& key,
+                             const flows::result_value& value) = 0;
 
     // Outbox. A message goes queued → sending → sent | failed (or back to queued for a retry).
     virtual std::int64_t enqueue_outbound(const new_outbound& message) = 0;
     // Due queued messages, now marked sending with one more attempt.
     virtual std::vector<outbound_record> claim_outbound(timestamp now, std::size_t limit) = 0;
     virtual void mark_sent(std::int64_t id, const std::string& provider_id, timestamp now) = 0;
-    virtual void mark_retry(std::int64_t id, timestamp next_attempt, const std::string& error, timestamp now) = 0;
+    virtual void mark_retry(std::int64_t id,
+                            timestamp next_attempt,
+                            const std::string& error,
+                            timestamp now) = 0;
     virtual void mark_failed(std::int64_t id, const std::string& error, timestamp now) = 0;
     // A status callback; `message_id` is our UUID or the provider's id. Never moves a message
     // backwards. Returns whether the state changed.
@@ -112,7 +119,7 @@ public:
 };
 
 class store {
-public:
+   public:
     virtual ~store() = default;
 
     // Only one write transaction exists at a time; the writer thread owns it.

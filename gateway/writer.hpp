@@ -27,7 +27,7 @@ enum class write_status {
 };
 
 class writer {
-public:
+   public:
     using job = std::function<void(write_tx&)>;
     using completion = std::function<void(write_status)>;
 
@@ -45,7 +45,7 @@ public:
     // Submits and waits, without blocking the calling I/O thread.
     boost::asio::awaitable<write_status> write(job j);
 
-private:
+   private:
     void run();
     void commit_batch(std::deque<std::pair<job, completion>>& batch);
 

@@ -147,8 +147,8 @@ receive_result external_handler::receive(endpoint e, const raw_request& request)
         return receive_result::reject(400, "text is not UTF-8");
     }
     const std::string* name = f->find("name");
-    return receive_result::accept(
-        {incoming_message{*id, std::move(*urn), *text, name != nullptr && is_valid_utf8(*name) ? *name : ""}});
+    return receive_result::accept({incoming_message{
+        *id, std::move(*urn), *text, name != nullptr && is_valid_utf8(*name) ? *name : ""}});
 }
 
 http_reply external_handler::reply(endpoint, const receive_result& result) const {
@@ -184,7 +184,8 @@ send_request external_handler::build_send(const outgoing_message& message) const
     return req;
 }
 
-send_result external_handler::parse_send_response(const outgoing_message&, const http_response& response) const {
+send_result external_handler::parse_send_response(const outgoing_message&,
+                                                  const http_response& response) const {
     if (response.status == 429) {
         return {send_error::throttled, "", "HTTP 429"};
     }

@@ -2,10 +2,11 @@
 // application/x-www-form-urlencoded and URL query decoding/encoding. Keeps repeated keys and keys
 // with empty values, in order (Twilio signs every parameter).
 
+#include <utility>
+
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 namespace flowgate::handlers {

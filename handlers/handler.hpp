@@ -127,7 +127,7 @@ struct send_result {
 };
 
 class handler {
-public:
+   public:
     virtual ~handler() = default;
 
     // Whether `method` is allowed on an endpoint (else 405).
@@ -137,7 +137,8 @@ public:
     // What the provider wants back once the events are durably stored (or rejected/ignored).
     virtual http_reply reply(endpoint e, const receive_result& result) const = 0;
     virtual send_request build_send(const outgoing_message& message) const = 0;
-    virtual send_result parse_send_response(const outgoing_message& message, const http_response& response) const = 0;
+    virtual send_result parse_send_response(const outgoing_message& message,
+                                            const http_response& response) const = 0;
 };
 
 // What a channel's config entry holds after validation, secrets resolved.

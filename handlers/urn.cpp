@@ -10,7 +10,8 @@ namespace {
 using i18n::phonenumbers::PhoneNumber;
 using i18n::phonenumbers::PhoneNumberUtil;
 
-constexpr std::array<std::string_view, 5> opaque_schemes = {"ext", "telegram", "whatsapp", "facebook", "messenger"};
+constexpr std::array<std::string_view, 5> opaque_schemes = {
+    "ext", "telegram", "whatsapp", "facebook", "messenger"};
 }  // namespace
 
 std::optional<std::string> normalize_phone(std::string_view number, std::string_view default_country) {

@@ -93,45 +93,74 @@ TEST(config, loads_a_valid_config) {
 
 struct bad_case {
     const char* label;
-    std::string patch_from;  // a piece of `valid` ...
-    std::string patch_to;    // ... replaced by this
+    std::string patch_from;             // a piece of `valid` ...
+    std::string patch_to;               // ... replaced by this
     std::vector<std::string> expected;  // every error line, in order
 };
 
 TEST(config, reports_each_problem_with_its_pointer) {
     const std::vector<bad_case> cases = {
-        {"unknown top-level key", R"("data_key": "none",)", R"("data_key": "none", "chanels": [],)",
+        {"unknown top-level key",
+         R"("data_key": "none",)",
+         R"("data_key": "none", "chanels": [],)",
          {"test.json: /chanels: unknown key"}},
-        {"bad listen", "127.0.0.1:8081", "localhost", {"test.json: /server/listen: must be HOST:PORT, e.g. \"127.0.0.1:8080\""}},
-        {"threads out of range", R"("threads": 4)", R"("threads": 0)",
+        {"bad listen",
+         "127.0.0.1:8081",
+         "localhost",
+         {"test.json: /server/listen: must be HOST:PORT, e.g. \"127.0.0.1:8080\""}},
+        {"threads out of range",
+         R"("threads": 4)",
+         R"("threads": 0)",
          {"test.json: /server/threads: must be an integer from 1 to 64"}},
-        {"unknown channel type", R"("type": "external", "send_url": "http://127)",
+        {"unknown channel type",
+         R"("type": "external", "send_url": "http://127)",
          R"("type": "twillio", "send_url": "http://127)",
          {"test.json: /channels/0/type: unknown channel type \"twillio\" (known: external)"}},
-        {"missing env secret", "env:EXT_SECRET", "env:NOPE",
+        {"missing env secret",
+         "env:EXT_SECRET",
+         "env:NOPE",
          {"test.json: /channels/0/secret: environment variable NOPE is not set"}},
-        {"bad send_url", "http://127.0.0.1:9000/send", "ftp://x",
+        {"bad send_url",
+         "http://127.0.0.1:9000/send",
+         "ftp://x",
          {"test.json: /channels/0/send_url: must be an http:// or https:// URL"}},
-        {"duplicate channel id", R"("id": "other")", R"("id": "local")",
+        {"duplicate channel id",
+         R"("id": "other")",
+         R"("id": "local")",
          {"test.json: /channels/1/id: another channel has the id \"local\""}},
-        {"unknown channel key", R"("max_per_second": 5)", R"("max_per_second": 5, "sendurl": "x")",
+        {"unknown channel key",
+         R"("max_per_second": 5)",
+         R"("max_per_second": 5, "sendurl": "x")",
          {"test.json: /channels/0/sendurl: unknown key for channel type external"}},
-        {"trigger to unknown flow", R"("flow": "signup")", R"("flow": "signup2")",
+        {"trigger to unknown flow",
+         R"("flow": "signup")",
+         R"("flow": "signup2")",
          {"test.json: /triggers/0/flow: no flow has the id \"signup2\""}},
-        {"unreadable flow file", "flows/signup.json", "flows/missing.json",
+        {"unreadable flow file",
+         "flows/signup.json",
+         "flows/missing.json",
          {"test.json: /flows/0: cannot read flow file flows/missing.json"}},
-        {"bad country", R"("default_country": "LB")", R"("default_country": "Lebanon")",
+        {"bad country",
+         R"("default_country": "LB")",
+         R"("default_country": "Lebanon")",
          {"test.json: /default_country: must be an ISO 3166 country code such as \"JO\", \"LB\" or \"NG\""}},
-        {"bad time zone", "Asia/Beirut", "Asia/Nowhere",
+        {"bad time zone",
+         "Asia/Beirut",
+         "Asia/Nowhere",
          {"test.json: /timezone: unknown time zone; use an IANA name such as \"Asia/Amman\""}},
-        {"bad quiet hours", R"("start": "21:00")", R"("start": "9pm")",
+        {"bad quiet hours",
+         R"("start": "21:00")",
+         R"("start": "9pm")",
          {"test.json: /quiet_hours/start: must be a time like \"21:00\""}},
-        {"bad data key", R"("data_key": "none")", R"("data_key": "env:EXT_SECRET")",
+        {"bad data key",
+         R"("data_key": "none")",
+         R"("data_key": "env:EXT_SECRET")",
          {"test.json: /data_key: the key must be 64 hexadecimal characters"}},
         {"three mistakes at once",
          "\"threads\": 4},\n  \"store\": {\"sqlite\": \"data/test.db\"}",
          "\"threads\": \"four\"},\n  \"store\": {\"sqlit\": \"data/test.db\"}",
-         {"test.json: /server/threads: must be an integer from 1 to 64", "test.json: /store/sqlit: unknown key",
+         {"test.json: /server/threads: must be an integer from 1 to 64",
+          "test.json: /store/sqlit: unknown key",
           "test.json: /store: needs \"sqlite\": PATH"}},
     };
     const auto w = world();
@@ -149,7 +178,8 @@ TEST(config, reports_each_problem_with_its_pointer) {
 
 TEST(config, problems_in_a_flow_file_name_that_file) {
     auto w = world();
-    w.files["flows/signup.json"] = R"({"id": "signup", "language": "en", "nodes": [{"id": "a", "send": "x", "next": "nowhere"}]})";
+    w.files["flows/signup.json"] =
+        R"({"id": "signup", "language": "en", "nodes": [{"id": "a", "send": "x", "next": "nowhere"}]})";
     const auto out = load_text("test.json", valid, w.env_of());
     ASSERT_FALSE(out.loaded);
     ASSERT_FALSE(out.errors.empty());

@@ -10,29 +10,19 @@
 #include "gateway/sqlite_store.hpp"
 #include "gateway/writer.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/sample_flows.hpp"
 
 namespace flowgate::gateway {
 namespace {
 
-const char* signup_flow = R"({
-  "id": "signup", "language": "en",
-  "nodes": [
-    {"id": "welcome", "send": {"en": "Welcome", "ar": "أهلا"}, "next": "ask"},
-    {"id": "ask", "ask": {"en": "Which city? 1 Amman 2 Irbid", "ar": "أي مدينة؟"}, "result": "City",
-     "cases": [
-       {"test": "has_any_word", "args": ["amman", "1"], "category": "Amman", "next": "done"},
-       {"test": "has_any_word", "args": ["irbid", "2"], "category": "Irbid", "next": "done"}
-     ],
-     "other": "ask"},
-    {"id": "done", "send": "Thanks, see you in @results.city.category"}
-  ]
-})";
+using test::signup_flow;
 
 config::config make_config() {
     config::config cfg;
     auto loaded = flows::load_flow(nlohmann::json::parse(signup_flow));
-    EXPECT_TRUE(loaded.loaded) << (loaded.problems.empty() ? ""
-                                                           : loaded.problems[0].pointer + ": " + loaded.problems[0].message);
+    EXPECT_TRUE(loaded.loaded) << (loaded.problems.empty()
+                                       ? ""
+                                       : loaded.problems[0].pointer + ": " + loaded.problems[0].message);
     if (loaded.loaded) {
         cfg.flows->add(std::move(*loaded.loaded));
     }
@@ -47,9 +37,13 @@ struct fixture {
     flows::engine engine{*cfg.flows, cfg.triggers, {{"en", "ar"}}};
     ingest in{cfg, engine};
 
-    ingest_outcome receive(const std::string& id, const std::string& urn, const std::string& text, std::int64_t t = 1) {
+    ingest_outcome receive(const std::string& id,
+                           const std::string& urn,
+                           const std::string& text,
+                           std::int64_t t = 1) {
         auto tx = store.begin_write();
-        const auto out = in.apply(*tx, "local", handlers::incoming_message{id, urn, text, ""}, from_millis(t));
+        const auto out =
+            in.apply(*tx, "local", handlers::incoming_message{id, urn, text, ""}, from_millis(t));
         tx->commit();
         return out;
     }
@@ -107,7 +101,9 @@ TEST(ingest, results_and_runs_are_stored) {
     f.receive("m1", "ext:p1", "JOIN");
     f.receive("m2", "ext:p1", "irbid");
     sqlite::connection db(f.dir.file("ingest.db"));
-    sqlite::statement q(db, "SELECT r.key, r.value, r.category, r.input, runs.status FROM results r JOIN runs ON runs.id = r.run_id");
+    sqlite::statement q(db,
+                        "SELECT r.key, r.value, r.category, r.input, runs.status FROM results r JOIN runs ON "
+                        "runs.id = r.run_id");
     ASSERT_TRUE(q.step());
     EXPECT_EQ(q.column_text(0), "city");
     EXPECT_EQ(q.column_text(2), "Irbid");
@@ -120,7 +116,10 @@ TEST(ingest, stopped_contact_gets_no_flow_step) {
     fixture f;
     {
         auto tx = f.store.begin_write();
-        f.in.apply(*tx, "local", handlers::channel_event{handlers::channel_event::kind::stop_contact, "ext:p1"}, from_millis(0));
+        f.in.apply(*tx,
+                   "local",
+                   handlers::channel_event{handlers::channel_event::kind::stop_contact, "ext:p1"},
+                   from_millis(0));
         tx->commit();
     }
     const auto out = f.receive("m1", "ext:p1", "JOIN");

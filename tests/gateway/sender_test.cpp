@@ -1,8 +1,8 @@
 #include "gateway/sender.hpp"
 
-#include <gtest/gtest.h>
-
 #include <utility>
+
+#include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -40,7 +40,8 @@ TEST(sender, retries_classifies_and_settles) {
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.label);
-        test::fake_provider provider([&](std::size_t i, const test::recorded&) -> std::pair<int, std::string> {
+        test::fake_provider provider([&](std::size_t i,
+                                         const test::recorded&) -> std::pair<int, std::string> {
             const int status = c.answers.at(std::min(i, c.answers.size() - 1));
             return {status, status < 300 ? R"({"id":"provider-)" + std::to_string(i + 1) + R"("})" : "{}"};
         });
@@ -53,11 +54,19 @@ TEST(sender, retries_classifies_and_settles) {
         config::channel_config ch;
         ch.settings = {"local", "external", "JO", {{"send_url", provider.url("/send")}}};
         channel_map channels;
-        channels.emplace("local", channel_runtime{&ch, handlers::find_handler_type("external")->make(ch.settings)});
+        channels.emplace("local",
+                         channel_runtime{&ch, handlers::find_handler_type("external")->make(ch.settings)});
         {
             auto tx = store.begin_write();
             const auto contact = tx->upsert_contact("tel:+962791234567", "local", from_millis(0));
-            tx->enqueue_outbound({"local", contact.id, "tel:+962791234567", "مرحبا", "UCS-2", 1, std::nullopt, from_millis(0)});
+            tx->enqueue_outbound({"local",
+                                  contact.id,
+                                  "tel:+962791234567",
+                                  "مرحبا",
+                                  "UCS-2",
+                                  1,
+                                  std::nullopt,
+                                  from_millis(0)});
             tx->commit();
         }
 
@@ -91,7 +100,8 @@ TEST(sender, retries_classifies_and_settles) {
         const auto body = nlohmann::json::parse(provider.received().at(0).body);
         EXPECT_EQ(body.at("text"), "مرحبا");
         sqlite::connection db(dir.file("s.db"));
-        sqlite::statement q(db, "SELECT state, attempts, coalesce(external_id, '') FROM messages WHERE direction = 'out'");
+        sqlite::statement q(
+            db, "SELECT state, attempts, coalesce(external_id, '') FROM messages WHERE direction = 'out'");
         ASSERT_TRUE(q.step());
         EXPECT_EQ(q.column_text(0), c.final_state);
         EXPECT_EQ(q.column_int64(1), static_cast<std::int64_t>(c.requests));

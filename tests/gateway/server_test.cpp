@@ -9,6 +9,7 @@
 #include "handlers/external.hpp"
 #include "tests/support/http.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/sample_flows.hpp"
 
 namespace flowgate {
 namespace {
@@ -17,22 +18,10 @@ using json = nlohmann::json;
 
 const std::string secret = "integration-secret";
 
-const char* signup_flow = R"({
-  "id": "signup", "language": "en",
-  "nodes": [
-    {"id": "welcome", "send": {"en": "Welcome", "ar": "أهلا وسهلا"}, "next": "ask"},
-    {"id": "ask", "ask": {"en": "Which city? 1 Amman 2 Irbid"}, "result": "City",
-     "cases": [
-       {"test": "has_any_word", "args": ["amman", "1"], "category": "Amman", "next": "done"},
-       {"test": "has_any_word", "args": ["irbid", "2"], "category": "Irbid", "next": "done"}
-     ],
-     "other": "ask"},
-    {"id": "done", "send": "Thanks, see you in @results.city.category"}
-  ]
-})";
+using test::signup_flow;
 
 class server_test : public ::testing::Test {
-protected:
+   protected:
     void SetUp() override {
         dir.write("secret", secret + "\n");
         dir.write("signup.json", signup_flow);
@@ -47,14 +36,20 @@ protected:
             {"default_country", "JO"},
             {"languages", {"en", "ar"}},
             {"channels",
-             {{{"id", "local"}, {"type", "external"}, {"send_url", send_url}, {"secret", "file:" + dir.file("secret")}}}},
+             {{{"id", "local"},
+               {"type", "external"},
+               {"send_url", send_url},
+               {"secret", "file:" + dir.file("secret")}}}},
             {"flows", {dir.file("signup.json")}},
             {"triggers", {{{"keywords", {"JOIN", "انضم"}}, {"flow", "signup"}}}},
         };
         dir.write("config.json", cfg.dump(2));
     }
 
-    test::response post_message(std::uint16_t port, const std::string& id, const std::string& text, bool sign = true) {
+    test::response post_message(std::uint16_t port,
+                                const std::string& id,
+                                const std::string& text,
+                                bool sign = true) {
         const std::string body = json{{"id", id}, {"from", "+962791234567"}, {"text", text}}.dump();
         std::map<std::string, std::string> headers{{"Content-Type", "application/json"}};
         if (sign) {
@@ -92,7 +87,8 @@ TEST_F(server_test, one_message_end_to_end_with_dedupe_and_signatures) {
     for (const auto& r : got) {
         EXPECT_EQ(r.method, "POST");
         EXPECT_EQ(r.target, "/send");
-        EXPECT_EQ(r.headers.at("x-flowgate-signature"), handlers::external_handler::signature(secret, r.body));
+        EXPECT_EQ(r.headers.at("x-flowgate-signature"),
+                  handlers::external_handler::signature(secret, r.body));
         const auto body = json::parse(r.body);
         EXPECT_EQ(body.at("to"), "+962791234567");
         EXPECT_EQ(body.at("channel"), "local");
@@ -103,11 +99,12 @@ TEST_F(server_test, one_message_end_to_end_with_dedupe_and_signatures) {
     ASSERT_EQ(post_message(server.port(), "m1", "JOIN").status, 200);
     // A forged or unsigned webhook is refused and stores nothing.
     EXPECT_EQ(post_message(server.port(), "forged", "2", false).status, 403);
-    auto forged = test::request(server.port(),
-                                "POST",
-                                "/c/local/receive",
-                                R"({"id":"forged2","from":"+962791234567","text":"2"})",
-                                {{"Content-Type", "application/json"}, {"X-Flowgate-Signature", "sha256=00"}});
+    auto forged =
+        test::request(server.port(),
+                      "POST",
+                      "/c/local/receive",
+                      R"({"id":"forged2","from":"+962791234567","text":"2"})",
+                      {{"Content-Type", "application/json"}, {"X-Flowgate-Signature", "sha256=00"}});
     EXPECT_EQ(forged.status, 403);
 
     ASSERT_EQ(post_message(server.port(), "m2", "٢").status, 200);
@@ -129,9 +126,11 @@ TEST_F(server_test, one_message_end_to_end_with_dedupe_and_signatures) {
 
     const auto metrics = test::request(server.port(), "GET", "/metrics");
     EXPECT_EQ(metrics.status, 200);
-    EXPECT_NE(metrics.body.find("flowgate_http_requests_total{route=\"receive\",status=\"200\"} 3"), std::string::npos)
+    EXPECT_NE(metrics.body.find("flowgate_http_requests_total{route=\"receive\",status=\"200\"} 3"),
+              std::string::npos)
         << metrics.body;
-    EXPECT_NE(metrics.body.find("flowgate_http_requests_total{route=\"receive\",status=\"403\"} 2"), std::string::npos);
+    EXPECT_NE(metrics.body.find("flowgate_http_requests_total{route=\"receive\",status=\"403\"} 2"),
+              std::string::npos);
     EXPECT_NE(metrics.body.find("flowgate_messages_in_total{channel=\"local\"} 2"), std::string::npos);
     EXPECT_NE(metrics.body.find("flowgate_store_commit_seconds_count"), std::string::npos);
 
@@ -196,17 +195,20 @@ TEST_F(server_test, bad_requests_get_4xx_and_the_server_keeps_serving) {
     }
     // A signed but malformed JSON body is a 400.
     const std::string malformed = R"({"id": "x", "from": )";
-    EXPECT_EQ(test::request(port,
-                            "POST",
-                            "/c/local/receive",
-                            malformed,
-                            {{"Content-Type", "application/json"},
-                             {"X-Flowgate-Signature", handlers::external_handler::signature(secret, malformed)}})
-                  .status,
-              400);
+    EXPECT_EQ(
+        test::request(port,
+                      "POST",
+                      "/c/local/receive",
+                      malformed,
+                      {{"Content-Type", "application/json"},
+                       {"X-Flowgate-Signature", handlers::external_handler::signature(secret, malformed)}})
+            .status,
+        400);
     // A Content-Length far over the limit is refused before any body byte is sent.
-    const std::string answer = test::raw_exchange(
-        port, "POST /c/local/receive HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000000000\r\n\r\n");
+    const std::string answer =
+        test::raw_exchange(port,
+                           "POST /c/local/receive HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                           "application/json\r\nContent-Length: 1000000000000\r\n\r\n");
     EXPECT_EQ(answer.rfind("HTTP/1.1 413", 0), 0u) << answer;
     // A header block over the limit gets 431.
     const std::string huge_header = test::raw_exchange(
@@ -215,8 +217,9 @@ TEST_F(server_test, bad_requests_get_4xx_and_the_server_keeps_serving) {
     // Garbage is a 400.
     EXPECT_EQ(test::raw_exchange(port, "NOT HTTP AT ALL\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
     // Chunked bodies count against the limit too.
-    std::string chunked = "POST /c/local/receive HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                          "Transfer-Encoding: chunked\r\n\r\n";
+    std::string chunked =
+        "POST /c/local/receive HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n";
     for (int i = 0; i < 10; ++i) {
         chunked += "3e8\r\n" + std::string(1000, 'y') + "\r\n";
     }
@@ -229,10 +232,13 @@ TEST_F(server_test, bad_requests_get_4xx_and_the_server_keeps_serving) {
 
 TEST_F(server_test, keep_alive_serves_several_requests_on_one_connection) {
     test::server_process server(dir.file("config.json"));
-    const std::string two = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    const std::string two =
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: "
+        "close\r\n\r\n";
     const std::string answer = test::raw_exchange(server.port(), two);
     std::size_t oks = 0;
-    for (auto at = answer.find("HTTP/1.1 200"); at != std::string::npos; at = answer.find("HTTP/1.1 200", at + 1)) {
+    for (auto at = answer.find("HTTP/1.1 200"); at != std::string::npos;
+         at = answer.find("HTTP/1.1 200", at + 1)) {
         ++oks;
     }
     EXPECT_EQ(oks, 2u) << answer;
@@ -248,10 +254,13 @@ TEST_F(server_test, check_reports_every_problem_with_pointers) {
     const auto r = test::run_flowgate({"check", "--config", dir.file("bad.json")});
     EXPECT_EQ(r.exit_code, 1);
     const std::string f = dir.file("bad.json");
-    EXPECT_NE(r.output.find(f + ": /server/threads: must be an integer from 1 to 64"), std::string::npos) << r.output;
-    EXPECT_NE(r.output.find(f + ": /channels/0/type: unknown channel type \"smoke-signals\""), std::string::npos)
+    EXPECT_NE(r.output.find(f + ": /server/threads: must be an integer from 1 to 64"), std::string::npos)
         << r.output;
-    EXPECT_NE(r.output.find(f + ": /triggers/0/flow: no flow has the id \"nowhere\""), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(f + ": /channels/0/type: unknown channel type \"smoke-signals\""),
+              std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find(f + ": /triggers/0/flow: no flow has the id \"nowhere\""), std::string::npos)
+        << r.output;
     EXPECT_NE(r.output.find("3 problems"), std::string::npos) << r.output;
 
     const auto ok = test::run_flowgate({"check", "--config", dir.file("config.json")});

@@ -11,7 +11,7 @@ namespace {
 timestamp at(std::int64_t ms) { return from_millis(ms); }
 
 class store_test : public ::testing::Test {
-protected:
+   protected:
     test::temp_dir dir;
     std::string path = dir.file("store.db");
 };
@@ -58,7 +58,8 @@ TEST_F(store_test, inbound_is_deduplicated_per_channel) {
     };
     for (const auto& k : cases) {
         SCOPED_TRACE(k.label);
-        const auto id = tx->insert_inbound({k.channel, k.external_id, "tel:+962791234567", "hi", c.id, at(3)});
+        const auto id =
+            tx->insert_inbound({k.channel, k.external_id, "tel:+962791234567", "hi", c.id, at(3)});
         EXPECT_EQ(id.has_value(), k.stored);
     }
     tx->commit();
@@ -69,7 +70,8 @@ TEST_F(store_test, outbox_claims_retries_and_settles) {
     sqlite_store s(path);
     auto tx = s.begin_write();
     const auto c = tx->upsert_contact("ext:a", "local", at(0));
-    const auto id = tx->enqueue_outbound({"local", c.id, "ext:a", "hello", "GSM-7", 1, std::nullopt, at(100)});
+    const auto id =
+        tx->enqueue_outbound({"local", c.id, "ext:a", "hello", "GSM-7", 1, std::nullopt, at(100)});
     EXPECT_TRUE(tx->claim_outbound(at(99), 10).empty()) << "not due yet";
     auto claimed = tx->claim_outbound(at(100), 10);
     ASSERT_EQ(claimed.size(), 1u);
@@ -88,17 +90,40 @@ TEST_F(store_test, outbox_claims_retries_and_settles) {
     EXPECT_EQ(counts.outbound_by_state.at("sent"), 1);
 }
 
-TEST_F(store_test, claims_respect_the_limit_and_order) {
+TEST_F(store_test, claims_respect_the_limit_and_each_contacts_order) {
     sqlite_store s(path);
     auto tx = s.begin_write();
-    const auto c = tx->upsert_contact("ext:a", "local", at(0));
+    std::vector<std::int64_t> contacts;
+    std::vector<std::int64_t> first;
+    std::vector<std::int64_t> second;
     for (int i = 0; i < 5; ++i) {
-        tx->enqueue_outbound({"local", c.id, "ext:a", "m" + std::to_string(i), "GSM-7", 1, std::nullopt, at(i)});
+        const std::string urn = "ext:" + std::to_string(i);
+        contacts.push_back(tx->upsert_contact(urn, "local", at(0)).id);
+        first.push_back(
+            tx->enqueue_outbound({"local", contacts[i], urn, "first", "GSM-7", 1, std::nullopt, at(i)}));
     }
-    auto first = tx->claim_outbound(at(10), 3);
-    ASSERT_EQ(first.size(), 3u);
-    auto rest = tx->claim_outbound(at(10), 3);
-    ASSERT_EQ(rest.size(), 2u);
+    for (int i = 0; i < 5; ++i) {
+        const std::string urn = "ext:" + std::to_string(i);
+        second.push_back(
+            tx->enqueue_outbound({"local", contacts[i], urn, "second", "GSM-7", 1, std::nullopt, at(i)}));
+    }
+    const auto ids = [](const std::vector<outbound_record>& v) {
+        std::vector<std::int64_t> out;
+        for (const auto& m : v) {
+            out.push_back(m.id);
+        }
+        return out;
+    };
+    // The limit holds, oldest first, and a contact's second message waits for its first.
+    EXPECT_EQ(ids(tx->claim_outbound(at(10), 3)), (std::vector<std::int64_t>{first[0], first[1], first[2]}));
+    EXPECT_EQ(ids(tx->claim_outbound(at(10), 10)), (std::vector<std::int64_t>{first[3], first[4]}));
+    EXPECT_TRUE(tx->claim_outbound(at(10), 10).empty()) << "nothing overtakes a message being sent";
+    // Sent or failed: the next one may go. Waiting for a retry: the next one waits too.
+    tx->mark_sent(first[0], "p-0", at(11));
+    tx->mark_retry(first[1], at(1000), "server_error", at(11));
+    tx->mark_failed(first[2], "invalid_message", at(11));
+    EXPECT_EQ(ids(tx->claim_outbound(at(12), 10)), (std::vector<std::int64_t>{second[0], second[2]}));
+    EXPECT_EQ(ids(tx->claim_outbound(at(1000), 10)), (std::vector<std::int64_t>{first[1]}));
     tx->commit();
 }
 
@@ -108,11 +133,29 @@ struct status_case {
     msg_state final_state;
 };
 
+TEST_F(store_test, a_report_that_beats_the_send_record_is_applied_when_it_lands) {
+    sqlite_store s(path);
+    auto tx = s.begin_write();
+    const auto c = tx->upsert_contact("ext:a", "local", at(0));
+    const auto id = tx->enqueue_outbound({"local", c.id, "ext:a", "hi", "GSM-7", 1, std::nullopt, at(0)});
+    tx->claim_outbound(at(0), 1);
+    // The provider reports delivery before we have recorded its id for the message.
+    EXPECT_FALSE(tx->apply_status("local", "prov-9", msg_state::delivered, at(1)));
+    EXPECT_FALSE(tx->apply_status("other", "prov-9", msg_state::failed, at(1))) << "another channel's report";
+    tx->mark_sent(id, "prov-9", at(2));
+    EXPECT_FALSE(tx->apply_status("local", "prov-9", msg_state::sent, at(3))) << "never backwards";
+    tx->commit();
+    const auto counts = s.count_messages();
+    EXPECT_EQ(counts.outbound_by_state.at("delivered"), 1);
+}
+
 TEST_F(store_test, status_callbacks_never_move_backwards) {
     const std::vector<status_case> cases = {
         {"delivered", {msg_state::delivered}, msg_state::delivered},
         {"sent after delivered is ignored", {msg_state::delivered, msg_state::sent}, msg_state::delivered},
-        {"failed after delivered is ignored", {msg_state::delivered, msg_state::failed}, msg_state::delivered},
+        {"failed after delivered is ignored",
+         {msg_state::delivered, msg_state::failed},
+         msg_state::delivered},
         {"failed after sent", {msg_state::sent, msg_state::failed}, msg_state::failed},
         {"delivered after failed is ignored", {msg_state::failed, msg_state::delivered}, msg_state::failed},
     };

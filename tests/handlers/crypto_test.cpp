@@ -18,14 +18,25 @@ struct hmac_case {
 // RFC 4231 (HMAC-SHA-256) and RFC 2202 (HMAC-SHA-1) published vectors.
 TEST(crypto, hmac_matches_published_vectors) {
     const std::vector<hmac_case> cases = {
-        {"RFC 4231 case 1", digest::sha256, std::string(20, '\x0b'), "Hi There",
+        {"RFC 4231 case 1",
+         digest::sha256,
+         std::string(20, '\x0b'),
+         "Hi There",
          "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
-        {"RFC 4231 case 2", digest::sha256, "Jefe", "what do ya want for nothing?",
+        {"RFC 4231 case 2",
+         digest::sha256,
+         "Jefe",
+         "what do ya want for nothing?",
          "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
-        {"RFC 4231 case 6 (key longer than the block)", digest::sha256, std::string(131, '\xaa'),
+        {"RFC 4231 case 6 (key longer than the block)",
+         digest::sha256,
+         std::string(131, '\xaa'),
          "Test Using Larger Than Block-Size Key - Hash Key First",
          "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
-        {"RFC 2202 case 2", digest::sha1, "Jefe", "what do ya want for nothing?",
+        {"RFC 2202 case 2",
+         digest::sha1,
+         "Jefe",
+         "what do ya want for nothing?",
          "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"},
     };
     for (const auto& c : cases) {

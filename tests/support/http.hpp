@@ -16,7 +16,7 @@
 namespace flowgate::test {
 
 struct response {
-    int status = 0;  // 0: no answer (connection failed)
+    int status = 0;                              // 0: no answer (connection failed)
     std::map<std::string, std::string> headers;  // lower-case names
     std::string body;
 };
@@ -39,7 +39,7 @@ struct recorded {
 };
 
 class fake_provider {
-public:
+   public:
     // `answer` decides each response (status, body) from the request number (0-based) and request.
     using answer_fn = std::function<std::pair<int, std::string>(std::size_t, const recorded&)>;
     explicit fake_provider(answer_fn answer = nullptr);
@@ -53,7 +53,7 @@ public:
 
     struct impl;
 
-private:
+   private:
     std::unique_ptr<impl> impl_;
     std::uint16_t port_ = 0;
 };

@@ -20,7 +20,7 @@ struct run_result {
 run_result run_flowgate(const std::vector<std::string>& args, const std::string& cwd = "");
 
 class server_process {
-public:
+   public:
     // Starts `flowgate serve --config FILE` and waits until it logs the port it listens on.
     explicit server_process(const std::string& config_file);
     ~server_process();
@@ -33,7 +33,7 @@ public:
     void kill();
     std::string log();
 
-private:
+   private:
     void reap(int sig);
 
     pid_t pid_ = -1;
@@ -47,14 +47,14 @@ private:
 
 // A fresh temporary directory, removed with its contents on destruction.
 class temp_dir {
-public:
+   public:
     temp_dir();
     ~temp_dir();
     const std::string& path() const { return path_; }
     std::string file(const std::string& name) const { return path_ + "/" + name; }
     void write(const std::string& name, const std::string& content) const;
 
-private:
+   private:
     std::string path_;
 };
 
