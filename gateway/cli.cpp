@@ -18,6 +18,11 @@ namespace flowgate::gateway::cli {
 
 namespace {
 
+// "1 flow", "2 flows".
+std::string count(std::size_t n, const std::string& noun) {
+    return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 constexpr const char* usage = R"(usage: flowgate COMMAND [OPTIONS]
 
 commands:
@@ -78,14 +83,13 @@ std::optional<config::config> load_config(const args& a, bool quiet_when_ok) {
         std::cout << d.to_string() << '\n';
     }
     if (!outcome.loaded) {
-        std::cout << outcome.errors.size() << (outcome.errors.size() == 1 ? " problem" : " problems")
-                  << " in " << it->second << '\n';
+        std::cout << count(outcome.errors.size(), "problem") << " in " << it->second << '\n';
         return std::nullopt;
     }
     if (!quiet_when_ok) {
-        std::cout << it->second << ": ok (" << outcome.loaded->channels.size() << " channels, "
-                  << outcome.loaded->flows->all().size() << " flows, " << outcome.loaded->triggers.size()
-                  << " triggers)\n";
+        std::cout << it->second << ": ok (" << count(outcome.loaded->channels.size(), "channel") << ", "
+                  << count(outcome.loaded->flows->all().size(), "flow") << ", "
+                  << count(outcome.loaded->triggers.size(), "trigger") << ")\n";
     }
     return std::move(outcome.loaded);
 }
