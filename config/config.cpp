@@ -565,6 +565,117 @@ void load_triggers(const json& root, config& cfg, reporter& r, bool flows_comple
     }
 }
 
+// A text per language: {"en": "...", "ar": "..."} with configured languages, or one string for
+// every language.
+std::optional<flows::lang_text> get_lang_text(
+    const json& obj, std::string_view key, const std::string& base, const config& cfg, reporter& r) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) {
+        return std::nullopt;
+    }
+    const std::string p = ptr(base, key);
+    flows::lang_text out;
+    if (it->is_string() && !it->get<std::string>().empty()) {
+        for (const auto& lang : cfg.languages) {
+            out[lang] = it->get<std::string>();
+        }
+        return out;
+    }
+    if (!it->is_object() || it->empty()) {
+        r.error(
+            p,
+            "must be a text, or an object of texts by language such as {\"en\": \"...\", \"ar\": \"...\"}");
+        return std::nullopt;
+    }
+    bool ok = true;
+    for (const auto& [lang, text] : it->items()) {
+        if (std::find(cfg.languages.begin(), cfg.languages.end(), lang) == cfg.languages.end()) {
+            r.error(ptr(p, lang), "is not one of the config's languages");
+            ok = false;
+        } else if (!text.is_string() || text.get<std::string>().empty()) {
+            r.error(ptr(p, lang), "must be a non-empty string");
+            ok = false;
+        } else {
+            out[lang] = text.get<std::string>();
+        }
+    }
+    return ok ? std::optional(out) : std::nullopt;
+}
+
+void load_keywords(const json& root, config& cfg, reporter& r) {
+    if (const std::string* name = get_string(root, "programme", "", r)) {
+        if (name->empty()) {
+            r.error("/programme", "must not be empty");
+        } else {
+            cfg.programme = *name;
+        }
+    }
+    auto& kw = cfg.keywords;
+    kw.help_reply = flows::default_help_reply(cfg.programme);
+    const auto it = root.find("keywords");
+    if (it == root.end()) {
+        return;
+    }
+    if (!it->is_object()) {
+        r.error("/keywords", "must be an object");
+        return;
+    }
+    check_keys(*it,
+               "/keywords",
+               {"stop", "start", "start_while_stopped", "help", "stop_reply", "start_reply", "help_reply"},
+               r);
+    std::set<std::string> seen;
+    const auto words = [&](std::string_view key, std::vector<std::string>& into) {
+        const auto w = it->find(key);
+        if (w == it->end()) {
+            return;
+        }
+        const std::string p = ptr("/keywords", key);
+        if (!w->is_array()) {
+            r.error(p, "must be an array of words (an empty array turns the keyword off)");
+            return;
+        }
+        into.clear();
+        for (std::size_t i = 0; i < w->size(); ++i) {
+            const json& word = (*w)[i];
+            if (!word.is_string() || flows::tokenize(word.get<std::string>()).size() != 1) {
+                r.error(ptr(p, i), "must be one word");
+            } else if (!seen.insert(flows::normalize(word.get<std::string>())).second) {
+                r.error(ptr(p, i), "the word \"" + word.get<std::string>() + "\" is listed twice");
+            } else {
+                into.push_back(word.get<std::string>());
+            }
+        }
+    };
+    words("stop", kw.stop);
+    words("start", kw.start);
+    words("start_while_stopped", kw.start_while_stopped);
+    words("help", kw.help);
+    if (auto t = get_lang_text(*it, "stop_reply", "/keywords", cfg, r)) {
+        kw.stop_reply = *t;
+    }
+    if (auto t = get_lang_text(*it, "start_reply", "/keywords", cfg, r)) {
+        kw.start_reply = *t;
+    }
+    if (auto t = get_lang_text(*it, "help_reply", "/keywords", cfg, r)) {
+        kw.help_reply = *t;
+    }
+}
+
+// A trigger keyword that is also a standing keyword would never start its flow when sent alone.
+void check_trigger_keywords(const config& cfg, reporter& r) {
+    for (std::size_t i = 0; i < cfg.triggers.size(); ++i) {
+        for (std::size_t k = 0; k < cfg.triggers[i].keywords.size(); ++k) {
+            const auto& word = cfg.triggers[i].keywords[k];
+            if (const auto s = flows::match_standing(cfg.keywords, word, false)) {
+                r.error(ptr(ptr("/triggers", i) + "/keywords", k),
+                        "\"" + word + "\" is the standing keyword " + flows::to_string(*s) +
+                            "; choose another word");
+            }
+        }
+    }
+}
+
 }  // namespace
 
 const channel_config* config::find_channel(std::string_view id) const {
@@ -624,7 +735,9 @@ load_outcome load_text(const std::string& file, const std::string& text, const e
                 "quiet_hours",
                 "channels",
                 "flows",
-                "triggers"},
+                "triggers",
+                "programme",
+                "keywords"},
                r);
     config cfg;
     cfg.file = file;
@@ -636,6 +749,8 @@ load_outcome load_text(const std::string& file, const std::string& text, const e
     load_flows(root, cfg, env, out, r);
     const bool flows_complete = out.errors.size() == errors_before_flows;
     load_triggers(root, cfg, r, flows_complete);
+    load_keywords(root, cfg, r);
+    check_trigger_keywords(cfg, r);
     if (out.errors.empty()) {
         out.loaded = std::move(cfg);
     }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "flows/engine.hpp"
+#include "flows/keywords.hpp"
 #include "flows/model.hpp"
 #include "handlers/handler.hpp"
 
@@ -57,6 +58,9 @@ struct config {
     // Shared so the engine's reference to it stays valid when the config is moved.
     std::shared_ptr<flows::flow_set> flows = std::make_shared<flows::flow_set>();
     std::vector<flows::keyword_trigger> triggers;
+    std::string programme = "flowgate";  // named in the HELP reply
+    // STOP / START / HELP, with the built-in words and replies unless the config overrides them.
+    flows::standing_keywords keywords;
 
     const channel_config* find_channel(std::string_view id) const;
 };

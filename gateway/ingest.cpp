@@ -1,5 +1,6 @@
 #include "gateway/ingest.hpp"
 
+#include "flows/keywords.hpp"
 #include "flows/segments.hpp"
 
 namespace flowgate::gateway {
@@ -22,9 +23,43 @@ ingest_outcome ingest::apply(write_tx& tx,
         tx.set_contact_name(contact.id, message.contact_name);
         contact.name = message.contact_name;
     }
+    std::string hint;  // the language the message is written in, when its script tells
+    if (const auto lang = flows::infer_language(message.text, config_.languages)) {
+        hint = *lang;
+        if (contact.language.empty()) {
+            // A contact who writes Arabic is answered in Arabic from now on.
+            tx.set_contact_language(contact.id, *lang, now);
+            contact.language = *lang;
+        }
+    }
+    const auto keyword = flows::match_standing(config_.keywords, message.text, contact.stopped);
+    if (keyword == flows::standing::stop) {
+        if (contact.stopped) {
+            return {false, 0};  // one confirmation only
+        }
+        // At once and for good: the run ends, queued messages are cancelled, one confirmation.
+        tx.set_contact_stopped(contact.id, true, now);
+        if (const auto current = tx.load_session(contact.id)) {
+            tx.end_run(current->run_id, flows::run_status::interrupted, now);
+            tx.delete_session(contact.id);
+        }
+        tx.cancel_queued(contact.id, now);
+        reply(tx, channel_id, contact, message.urn, config_.keywords.stop_reply, hint, *id, now, true);
+        return {false, 1};
+    }
     if (contact.stopped) {
+        if (keyword == flows::standing::start) {
+            tx.set_contact_stopped(contact.id, false, now);
+            reply(tx, channel_id, contact, message.urn, config_.keywords.start_reply, hint, *id, now, false);
+            return {false, 1};
+        }
         // Stored for the record; a stopped contact gets no flow step and no reply.
         return {false, 0};
+    }
+    if (keyword == flows::standing::help) {
+        // Answered without touching the conversation: the flow still waits for its answer.
+        reply(tx, channel_id, contact, message.urn, config_.keywords.help_reply, hint, *id, now, false);
+        return {false, 1};
     }
     auto current = tx.load_session(contact.id);
     std::optional<flows::session> session;
@@ -33,6 +68,29 @@ ingest_outcome ingest::apply(write_tx& tx,
     }
     const flows::step_output step = engine_.on_message(session, to_view(contact), message.text, now);
     return {false, apply_step(tx, channel_id, contact, message.urn, current, step, *id, now)};
+}
+
+void ingest::reply(write_tx& tx,
+                   const std::string& channel_id,
+                   const contact_record& contact,
+                   const std::string& urn,
+                   const flows::lang_text& text,
+                   const std::string& hint,
+                   std::int64_t reply_to,
+                   timestamp now,
+                   bool opt_out_reply) const {
+    const auto chosen = flows::pick_text(text, contact.language, hint, config_.languages).second;
+    const auto seg = flows::count_segments(chosen);
+    new_outbound out{channel_id,
+                     contact.id,
+                     urn,
+                     chosen,
+                     flows::to_string(seg.encoding),
+                     static_cast<int>(seg.segments),
+                     reply_to,
+                     now};
+    out.opt_out_reply = opt_out_reply;
+    tx.enqueue_outbound(out);
 }
 
 std::size_t ingest::apply_step(write_tx& tx,
@@ -102,6 +160,7 @@ void ingest::apply(write_tx& tx,
             tx.end_run(current->run_id, flows::run_status::interrupted, now);
             tx.delete_session(contact.id);
         }
+        tx.cancel_queued(contact.id, now);
     }
 }
 

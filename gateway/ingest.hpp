@@ -46,6 +46,16 @@ class ingest {
                            timestamp now) const;
 
    private:
+    void reply(write_tx& tx,
+               const std::string& channel_id,
+               const contact_record& contact,
+               const std::string& urn,
+               const flows::lang_text& text,
+               const std::string& hint,
+               std::int64_t reply_to,
+               timestamp now,
+               bool opt_out_reply) const;
+
     const config::config& config_;
     const flows::engine& engine_;
 };

@@ -31,6 +31,7 @@ CREATE TABLE contact_urns (
     channel_id  TEXT NOT NULL
 );
 CREATE INDEX contact_urns_contact ON contact_urns(contact_id);
+CREATE INDEX contacts_stopped ON contacts(id) WHERE stopped = 1;
 CREATE TABLE messages (
     id              INTEGER PRIMARY KEY,
     uuid            TEXT NOT NULL UNIQUE,
@@ -47,6 +48,7 @@ CREATE TABLE messages (
     next_attempt_at INTEGER,
     error           TEXT,
     reply_to        INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+    opt_out_reply   INTEGER NOT NULL DEFAULT 0,
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL
 );
@@ -160,6 +162,7 @@ struct sqlite_store::statements {
           insert_urn(db, "INSERT INTO contact_urns (contact_id, urn, channel_id) VALUES (?1, ?2, ?3)"),
           set_name(db, "UPDATE contacts SET name = ?2 WHERE id = ?1"),
           set_stopped(db, "UPDATE contacts SET stopped = ?2, updated_at = ?3 WHERE id = ?1"),
+          set_language(db, "UPDATE contacts SET language = ?2, updated_at = ?3 WHERE id = ?1"),
           insert_inbound(
               db,
               "INSERT INTO messages (uuid, direction, channel_id, contact_id, urn, external_id, text, "
@@ -186,8 +189,18 @@ struct sqlite_store::statements {
           enqueue(
               db,
               "INSERT INTO messages (uuid, direction, channel_id, contact_id, urn, text, state, encoding, "
-              "segments, next_attempt_at, reply_to, created_at, updated_at) VALUES "
-              "(?1, 'out', ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?8, ?8)"),
+              "segments, next_attempt_at, reply_to, created_at, updated_at, opt_out_reply) VALUES "
+              "(?1, 'out', ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?8, ?8, ?10)"),
+          fail_stopped(
+              db,
+              "UPDATE messages SET state = 'failed', error = 'contact_stopped', next_attempt_at = NULL, "
+              "updated_at = ?1 WHERE direction = 'out' AND state = 'queued' AND opt_out_reply = 0 "
+              "AND contact_id IN (SELECT id FROM contacts WHERE stopped = 1)"),
+          cancel_queued(
+              db,
+              "UPDATE messages SET state = 'failed', error = 'contact_stopped', next_attempt_at = NULL, "
+              "updated_at = ?2 WHERE direction = 'out' AND state = 'queued' AND opt_out_reply = 0 "
+              "AND contact_id = ?1"),
           claim(db,
                 "UPDATE messages SET state = 'sending', attempts = attempts + 1, updated_at = ?1 "
                 // One contact's messages go out in order, one at a time: only the oldest pending
@@ -229,12 +242,12 @@ struct sqlite_store::statements {
 
     sqlite::connection& db;
     sqlite::statement savepoint, release, rollback_to;
-    sqlite::statement find_contact, insert_contact, insert_urn, set_name, set_stopped;
+    sqlite::statement find_contact, insert_contact, insert_urn, set_name, set_stopped, set_language;
     sqlite::statement insert_inbound;
     sqlite::statement load_session, save_session, delete_session;
     sqlite::statement start_run, end_run, save_result, touch_run;
-    sqlite::statement enqueue, claim, mark_sent, mark_retry, mark_failed, find_out, set_state, interrupted;
-    sqlite::statement keep_early, purge_early, find_early, drop_early;
+    sqlite::statement enqueue, fail_stopped, cancel_queued, claim, mark_sent, mark_retry, mark_failed;
+    sqlite::statement find_out, set_state, keep_early, purge_early, find_early, drop_early, interrupted;
 };
 
 namespace {
@@ -291,6 +304,10 @@ class sqlite_write_tx final : public write_tx {
 
     void set_contact_stopped(std::int64_t contact_id, bool stopped, timestamp now) override {
         s_.set_stopped.bind(1, contact_id).bind(2, stopped ? 1 : 0).bind(3, to_millis(now)).run();
+    }
+
+    void set_contact_language(std::int64_t contact_id, const std::string& language, timestamp now) override {
+        s_.set_language.bind(1, contact_id).bind(2, language).bind(3, to_millis(now)).run();
     }
 
     std::optional<std::int64_t> insert_inbound(const inbound_record& m) override {
@@ -373,11 +390,18 @@ class sqlite_write_tx final : public write_tx {
             .bind(7, m.segments)
             .bind(8, to_millis(m.created_at))
             .bind(9, m.reply_to)
+            .bind(10, m.opt_out_reply ? 1 : 0)
             .run();
         return s_.db.last_insert_rowid();
     }
 
+    std::size_t cancel_queued(std::int64_t contact_id, timestamp now) override {
+        s_.cancel_queued.bind(1, contact_id).bind(2, to_millis(now)).run();
+        return static_cast<std::size_t>(s_.db.changes());
+    }
+
     std::vector<outbound_record> claim_outbound(timestamp now, std::size_t limit) override {
+        s_.fail_stopped.bind(1, to_millis(now)).run();
         auto& q = s_.claim;
         sqlite::reset_guard g(q);
         q.bind(1, to_millis(now)).bind(2, static_cast<std::int64_t>(limit));

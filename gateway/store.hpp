@@ -44,6 +44,8 @@ struct new_outbound {
     int segments = 0;
     std::optional<std::int64_t> reply_to;  // the inbound message that caused it
     timestamp created_at{};
+    // The one message that may go to a contact who opted out: the confirmation of their STOP.
+    bool opt_out_reply = false;
 };
 
 struct outbound_record {
@@ -84,6 +86,9 @@ class write_tx {
                                           timestamp now) = 0;
     virtual void set_contact_name(std::int64_t contact_id, const std::string& name) = 0;
     virtual void set_contact_stopped(std::int64_t contact_id, bool stopped, timestamp now) = 0;
+    virtual void set_contact_language(std::int64_t contact_id,
+                                      const std::string& language,
+                                      timestamp now) = 0;
 
     // The new message's id, or nullopt when (channel, external id) is already stored.
     virtual std::optional<std::int64_t> insert_inbound(const inbound_record& message) = 0;
@@ -100,8 +105,13 @@ class write_tx {
 
     // Outbox. A message goes queued → sending → sent | failed (or back to queued for a retry).
     virtual std::int64_t enqueue_outbound(const new_outbound& message) = 0;
-    // Due queued messages, now marked sending with one more attempt.
+    // Due queued messages, now marked sending with one more attempt. One contact's messages are
+    // claimed one at a time, in order. Queued messages to contacts who opted out fail instead
+    // (contact_stopped): the opt-out is checked again at send time.
     virtual std::vector<outbound_record> claim_outbound(timestamp now, std::size_t limit) = 0;
+    // A STOP: the contact's queued messages fail (contact_stopped), except an opt-out reply.
+    // Returns how many.
+    virtual std::size_t cancel_queued(std::int64_t contact_id, timestamp now) = 0;
     virtual void mark_sent(std::int64_t id, const std::string& provider_id, timestamp now) = 0;
     virtual void mark_retry(std::int64_t id,
                             timestamp next_attempt,

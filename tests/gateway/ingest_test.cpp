@@ -6,6 +6,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "flows/keywords.hpp"
 #include "flows/loader.hpp"
 #include "gateway/sqlite_store.hpp"
 #include "gateway/writer.hpp"
@@ -26,7 +27,8 @@ config::config make_config() {
     if (loaded.loaded) {
         cfg.flows->add(std::move(*loaded.loaded));
     }
-    cfg.triggers.push_back({{"JOIN"}, "signup", flows::keyword_trigger::match::first_word});
+    cfg.languages = {"en", "ar"};
+    cfg.triggers.push_back({{"JOIN", "انضم"}, "signup", flows::keyword_trigger::match::first_word});
     return cfg;
 }
 
@@ -134,6 +136,74 @@ TEST(ingest, stopped_contact_gets_no_flow_step) {
     EXPECT_FALSE(out.duplicate);
     EXPECT_EQ(out.queued, 0u);
     EXPECT_EQ(f.store.count_messages().inbound, 1);
+}
+
+// Standing keywords, whole conversations: each step is what the contact sends and what the outbox
+// holds afterwards (read the way the sender reads it). A step with `read = false` leaves the outbox
+// alone, so a later STOP finds the replies still queued.
+struct keyword_step {
+    std::string text;
+    std::vector<std::string> replies;
+    bool read = true;
+};
+
+TEST(ingest, standing_keywords_stop_start_and_help) {
+    const std::string stop_en = flows::default_stop_reply().at("en");
+    const std::string stop_ar = flows::default_stop_reply().at("ar");
+    const std::string start_en = flows::default_start_reply().at("en");
+    const std::string help_en = flows::default_help_reply("flowgate").at("en");
+    const std::vector<std::pair<const char*, std::vector<keyword_step>>> cases = {
+        {"STOP in the middle of a flow cancels what is queued; then nothing, ever",
+         {{"JOIN", {}, false},
+          {"Stop.", {stop_en}},
+          {"amman", {}},
+          {"JOIN", {}},
+          {"STOP", {}},
+          {"yes", {start_en}},
+          {"JOIN", {"Welcome", "Which city? 1 Amman 2 Irbid"}}}},
+        {"START opts back in; YES is an answer unless opted out",
+         {{"UNSUBSCRIBE", {stop_en}}, {"start", {start_en}}, {"yes", {}}, {"START", {}}}},
+        {"HELP answers without touching the conversation",
+         {{"JOIN", {"Welcome", "Which city? 1 Amman 2 Irbid"}},
+          {" help ", {help_en}},
+          {"irbid", {"Thanks, see you in Irbid"}}}},
+        {"a word that merely contains STOP is an answer, not an opt-out",
+         {{"JOIN", {"Welcome", "Which city? 1 Amman 2 Irbid"}},
+          {"please stop it", {"Which city? 1 Amman 2 Irbid"}}}},
+        {"Arabic STOP with a letter variant, answered in Arabic", {{"ايقاف", {stop_ar}}, {"انضم", {}}}},
+        {"a contact who writes Arabic is answered in Arabic",
+         {{"انضم", {"أهلا وسهلا", "أي مدينة؟"}}, {"٢", {"Thanks, see you in Irbid"}}}},
+    };
+    for (const auto& [label, steps] : cases) {
+        SCOPED_TRACE(label);
+        fixture f;
+        int n = 0;
+        for (const auto& s : steps) {
+            SCOPED_TRACE(s.text);
+            const auto out = f.receive("m" + std::to_string(++n), "tel:+962791234567", s.text);
+            EXPECT_FALSE(out.duplicate);
+            if (s.read) {
+                EXPECT_EQ(f.outbox(), s.replies);
+            }
+        }
+    }
+}
+
+TEST(ingest, nothing_queued_reaches_a_contact_who_opted_out) {
+    fixture f;
+    f.receive("m1", "ext:p1", "JOIN");  // two replies queued, none sent yet
+    {
+        // A provider's opt-out signal (not a message) must stop them too.
+        auto tx = f.store.begin_write();
+        f.in.apply(*tx,
+                   "local",
+                   handlers::channel_event{handlers::channel_event::kind::stop_contact, "ext:p1"},
+                   from_millis(2));
+        tx->commit();
+    }
+    EXPECT_TRUE(f.outbox().empty());
+    const auto counts = f.store.count_messages();
+    EXPECT_EQ(counts.outbound_by_state.at("failed"), 2);
 }
 
 TEST(writer, group_commit_isolates_a_failing_job) {
