@@ -42,8 +42,9 @@ class run_walker {
           now_(now),
           effects_(effects) {}
 
-    // Enters the first node; `trigger_input` is the keyword message that started the run, which a
-    // wait on that first node takes as its answer (RapidPro's msg wait Begin).
+    // Enters the first node; `trigger_input` is the keyword message that started the run. As in
+    // RapidPro, a first node that only waits (no actions: nothing was asked) takes that message as
+    // its answer; a first node that asks something waits for the answer to its question.
     std::optional<session> start(bool trigger_input) {
         trigger_pending_ = trigger_input;
         return walk(flow_.nodes.empty() ? std::nullopt : std::optional<std::size_t>{0});
@@ -68,7 +69,7 @@ class run_walker {
                 return end(run_status::failed);
             }
             const node& n = flow_.nodes[*next];
-            const bool first_node = trigger_pending_;
+            const bool first_node = trigger_pending_ && n.actions.empty();
             trigger_pending_ = false;
             for (const auto& a : n.actions) {
                 run_action(a);
@@ -289,6 +290,13 @@ step_output engine::on_timeout(const session& current, const contact_view& conta
     }
     const flow& f = *flows_.find(current.flow_id);
     out.session = run_walker(f, contact, env_, current, "", now, out.effects).timeout(*n);
+    return out;
+}
+
+step_output engine::on_expired(const session& current) const {
+    step_output out;
+    out.handled = true;
+    out.effects.push_back(run_ended{current.flow_id, run_status::expired});
     return out;
 }
 

@@ -76,6 +76,9 @@ class engine {
     // The wait's timeout fell due: route through the timeout category.
     step_output on_timeout(const session& current, const contact_view& contact, timestamp now) const;
 
+    // The run outlived its flow's expire_after: it ends as expired, nothing is sent.
+    step_output on_expired(const session& current) const;
+
     const keyword_trigger* match_trigger(std::string_view text) const;
 
    private:

@@ -60,7 +60,7 @@ class loader {
             add("", "must be a JSON object (a flow)");
             return finish(std::move(f));
         }
-        check_keys(doc_, "", {"id", "name", "language", "nodes"});
+        check_keys(doc_, "", {"id", "name", "language", "expire_after", "nodes"});
         if (const std::string* id = required_string(doc_, "", "id")) {
             if (is_flow_id(*id)) {
                 f.id = *id;
@@ -81,6 +81,14 @@ class loader {
                 f.language = base_ = *lang;
             } else {
                 add("/language", "must be a language code such as \"en\" or \"ar\"");
+            }
+        }
+        if (const auto e = doc_.find("expire_after"); e != doc_.end()) {
+            const auto d = e->is_string() ? parse_duration(e->get<std::string>()) : std::nullopt;
+            if (!d || d->count() <= 0) {
+                add("/expire_after", "must be a duration such as \"24h\" or \"3d\"");
+            } else {
+                f.expire_after = *d;
             }
         }
         const auto nodes = doc_.find("nodes");

@@ -68,6 +68,9 @@ struct flow {
     std::string name;         // human name (RapidPro flows may be referred to by it)
     std::string language;     // base language: the fallback for texts
     std::vector<node> nodes;  // nodes[0] is where a run starts
+    // A run not finished this long after it started ends as expired (RapidPro's default: 3 days
+    // here; RapidPro's own default is 7).
+    std::chrono::seconds expire_after{std::chrono::hours(72)};
 
     const node* find_node(std::string_view node_id) const;
     std::optional<std::size_t> node_index(std::string_view node_id) const;

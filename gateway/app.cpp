@@ -20,6 +20,7 @@
 #include "gateway/sender.hpp"
 #include "gateway/server.hpp"
 #include "gateway/sqlite_store.hpp"
+#include "gateway/timers.hpp"
 #include "gateway/writer.hpp"
 #include "handlers/registry.hpp"
 
@@ -60,10 +61,12 @@ int serve(const config::config& cfg) {
     sender send(ioc, write, channels, stats);
     routes table(cfg, channels, store, write, in, stats, [&send] { send.notify(); });
     server http(ioc, cfg.server, table);
+    timers clock(ioc, write, in, [&send] { send.notify(); });
     const auto port = http.listen();
     log::info("http", "listening on http://" + cfg.server.host + ":" + std::to_string(port));
     http.start();
     send.start();
+    clock.start();
 
     asio::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int) {
@@ -75,6 +78,7 @@ int serve(const config::config& cfg) {
             ioc,
             [&]() -> asio::awaitable<void> {
                 co_await http.shutdown();
+                co_await clock.stop();
                 co_await send.stop(cfg.server.shutdown_grace);
                 ioc.stop();
             },

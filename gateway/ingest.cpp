@@ -135,7 +135,12 @@ std::size_t ingest::apply_step(write_tx& tx,
         }
     }
     if (step.session && run_id) {
-        tx.save_session(contact.id, {*run_id, *step.session}, now);
+        stored_session saved{*run_id, *step.session, std::nullopt};
+        if (const flows::flow* f = config_.flows->find(step.session->flow_id)) {
+            saved.run_expires_at = step.session->started_at +
+                                   std::chrono::duration_cast<std::chrono::milliseconds>(f->expire_after);
+        }
+        tx.save_session(contact.id, saved, now);
     } else if (current) {
         tx.delete_session(contact.id);
     }
@@ -162,6 +167,32 @@ void ingest::apply(write_tx& tx,
         }
         tx.cancel_queued(contact.id, now);
     }
+}
+
+timer_outcome ingest::fire_due(write_tx& tx, timestamp now, std::size_t limit) const {
+    timer_outcome out;
+    for (const std::int64_t contact_id : tx.due_sessions(now, limit)) {
+        const auto current = tx.load_session(contact_id);
+        const auto who = tx.load_contact(contact_id);
+        if (!current || !who) {
+            continue;
+        }
+        ++out.fired;
+        flows::step_output step;
+        if (current->run_expires_at && *current->run_expires_at <= now) {
+            step = engine_.on_expired(current->session);
+        } else if (who->contact.stopped) {
+            // Cannot happen through ingest (STOP ends the run); a store edited by hand might.
+            step.handled = true;
+            step.effects.push_back(
+                flows::run_ended{current->session.flow_id, flows::run_status::interrupted});
+        } else {
+            step = engine_.on_timeout(current->session, to_view(who->contact), now);
+        }
+        out.queued +=
+            apply_step(tx, who->channel_id, who->contact, who->urn, current, step, std::nullopt, now);
+    }
+    return out;
 }
 
 }  // namespace flowgate::gateway

@@ -18,6 +18,11 @@ struct ingest_outcome {
     std::size_t queued = 0;  // outbound messages queued by the flow step
 };
 
+struct timer_outcome {
+    std::size_t fired = 0;   // sessions whose wait timed out or whose run expired
+    std::size_t queued = 0;  // outbound messages queued by them
+};
+
 class ingest {
    public:
     ingest(const config::config& cfg, const flows::engine& engine);
@@ -44,6 +49,10 @@ class ingest {
                            const flows::step_output& step,
                            std::optional<std::int64_t> reply_to,
                            timestamp now) const;
+
+    // Waits that timed out take their timeout branch; runs past their flow's expire_after end as
+    // expired. At most `limit` sessions per call.
+    timer_outcome fire_due(write_tx& tx, timestamp now, std::size_t limit) const;
 
    private:
     void reply(write_tx& tx,

@@ -88,9 +88,11 @@ CREATE TABLE sessions (
     flow_id         TEXT NOT NULL,
     state           TEXT NOT NULL,
     wait_expires_at INTEGER,
+    run_expires_at  INTEGER,
     updated_at      INTEGER NOT NULL
 );
 CREATE INDEX sessions_wait_expires ON sessions(wait_expires_at) WHERE wait_expires_at IS NOT NULL;
+CREATE INDEX sessions_run_expires ON sessions(run_expires_at) WHERE run_expires_at IS NOT NULL;
 -- A delivery report can beat our own record of the provider's id (a fast provider answers the
 -- send and reports delivery before our commit): it waits here and is applied by mark_sent.
 CREATE TABLE early_statuses (
@@ -168,14 +170,22 @@ struct sqlite_store::statements {
               "INSERT INTO messages (uuid, direction, channel_id, contact_id, urn, external_id, text, "
               "state, created_at, updated_at) VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, 'handled', ?7, ?7) "
               "ON CONFLICT (channel_id, external_id) WHERE direction = 'in' DO NOTHING"),
-          load_session(db, "SELECT run_id, state FROM sessions WHERE contact_id = ?1"),
+          load_session(db, "SELECT run_id, state, run_expires_at FROM sessions WHERE contact_id = ?1"),
           save_session(
               db,
-              "INSERT INTO sessions (contact_id, run_id, flow_id, state, wait_expires_at, updated_at) "
-              "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (contact_id) DO UPDATE SET "
+              "INSERT INTO sessions (contact_id, run_id, flow_id, state, wait_expires_at, run_expires_at, "
+              "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?6) ON CONFLICT (contact_id) DO UPDATE SET "
               "run_id = excluded.run_id, flow_id = excluded.flow_id, state = excluded.state, "
-              "wait_expires_at = excluded.wait_expires_at, updated_at = excluded.updated_at"),
+              "wait_expires_at = excluded.wait_expires_at, run_expires_at = excluded.run_expires_at, "
+              "updated_at = excluded.updated_at"),
           delete_session(db, "DELETE FROM sessions WHERE contact_id = ?1"),
+          due_sessions(db,
+                       "SELECT contact_id FROM sessions WHERE wait_expires_at <= ?1 UNION "
+                       "SELECT contact_id FROM sessions WHERE run_expires_at <= ?1 LIMIT ?2"),
+          contact_by_id(db,
+                        "SELECT c.id, c.uuid, c.name, c.language, c.stopped, c.fields, u.urn, u.channel_id "
+                        "FROM contacts c JOIN contact_urns u ON u.contact_id = c.id WHERE c.id = ?1 "
+                        "ORDER BY u.id LIMIT 1"),
           start_run(db,
                     "INSERT INTO runs (uuid, contact_id, flow_id, status, created_at, updated_at) "
                     "VALUES (?1, ?2, ?3, 'active', ?4, ?4)"),
@@ -244,13 +254,32 @@ struct sqlite_store::statements {
     sqlite::statement savepoint, release, rollback_to;
     sqlite::statement find_contact, insert_contact, insert_urn, set_name, set_stopped, set_language;
     sqlite::statement insert_inbound;
-    sqlite::statement load_session, save_session, delete_session;
+    sqlite::statement load_session, save_session, delete_session, due_sessions, contact_by_id;
     sqlite::statement start_run, end_run, save_result, touch_run;
     sqlite::statement enqueue, fail_stopped, cancel_queued, claim, mark_sent, mark_retry, mark_failed;
     sqlite::statement find_out, set_state, keep_early, purge_early, find_early, drop_early, interrupted;
 };
 
 namespace {
+
+// Columns id, uuid, name, language, stopped, fields.
+contact_record contact_from_row(const sqlite::statement& q) {
+    contact_record c;
+    c.id = q.column_int64(0);
+    c.uuid = q.column_text(1);
+    c.name = q.column_text(2);
+    c.language = q.column_text(3);
+    c.stopped = q.column_int64(4) != 0;
+    const auto fields = nlohmann::json::parse(q.column_text(5), nullptr, false);
+    if (fields.is_object()) {
+        for (const auto& [k, v] : fields.items()) {
+            if (v.is_string()) {
+                c.fields[k] = v.get<std::string>();
+            }
+        }
+    }
+    return c;
+}
 
 class sqlite_write_tx final : public write_tx {
    public:
@@ -273,21 +302,7 @@ class sqlite_write_tx final : public write_tx {
             sqlite::reset_guard g(q);
             q.bind(1, urn);
             if (q.step()) {
-                contact_record c;
-                c.id = q.column_int64(0);
-                c.uuid = q.column_text(1);
-                c.name = q.column_text(2);
-                c.language = q.column_text(3);
-                c.stopped = q.column_int64(4) != 0;
-                const auto fields = nlohmann::json::parse(q.column_text(5), nullptr, false);
-                if (fields.is_object()) {
-                    for (const auto& [k, v] : fields.items()) {
-                        if (v.is_string()) {
-                            c.fields[k] = v.get<std::string>();
-                        }
-                    }
-                }
-                return c;
+                return contact_from_row(q);
             }
         }
         contact_record c;
@@ -335,7 +350,31 @@ class sqlite_write_tx final : public write_tx {
         stored_session s;
         s.run_id = q.column_int64(0);
         s.session = flows::session_from_json(nlohmann::json::parse(q.column_text(1)));
+        if (!q.column_is_null(2)) {
+            s.run_expires_at = from_millis(q.column_int64(2));
+        }
         return s;
+    }
+
+    std::vector<std::int64_t> due_sessions(timestamp now, std::size_t limit) override {
+        auto& q = s_.due_sessions;
+        sqlite::reset_guard g(q);
+        q.bind(1, to_millis(now)).bind(2, static_cast<std::int64_t>(limit));
+        std::vector<std::int64_t> out;
+        while (q.step()) {
+            out.push_back(q.column_int64(0));
+        }
+        return out;
+    }
+
+    std::optional<contact_address> load_contact(std::int64_t contact_id) override {
+        auto& q = s_.contact_by_id;
+        sqlite::reset_guard g(q);
+        q.bind(1, contact_id);
+        if (!q.step()) {
+            return std::nullopt;
+        }
+        return contact_address{contact_from_row(q), q.column_text(6), q.column_text(7)};
     }
 
     void save_session(std::int64_t contact_id, const stored_session& s, timestamp now) override {
@@ -349,6 +388,7 @@ class sqlite_write_tx final : public write_tx {
             .bind(4, flows::to_json(s.session).dump())
             .bind(5, expires)
             .bind(6, to_millis(now))
+            .bind(7, s.run_expires_at ? std::optional(to_millis(*s.run_expires_at)) : std::nullopt)
             .run();
         s_.touch_run.bind(1, s.run_id).bind(2, to_millis(now)).run();
     }

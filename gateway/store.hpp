@@ -62,6 +62,15 @@ struct outbound_record {
 struct stored_session {
     std::int64_t run_id = 0;
     flows::session session;
+    std::optional<timestamp> run_expires_at;  // when the run ends as expired
+};
+
+// A contact with the URN and channel to reach them on (for messages that answer no message:
+// timeouts, reminders).
+struct contact_address {
+    contact_record contact;
+    std::string urn;
+    std::string channel_id;
 };
 
 struct message_counts {
@@ -96,6 +105,9 @@ class write_tx {
     virtual std::optional<stored_session> load_session(std::int64_t contact_id) = 0;
     virtual void save_session(std::int64_t contact_id, const stored_session& s, timestamp now) = 0;
     virtual void delete_session(std::int64_t contact_id) = 0;
+    // Contacts whose session's wait timed out or whose run expired by `now`.
+    virtual std::vector<std::int64_t> due_sessions(timestamp now, std::size_t limit) = 0;
+    virtual std::optional<contact_address> load_contact(std::int64_t contact_id) = 0;
 
     virtual std::int64_t start_run(std::int64_t contact_id, const std::string& flow_id, timestamp now) = 0;
     virtual void end_run(std::int64_t run_id, flows::run_status status, timestamp now) = 0;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "flows/keywords.hpp"
 #include "flows/loader.hpp"
@@ -18,17 +19,34 @@ namespace {
 
 using test::signup_flow;
 
+// A question that nudges once after an hour without an answer; the run expires after two days.
+const char* survey_flow = R"({
+  "id": "survey", "language": "en", "expire_after": "2d",
+  "nodes": [
+    {"id": "rate", "ask": "Rate the workshop 1-5", "result": "Rating",
+     "cases": [{"test": "has_number_between", "args": [1, 5], "category": "Rated", "next": "thanks"}],
+     "other": "rate", "timeout": "1h", "on_timeout": "nudge"},
+    {"id": "nudge", "ask": "We have not heard from you. Rate 1-5", "result": "Rating",
+     "cases": [{"test": "has_number_between", "args": [1, 5], "category": "Rated", "next": "thanks"}],
+     "other": "nudge"},
+    {"id": "thanks", "send": "Thanks"}
+  ]
+})";
+
 config::config make_config() {
     config::config cfg;
-    auto loaded = flows::load_flow(nlohmann::json::parse(signup_flow));
-    EXPECT_TRUE(loaded.loaded) << (loaded.problems.empty()
-                                       ? ""
-                                       : loaded.problems[0].pointer + ": " + loaded.problems[0].message);
-    if (loaded.loaded) {
-        cfg.flows->add(std::move(*loaded.loaded));
+    for (const char* text : {signup_flow, survey_flow}) {
+        auto loaded = flows::load_flow(nlohmann::json::parse(text));
+        EXPECT_TRUE(loaded.loaded) << (loaded.problems.empty()
+                                           ? ""
+                                           : loaded.problems[0].pointer + ": " + loaded.problems[0].message);
+        if (loaded.loaded) {
+            cfg.flows->add(std::move(*loaded.loaded));
+        }
     }
     cfg.languages = {"en", "ar"};
     cfg.triggers.push_back({{"JOIN", "انضم"}, "signup", flows::keyword_trigger::match::first_word});
+    cfg.triggers.push_back({{"SURVEY"}, "survey", flows::keyword_trigger::match::first_word});
     return cfg;
 }
 
@@ -204,6 +222,68 @@ TEST(ingest, nothing_queued_reaches_a_contact_who_opted_out) {
     EXPECT_TRUE(f.outbox().empty());
     const auto counts = f.store.count_messages();
     EXPECT_EQ(counts.outbound_by_state.at("failed"), 2);
+}
+
+// Virtual time: each step is a message (or, with an empty text, the timer firing) at a time, and
+// what the outbox holds afterwards.
+struct timed_step {
+    std::chrono::minutes at;
+    std::string text;  // "" : the timer loop runs
+    std::vector<std::string> replies;
+};
+
+TEST(ingest, waits_time_out_and_runs_expire) {
+    using std::chrono::hours;
+    using std::chrono::minutes;
+    const std::vector<std::tuple<const char*, std::vector<timed_step>, const char*>> cases = {
+        {"no answer: one nudge after an hour, then the run expires after two days",
+         {{minutes(0), "SURVEY", {"Rate the workshop 1-5"}},
+          {minutes(59), "", {}},
+          {minutes(60), "", {"We have not heard from you. Rate 1-5"}},
+          {hours(24), "", {}},
+          {hours(48), "", {}}},
+         "expired"},
+        {"an answer in time: no nudge ever",
+         {{minutes(0), "SURVEY", {"Rate the workshop 1-5"}},
+          {minutes(30), "٤", {"Thanks"}},
+          {hours(3), "", {}},
+          {hours(72), "", {}}},
+         "completed"},
+        {"an answer after the nudge still counts",
+         {{minutes(0), "SURVEY", {"Rate the workshop 1-5"}},
+          {minutes(61), "", {"We have not heard from you. Rate 1-5"}},
+          {hours(5), "5.", {"Thanks"}}},
+         "completed"},
+        {"STOP before the timeout: no nudge",
+         {{minutes(0), "SURVEY", {"Rate the workshop 1-5"}},
+          {minutes(10), "STOP", {flows::default_stop_reply().at("en")}},
+          {hours(2), "", {}}},
+         "interrupted"},
+    };
+    for (const auto& [label, steps, final_status] : cases) {
+        SCOPED_TRACE(label);
+        fixture f;
+        int n = 0;
+        for (const auto& s : steps) {
+            SCOPED_TRACE(std::to_string(s.at.count()) + "m " + s.text);
+            const auto now = from_millis(std::chrono::duration_cast<std::chrono::milliseconds>(s.at).count());
+            if (s.text.empty()) {
+                auto tx = f.store.begin_write();
+                f.in.fire_due(*tx, now, 100);
+                tx->commit();
+            } else {
+                f.receive("m" + std::to_string(++n), "ext:p1", s.text, to_millis(now));
+            }
+            EXPECT_EQ(f.outbox(), s.replies);
+        }
+        sqlite::connection db(f.dir.file("ingest.db"));
+        sqlite::statement q(db, "SELECT status FROM runs");
+        ASSERT_TRUE(q.step());
+        EXPECT_EQ(q.column_text(0), final_status);
+        sqlite::statement sessions(db, "SELECT count(*) FROM sessions");
+        ASSERT_TRUE(sessions.step());
+        EXPECT_EQ(sessions.column_int64(0), 0) << "a finished run leaves no session behind";
+    }
 }
 
 TEST(writer, group_commit_isolates_a_failing_job) {

@@ -1,0 +1,78 @@
+#include "gateway/timers.hpp"
+
+#include <utility>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <memory>
+
+#include "gateway/log.hpp"
+
+namespace flowgate::gateway {
+
+namespace asio = boost::asio;
+
+timers::timers(asio::io_context& ioc,
+               writer& w,
+               const ingest& in,
+               std::function<void()> on_queued,
+               std::chrono::milliseconds interval,
+               std::size_t batch)
+    : strand_(asio::make_strand(ioc)),
+      writer_(w),
+      ingest_(in),
+      on_queued_(std::move(on_queued)),
+      interval_(interval),
+      batch_(batch),
+      wake_(strand_),
+      done_(strand_) {}
+
+void timers::start() {
+    running_ = true;
+    asio::co_spawn(strand_, loop(), asio::detached);
+}
+
+asio::awaitable<void> timers::stop() {
+    co_await asio::dispatch(strand_, asio::use_awaitable);
+    stopping_ = true;
+    wake_.cancel();
+    if (running_) {
+        done_.expires_at(std::chrono::steady_clock::time_point::max());
+        boost::system::error_code ec;
+        co_await done_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+asio::awaitable<void> timers::loop() {
+    while (!stopping_) {
+        auto out = std::make_shared<timer_outcome>();
+        const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(clock_type::now());
+        // A named job, never a temporary in the co_await expression (g++ 12 may destroy those twice).
+        writer::job job = [this, out, now](write_tx& tx) { *out = ingest_.fire_due(tx, now, batch_); };
+        const write_status st = co_await writer_.write(std::move(job));
+        co_await asio::dispatch(strand_, asio::use_awaitable);
+        if (st == write_status::committed) {
+            if (out->queued > 0) {
+                on_queued_();
+            }
+            if (out->fired == batch_) {
+                continue;  // more may be due
+            }
+        } else {
+            log::warn("timers", "could not fire due timers; will try again");
+        }
+        if (stopping_) {
+            break;
+        }
+        wake_.expires_after(interval_);
+        boost::system::error_code ec;
+        co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    running_ = false;
+    done_.cancel();
+}
+
+}  // namespace flowgate::gateway

@@ -1,0 +1,49 @@
+#pragma once
+// The timer loop: every `interval` it fires what fell due — waits that timed out take their timeout
+// branch, runs past their flow's limit end as expired — through the writer, so each firing commits
+// with the messages it queues, like any other flow step.
+
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+
+#include "gateway/ingest.hpp"
+#include "gateway/writer.hpp"
+
+namespace flowgate::gateway {
+
+class timers {
+   public:
+    timers(boost::asio::io_context& ioc,
+           writer& w,
+           const ingest& in,
+           std::function<void()> on_queued,
+           std::chrono::milliseconds interval = std::chrono::seconds(1),
+           std::size_t batch = 256);
+
+    void start();
+    // Stops the loop after the round in progress.
+    boost::asio::awaitable<void> stop();
+
+   private:
+    boost::asio::awaitable<void> loop();
+
+    boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+    writer& writer_;
+    const ingest& ingest_;
+    std::function<void()> on_queued_;
+    std::chrono::milliseconds interval_;
+    std::size_t batch_;
+    boost::asio::steady_timer wake_;
+    boost::asio::steady_timer done_;
+    bool stopping_ = false;
+    bool running_ = false;
+};
+
+}  // namespace flowgate::gateway
