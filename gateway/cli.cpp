@@ -12,6 +12,7 @@
 #include "config/config.hpp"
 #include "gateway/app.hpp"
 #include "gateway/log.hpp"
+#include "gateway/simulate.hpp"
 #include "gateway/sink.hpp"
 
 namespace flowgate::gateway::cli {
@@ -28,6 +29,9 @@ constexpr const char* usage = R"(usage: flowgate COMMAND [OPTIONS]
 commands:
   serve --config FILE     run the gateway until SIGINT/SIGTERM
   check --config FILE     validate the config and every flow; print each problem; exit 1 if any
+  simulate --config FILE [--from URN] [--channel ID] [--json]
+                          chat as one contact: each stdin line is a message; "/wait 90m" moves
+                          the virtual clock on; every reply is printed (--json: one object a line)
   sink [--listen HOST:PORT]
                           a stand-in phone: print messages an external channel sends
                           (default 127.0.0.1:9000)
@@ -54,6 +58,10 @@ std::optional<args> parse(int argc, char** argv, std::string& error) {
             return std::nullopt;
         }
         std::string value;
+        if (opt == "--json") {
+            a.options["json"] = "1";  // a flag: takes no value
+            continue;
+        }
         if (const auto eq = opt.find('='); eq != std::string::npos) {
             value = opt.substr(eq + 1);
             opt = opt.substr(0, eq);
@@ -76,14 +84,16 @@ std::optional<config::config> load_config(const args& a, bool quiet_when_ok) {
         return std::nullopt;
     }
     auto outcome = config::load(it->second, config::process_environment());
+    // `check` reports on stdout; other commands keep stdout for their own output.
+    std::ostream& report = quiet_when_ok ? std::cerr : std::cout;
     for (const auto& d : outcome.errors) {
-        std::cout << d.to_string() << '\n';
+        report << d.to_string() << '\n';
     }
     for (const auto& d : outcome.warnings) {
-        std::cout << d.to_string() << '\n';
+        report << d.to_string() << '\n';
     }
     if (!outcome.loaded) {
-        std::cout << count(outcome.errors.size(), "problem") << " in " << it->second << '\n';
+        report << count(outcome.errors.size(), "problem") << " in " << it->second << '\n';
         return std::nullopt;
     }
     if (!quiet_when_ok) {
@@ -121,6 +131,21 @@ int run(int argc, char** argv) {
                 return 1;
             }
             return serve(*cfg);
+        }
+        if (a->command == "simulate") {
+            const auto cfg = load_config(*a, true);
+            if (!cfg) {
+                return 1;
+            }
+            simulate_options opts;
+            if (const auto it = a->options.find("from"); it != a->options.end()) {
+                opts.from = it->second;
+            }
+            if (const auto it = a->options.find("channel"); it != a->options.end()) {
+                opts.channel = it->second;
+            }
+            opts.json = a->options.count("json") != 0;
+            return simulate(*cfg, opts, std::cin, std::cout, std::cerr);
         }
         if (a->command == "sink") {
             const auto it = a->options.find("listen");

@@ -1,0 +1,125 @@
+// `flowgate simulate` on the shipped demo config: whole conversations, in English and Arabic, with
+// virtual time.
+
+#include "gateway/simulate.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "flows/keywords.hpp"
+
+namespace flowgate::gateway {
+namespace {
+
+config::config demo_config() {
+    // The shipped config, its flow paths read from the source tree.
+    auto env = config::process_environment();
+    const auto read = env.read_file;
+    env.read_file = [read](const std::string& path) {
+        return read(std::string(FLOWGATE_SOURCE_DIR) + "/" + path);
+    };
+    const auto text = read(std::string(FLOWGATE_SOURCE_DIR) + "/config/demo.json");
+    EXPECT_TRUE(text);
+    auto loaded = config::load_text("config/demo.json", text.value_or(""), env);
+    EXPECT_TRUE(loaded.loaded) << (loaded.errors.empty() ? "" : loaded.errors[0].to_string());
+    return loaded.loaded.value_or(config::config{});
+}
+
+std::string run(const config::config& cfg, const std::string& input, bool json = false) {
+    std::istringstream in(input);
+    std::ostringstream out;
+    std::ostringstream err;
+    simulate_options opts;
+    opts.json = json;
+    EXPECT_EQ(simulate(cfg, opts, in, out, err), 0);
+    EXPECT_EQ(err.str(), "");
+    return out.str();
+}
+
+struct transcript {
+    const char* label;
+    std::string input;
+    std::vector<std::string> output;  // the printed lines, without "> " and the segment note
+};
+
+std::vector<std::string> texts(const std::string& printed) {
+    std::vector<std::string> out;
+    std::istringstream lines(printed);
+    std::string line;
+    while (std::getline(lines, line)) {
+        const auto note = line.rfind("  [");
+        out.push_back(line.substr(2, note - 2));
+    }
+    return out;
+}
+
+TEST(simulate, demo_conversations) {
+    const auto cfg = demo_config();
+    const std::string welcome = "Welcome to the digital skills workshops!";
+    const std::string city = "Which city? Reply 1 for Amman, 2 for Irbid, 3 for Zarqa";
+    const std::string day = "Which day suits you? Reply 1 (Sunday), 2 (Monday) or 3 (Tuesday)";
+    const std::vector<transcript> cases = {
+        {"English, a wrong answer, then Arabic-Indic digits and a trailing dot",
+         "JOIN\nParis\n ٢ \n3.\n",
+         {welcome,
+          city,
+          "Sorry, please reply 1 (Amman), 2 (Irbid) or 3 (Zarqa)",
+          day,
+          "Thank you! You are registered in Irbid, day 3. Send JOIN to change."}},
+        {"Arabic: the city as a word with a shadda, the day in Persian digits",
+         "انضم\nعمّان\n۲\n",
+         {"أهلاً بك في ورشات المهارات الرقمية!",
+          "أي مدينة؟ أرسل ١ لعمان، ٢ لإربد، ٣ للزرقاء",
+          "أي يوم يناسبك؟ أرسل ١ (الأحد) أو ٢ (الاثنين) أو ٣ (الثلاثاء)",
+          "شكراً! تم تسجيلك في عمان، اليوم 2. أرسل انضم للتغيير."}},
+        {"no answer for a day: one reminder; then the run expires and an answer finds nothing",
+         "JOIN\n/wait 23h\n/wait 2h\n/wait 3d\n1\n",
+         {welcome, city, "Still interested? Reply 1 (Amman), 2 (Irbid) or 3 (Zarqa)"}},
+        {"STOP in the middle: one confirmation, then silence; START opts back in",
+         "JOIN\nstop\n1\nJOIN\nstart\n",
+         {welcome, city, flows::default_stop_reply().at("en"), flows::default_start_reply().at("en")}},
+        {"a message outside any flow gets no reply", "hello\n", {}},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.label);
+        EXPECT_EQ(texts(run(cfg, c.input)), c.output);
+    }
+}
+
+TEST(simulate, json_lines_carry_encoding_and_segments) {
+    const auto cfg = demo_config();
+    std::istringstream lines(run(cfg, "انضم\n", true));
+    std::string line;
+    std::vector<nlohmann::json> got;
+    while (std::getline(lines, line)) {
+        got.push_back(nlohmann::json::parse(line));
+    }
+    ASSERT_EQ(got.size(), 2u);
+    for (const auto& m : got) {
+        EXPECT_EQ(m.at("to"), "tel:+962790000000");
+        EXPECT_EQ(m.at("encoding"), "UCS-2");
+        EXPECT_EQ(m.at("segments"), 1);
+    }
+    EXPECT_EQ(nlohmann::json::parse(run(cfg, "JOIN\n", true).substr(0, run(cfg, "JOIN\n", true).find('\n')))
+                  .at("encoding"),
+              "GSM-7");
+}
+
+TEST(simulate, bad_options_and_bad_waits_are_reported) {
+    const auto cfg = demo_config();
+    std::istringstream in("/wait soon\n");
+    std::ostringstream out;
+    std::ostringstream err;
+    EXPECT_EQ(simulate(cfg, {"not a number", "", false}, in, out, err), 2);
+    EXPECT_NE(err.str().find("--from"), std::string::npos);
+    err.str("");
+    EXPECT_EQ(simulate(cfg, {"tel:+962790000000", "nope", false}, in, out, err), 2);
+    err.str("");
+    EXPECT_EQ(simulate(cfg, {}, in, out, err), 0);
+    EXPECT_EQ(err.str(), "flowgate simulate: line 1: /wait needs a duration such as 90m, 25h or 3d\n");
+}
+
+}  // namespace
+}  // namespace flowgate::gateway
