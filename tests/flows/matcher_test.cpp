@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@ const std::string amman_ar_shadda = "\xD8\xB9\xD9\x85\xD9\x91\xD8\xA7\xD9\x86"; 
 const std::string yes_ar = "\xD9\x86\xD8\xB9\xD9\x85";                           // نعم
 const std::string three_ar = "\xD9\xA3";                                         // ٣
 const std::string three_fa = "\xDB\xB3";                                         // ۳
+const std::string group_uuid = "b7cf0d83-f1c9-411c-96fd-c511a4cfa86d";
 
 struct test_run_case {
     std::string test;
@@ -124,13 +126,258 @@ TEST(run_test, follows_rapidpro_semantics_on_normalised_text) {
     }
 }
 
+// Contexts the tests below run in. Lagos is UTC+1 all year: at 23:30 UTC on 24 December it is
+// already 25 December there, so "today" is the 25th.
+const timestamp christmas_eve_2330_utc = from_millis(1798155015250);  // 2026-12-24T23:30:15.250Z
+const std::vector<std::string> contact_groups = {group_uuid, "Volunteers", "متطوعون"};
+
+test_context lagos() {
+    test_context c;
+    c.now = christmas_eve_2330_utc;
+    c.timezone = "Africa/Lagos";
+    c.default_country = "NG";
+    c.groups = &contact_groups;
+    return c;
+}
+
+test_context amman_phones() {
+    test_context c;
+    c.now = christmas_eve_2330_utc;
+    c.default_country = "JO";
+    return c;
+}
+
+test_context month_first() {
+    test_context c;
+    c.now = christmas_eve_2330_utc;
+    c.default_country = "US";
+    c.day_first = false;
+    return c;
+}
+
+test_context failed_operand() {
+    test_context c;
+    c.operand_error = "unknown variable @results.foo";
+    return c;
+}
+
+enum class ctx { none, lagos, amman, month_first, failed };
+
+test_context make(ctx c) {
+    switch (c) {
+        case ctx::none:
+            return {};
+        case ctx::lagos:
+            return lagos();
+        case ctx::amman:
+            return amman_phones();
+        case ctx::month_first:
+            return month_first();
+        case ctx::failed:
+            return failed_operand();
+    }
+    return {};
+}
+
+const char* name_of(ctx c) {
+    switch (c) {
+        case ctx::none:
+            return "default context";
+        case ctx::lagos:
+            return "Lagos, NG";
+        case ctx::amman:
+            return "UTC, JO";
+        case ctx::month_first:
+            return "UTC, US, month first";
+        case ctx::failed:
+            return "operand error";
+    }
+    return "?";
+}
+
+struct context_case {
+    std::string test;
+    std::vector<std::string> args;
+    std::string input;
+    ctx context;
+    std::optional<std::string> match;  // nullopt: the test does not pass
+};
+
+TEST(run_test, follows_rapidpro_semantics_with_a_context) {
+    const std::string xmas = "2026-12-25T00:30:15.250000+01:00";  // the date, with Lagos' time of day
+    const std::vector<context_case> cases = {
+        // has_only_text: exact, case-sensitive equality, nothing trimmed; the value is the operand.
+        {"has_only_text", {"Success"}, "Success", ctx::none, "Success"},
+        {"has_only_text", {"Success"}, "success", ctx::none, std::nullopt},
+        {"has_only_text", {"Success"}, " Success ", ctx::none, std::nullopt},
+        {"has_only_text", {"نعم"}, "نعم", ctx::none, "نعم"},
+        {"has_only_text", {"نعم"}, "نعم؟", ctx::none, std::nullopt},
+        {"has_only_text", {""}, "", ctx::none, ""},
+        // has_pattern: case-insensitive, ^ $ per line, the first match; digits of any script read as
+        // ASCII and bidi marks dropped before matching.
+        {"has_pattern", {R"(buy (\w+))"}, "Buy cheese please", ctx::none, "Buy cheese"},
+        {"has_pattern", {R"(buy (\w+))"}, "Sell cheese please", ctx::none, std::nullopt},
+        {"has_pattern", {R"(^\d{4}$)"}, "٢٠٢٦", ctx::none, "2026"},
+        {"has_pattern", {R"(^[0-9]{4}$)"}, "۱۴۰۵", ctx::none, "1405"},
+        {"has_pattern", {R"(^\d{4}$)"}, "\u200F٢٠٢٦", ctx::none, "2026"},
+        {"has_pattern", {R"(^\d{4}$)"}, "20266", ctx::none, std::nullopt},
+        {"has_pattern", {"(?-i)ABC"}, "abc", ctx::none, std::nullopt},
+        {"has_pattern", {"(?-i)ABC"}, "xABCx", ctx::none, "ABC"},
+        {"has_pattern", {"^yes$"}, "no\nYES", ctx::none, "YES"},
+        {"has_pattern", {R"(  code-(\d+)  )"}, "my CODE-42.", ctx::none, "CODE-42"},
+        {"has_pattern", {R"(رقم (\d+))"}, "رقمي؟ رقم ٧", ctx::none, "رقم 7"},
+        {"has_pattern", {"(unclosed"}, "(unclosed", ctx::none, std::nullopt},
+        // has_date: day first, Arabic-Indic and Persian digits, punctuation and words around; the
+        // value is RapidPro's datetime, with the time of day of `now` unless one is written.
+        {"has_date", {}, "25/12/2026", ctx::lagos, xmas},
+        {"has_date", {}, "25-12-2026", ctx::lagos, xmas},
+        {"has_date", {}, "25.12.26", ctx::lagos, xmas},
+        {"has_date", {}, "2026-12-25", ctx::lagos, xmas},
+        {"has_date", {}, "٢٥/١٢/٢٠٢٦", ctx::lagos, xmas},
+        {"has_date", {}, "۲۵/۱۲/۲۰۲۶", ctx::lagos, xmas},
+        {"has_date", {}, "\u200F٢٥\u200F/١٢/٢٠٢٦", ctx::lagos, xmas},
+        {"has_date", {}, "  (25/12/2026).  ", ctx::lagos, xmas},
+        {"has_date", {}, "on 25 12 2026 please", ctx::lagos, xmas},
+        {"has_date", {}, "موعدي ٢٥-١٢-٢٠٢٦ إن شاء الله", ctx::lagos, xmas},
+        {"has_date", {}, "25/12/2026 10:30", ctx::lagos, "2026-12-25T10:30:00.000000+01:00"},
+        {"has_date", {}, "٢٥/١٢/٢٠٢٦ ٣ مساءً", ctx::lagos, "2026-12-25T15:00:00.000000+01:00"},
+        {"has_date", {}, "5/6/2026", ctx::lagos, "2026-06-05T00:30:15.250000+01:00"},
+        {"has_date", {}, "29/02/2028", ctx::lagos, "2028-02-29T00:30:15.250000+01:00"},
+        {"has_date", {}, "1/1/85", ctx::lagos, "1985-01-01T00:30:15.250000+01:00"},
+        {"has_date", {}, "12/25/2026", ctx::lagos, std::nullopt},
+        {"has_date", {}, "31/02/2026", ctx::lagos, std::nullopt},
+        {"has_date", {}, "29/02/2027", ctx::lagos, std::nullopt},
+        {"has_date", {}, "25/12", ctx::lagos, std::nullopt},
+        {"has_date", {}, "there is no date here, just a year 2026", ctx::lagos, std::nullopt},
+        {"has_date", {}, "", ctx::lagos, std::nullopt},
+        {"has_date", {}, "12/25/2026", ctx::month_first, "2026-12-25T23:30:15.250000+00:00"},
+        {"has_date", {}, "25/12/2026", ctx::month_first, std::nullopt},
+        {"has_date", {}, "2026-12-25", ctx::month_first, "2026-12-25T23:30:15.250000+00:00"},
+        {"has_date", {}, "25/12/2026", ctx::none, "2026-12-25T00:00:00.000000+00:00"},
+        // has_date_lt / _eq / _gt compare the dates only, in the deployment's timezone.
+        {"has_date_eq", {"today"}, "25/12/2026", ctx::lagos, xmas},
+        {"has_date_eq", {"today"}, "24/12/2026", ctx::lagos, std::nullopt},
+        {"has_date_eq", {"Today"}, "2026-12-25", ctx::lagos, xmas},
+        {"has_date_eq", {"today"}, "24/12/2026", ctx::amman, "2026-12-24T23:30:15.250000+00:00"},
+        {"has_date_eq", {"tomorrow"}, "26/12/2026", ctx::lagos, "2026-12-26T00:30:15.250000+01:00"},
+        {"has_date_eq", {"2026-12-25"}, "25/12/2026 18:00", ctx::lagos, "2026-12-25T18:00:00.000000+01:00"},
+        {"has_date_eq", {"today"}, "25/12/2026", ctx::none, std::nullopt},
+        {"has_date_lt", {"2026-12-25"}, "24.12.2026", ctx::lagos, "2026-12-24T00:30:15.250000+01:00"},
+        {"has_date_lt", {"2026-12-25"}, "25.12.2026", ctx::lagos, std::nullopt},
+        {"has_date_lt", {"today"}, "٢٤/١٢/٢٠٢٦", ctx::lagos, "2026-12-24T00:30:15.250000+01:00"},
+        {"has_date_lt", {"not a date"}, "24.12.2026", ctx::lagos, std::nullopt},
+        {"has_date_gt", {"2026-12-25"}, "1/1/2027", ctx::lagos, "2027-01-01T00:30:15.250000+01:00"},
+        {"has_date_gt", {"2026-12-25"}, "25/12/2026", ctx::lagos, std::nullopt},
+        {"has_date_gt", {"today"}, "۲۶/۱۲/۲۰۲۶", ctx::lagos, "2026-12-26T00:30:15.250000+01:00"},
+        {"has_date_gt", {"today"}, "no idea", ctx::lagos, std::nullopt},
+        // has_time: RapidPro's time value; an hour alone needs am/pm unless it is the whole answer.
+        {"has_time", {}, "10:30", ctx::none, "10:30:00.000000"},
+        {"has_time", {}, "10.30", ctx::none, "10:30:00.000000"},
+        {"has_time", {}, "the time is 10:30:45", ctx::none, "10:30:45.000000"},
+        {"has_time", {}, "10h30", ctx::none, "10:30:00.000000"},
+        {"has_time", {}, "10am", ctx::none, "10:00:00.000000"},
+        {"has_time", {}, "10 PM", ctx::none, "22:00:00.000000"},
+        {"has_time", {}, "12am", ctx::none, "00:00:00.000000"},
+        {"has_time", {}, "12pm", ctx::none, "12:00:00.000000"},
+        {"has_time", {}, "at 7.15 p.m.", ctx::none, "19:15:00.000000"},
+        {"has_time", {}, "٣ مساءً", ctx::none, "15:00:00.000000"},
+        {"has_time", {}, "الساعة ٣ م", ctx::none, "15:00:00.000000"},
+        {"has_time", {}, "١٠:٣٠ صباحاً", ctx::none, "10:30:00.000000"},
+        {"has_time", {}, "۹:۴۵", ctx::none, "09:45:00.000000"},
+        {"has_time", {}, "١٠ ليلاً", ctx::none, "22:00:00.000000"},
+        {"has_time", {}, "٩ ص", ctx::none, "09:00:00.000000"},
+        {"has_time", {}, " 10 ", ctx::none, "10:00:00.000000"},
+        {"has_time", {}, "24:00", ctx::none, "00:00:00.000000"},
+        {"has_time", {}, "just the number 25", ctx::none, std::nullopt},
+        {"has_time", {}, "I have 3 kids", ctx::none, std::nullopt},
+        {"has_time", {}, "٣ معي", ctx::none, std::nullopt},
+        {"has_time", {}, "25:00", ctx::none, std::nullopt},
+        {"has_time", {}, "10:75", ctx::none, std::nullopt},
+        {"has_time", {}, "13pm", ctx::none, std::nullopt},
+        {"has_time", {}, "", ctx::none, std::nullopt},
+        // has_phone: the first valid number, in E.164, national numbers read in the default country
+        // or the argument's.
+        {"has_phone", {}, "0791234567", ctx::amman, "+962791234567"},
+        {"has_phone", {}, "+962 79 123 4567", ctx::amman, "+962791234567"},
+        {"has_phone", {}, "٠٧٩١٢٣٤٥٦٧", ctx::amman, "+962791234567"},
+        {"has_phone", {}, "۰۷۹۱۲۳۴۵۶۷", ctx::amman, "+962791234567"},
+        {"has_phone", {}, "رقمي ٠٧٩-١٢٣-٤٥٦٧ شكرا", ctx::amman, "+962791234567"},
+        {"has_phone", {}, "my number is (079) 123 4567.", ctx::amman, "+962791234567"},
+        {"has_phone", {}, "call 12345 or 0791234567", ctx::amman, "+962791234567"},
+        {"has_phone", {}, "08031234567", ctx::lagos, "+2348031234567"},
+        {"has_phone", {"NG"}, "08031234567", ctx::amman, "+2348031234567"},
+        {"has_phone", {"us"}, "my number is 206 779 9294", ctx::amman, "+12067799294"},
+        {"has_phone", {}, "12345", ctx::amman, std::nullopt},
+        {"has_phone", {}, "born 25/12/2026", ctx::amman, std::nullopt},
+        {"has_phone", {}, "call me", ctx::amman, std::nullopt},
+        {"has_phone", {}, "0791234567", ctx::none, std::nullopt},
+        {"has_phone", {}, "+962791234567", ctx::none, "+962791234567"},
+        {"has_phone", {"XX"}, "+962791234567", ctx::none, std::nullopt},
+        // has_email: the first address, as written.
+        {"has_email", {}, "my email is foo1@bar.com, please respond", ctx::none, "foo1@bar.com"},
+        {"has_email", {}, "my email is <foo@bar2.com>", ctx::none, "foo@bar2.com"},
+        {"has_email", {}, "بريدي: ali.h@example.org.", ctx::none, "ali.h@example.org"},
+        {"has_email", {}, "Foo.Bar@Example.COM", ctx::none, "Foo.Bar@Example.COM"},
+        {"has_email", {}, "i'm not sharing my email", ctx::none, std::nullopt},
+        {"has_email", {}, "foo@bar", ctx::none, std::nullopt},
+        {"has_email", {}, "@bar.com", ctx::none, std::nullopt},
+        // has_category: the operand is a result's category, compared without case.
+        {"has_category", {"Success", "Failure"}, "Success", ctx::none, "Success"},
+        {"has_category", {"success"}, "Success", ctx::none, "Success"},
+        {"has_category", {"Failure"}, "Success", ctx::none, std::nullopt},
+        {"has_category", {"نعم"}, " نعم ", ctx::none, "نعم"},
+        {"has_category", {"Other"}, "", ctx::none, std::nullopt},
+        // has_group: the contact is in the group named by uuid or name; the value is its name.
+        {"has_group", {group_uuid, "Testers"}, "", ctx::lagos, "Testers"},
+        {"has_group", {"B7CF0D83-F1C9-411C-96FD-C511A4CFA86D"}, "", ctx::lagos, group_uuid},
+        {"has_group", {"volunteers"}, "", ctx::lagos, "Volunteers"},
+        {"has_group", {"متطوعون"}, "", ctx::lagos, "متطوعون"},
+        {"has_group", {"97fe7029-3a15-4005-b0c7-277b884fc1d5", "Staff"}, "", ctx::lagos, std::nullopt},
+        {"has_group", {"Volunteers"}, "", ctx::none, std::nullopt},
+        // has_error: the operand failed to evaluate; the value is why.
+        {"has_error", {}, "", ctx::failed, "unknown variable @results.foo"},
+        {"has_error", {}, "hello", ctx::none, std::nullopt},
+        {"has_error", {}, "", ctx::lagos, std::nullopt},
+    };
+    for (const auto& c : cases) {
+        std::string args;
+        for (const auto& a : c.args) {
+            args += (args.empty() ? "" : ", ") + a;
+        }
+        SCOPED_TRACE(c.test + "(\"" + c.input + "\", " + args + ") in " + name_of(c.context));
+        EXPECT_EQ(run_test(c.test, c.input, c.args, make(c.context)), c.match);
+    }
+}
+
+TEST(match_test, has_pattern_extracts_the_groups_as_extra) {
+    const auto hit = match_test("has_pattern", "Buy cheese please", {R"(buy (\w+))"}, {});
+    ASSERT_TRUE(hit.has_value());
+    EXPECT_EQ(hit->value, "Buy cheese");
+    EXPECT_EQ(hit->extra, (std::map<std::string, std::string>{{"0", "Buy cheese"}, {"1", "cheese"}}));
+
+    // An unmatched group is empty; digits come out in ASCII.
+    const auto code = match_test("has_pattern", "رمز ٤٢", {R"((\d+)|(x))"}, {});
+    ASSERT_TRUE(code.has_value());
+    EXPECT_EQ(code->value, "42");
+    EXPECT_EQ(code->extra, (std::map<std::string, std::string>{{"0", "42"}, {"1", "42"}, {"2", ""}}));
+
+    EXPECT_EQ(match_test("has_number", "٣", {}, {}), (test_match{"3", {}}));
+    EXPECT_EQ(match_test("has_pattern", "Sell cheese", {R"(buy (\w+))"}, {}), std::nullopt);
+}
+
+TEST(run_test, a_pattern_that_backtracks_forever_gives_up) {
+    const std::string input = std::string(40, 'a') + "!";
+    EXPECT_EQ(run_test("has_pattern", input, {"^(a+)+$"}), std::nullopt);
+}
+
 struct arguments_case {
     std::string test;
     std::vector<std::string> args;
     flowgate::problems problems;
 };
 
-TEST(check_test_arguments, reports_counts_and_numbers_with_pointers) {
+TEST(check_test_arguments, reports_counts_numbers_patterns_dates_and_countries_with_pointers) {
+    const std::string date_message = R"(must be a date such as "2026-12-25", "today" or "tomorrow")";
     const std::vector<arguments_case> cases = {
         {"has_text", {}, {}},
         {"has_text", {"x"}, {{"/args", "takes no arguments"}}},
@@ -155,7 +402,42 @@ TEST(check_test_arguments, reports_counts_and_numbers_with_pointers) {
         {"has_number_lte", {"x"}, {{"/args/0", "must be a number"}}},
         {"has_number_gte", {"1", "2"}, {{"/args", "takes 1 argument"}}},
         {"has_number_gt", {"0"}, {}},
-        {"has_date", {}, {{"/test", "unknown test \"has_date\""}}},
+        {"has_only_text", {}, {{"/args", "takes 1 argument"}}},
+        {"has_only_text", {""}, {}},
+        {"has_pattern", {"buy (\\w+)"}, {}},
+        {"has_pattern", {"(unclosed"}, {{"/args/0", "must be a valid regular expression"}}},
+        {"has_pattern", {"[a-"}, {{"/args/0", "must be a valid regular expression"}}},
+        {"has_pattern", {"  "}, {{"/args/0", "must not be empty"}}},
+        {"has_pattern", {"a", "b"}, {{"/args", "takes 1 argument"}}},
+        {"has_date", {}, {}},
+        {"has_date", {"2026-12-25"}, {{"/args", "takes no arguments"}}},
+        {"has_date_lt", {"2026-12-25"}, {}},
+        {"has_date_eq", {"today"}, {}},
+        {"has_date_gt", {" Tomorrow "}, {}},
+        {"has_date_lt", {"25/12/2026"}, {{"/args/0", date_message}}},
+        {"has_date_eq", {"2026-02-30"}, {{"/args/0", date_message}}},
+        {"has_date_gt", {"yesterday"}, {{"/args/0", date_message}}},
+        {"has_date_gt", {}, {{"/args", "takes 1 argument"}}},
+        {"has_time", {}, {}},
+        {"has_time", {"10:30"}, {{"/args", "takes no arguments"}}},
+        {"has_phone", {}, {}},
+        {"has_phone", {"JO"}, {}},
+        {"has_phone", {"ng"}, {}},
+        {"has_phone", {"XX"}, {{"/args/0", "must be a country code such as \"JO\""}}},
+        {"has_phone", {"Jordan"}, {{"/args/0", "must be a country code such as \"JO\""}}},
+        {"has_phone", {"JO", "NG"}, {{"/args", "takes at most 1 argument"}}},
+        {"has_email", {}, {}},
+        {"has_email", {"x"}, {{"/args", "takes no arguments"}}},
+        {"has_category", {"Success", "Failure"}, {}},
+        {"has_category", {}, {{"/args", "takes at least 1 argument"}}},
+        {"has_category", {"Success", " "}, {{"/args/1", "must not be empty"}}},
+        {"has_group", {group_uuid}, {}},
+        {"has_group", {group_uuid, "Testers"}, {}},
+        {"has_group", {}, {{"/args", "takes 1 or 2 arguments"}}},
+        {"has_group", {"a", "b", "c"}, {{"/args", "takes 1 or 2 arguments"}}},
+        {"has_error", {}, {}},
+        {"has_error", {"x"}, {{"/args", "takes no arguments"}}},
+        {"has_dat", {}, {{"/test", "unknown test \"has_dat\""}}},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.test + " with " + std::to_string(c.args.size()) + " argument(s)");
@@ -163,7 +445,7 @@ TEST(check_test_arguments, reports_counts_and_numbers_with_pointers) {
     }
 }
 
-TEST(is_known_test, knows_the_first_slice_only) {
+TEST(is_known_test, knows_rapidpro_tests_we_implement) {
     const std::vector<std::pair<std::string, bool>> cases = {
         {"has_text", true},
         {"has_any_word", true},
@@ -178,8 +460,24 @@ TEST(is_known_test, knows_the_first_slice_only) {
         {"has_number_eq", true},
         {"has_number_gte", true},
         {"has_number_gt", true},
-        {"has_date", false},
-        {"has_pattern", false},
+        {"has_only_text", true},
+        {"has_pattern", true},
+        {"has_date", true},
+        {"has_date_lt", true},
+        {"has_date_eq", true},
+        {"has_date_gt", true},
+        {"has_time", true},
+        {"has_phone", true},
+        {"has_email", true},
+        {"has_category", true},
+        {"has_group", true},
+        {"has_error", true},
+        // Not (yet) ours: locations need an asset, intents a classifier; has_value is deprecated.
+        {"has_state", false},
+        {"has_district", false},
+        {"has_ward", false},
+        {"has_intent", false},
+        {"has_value", false},
         {"HAS_TEXT", false},
         {"", false},
     };
