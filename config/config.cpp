@@ -515,7 +515,7 @@ void load_triggers(const json& root, config& cfg, reporter& r, bool flows_comple
             r.error(base, "must be an object");
             continue;
         }
-        check_keys(t, base, {"keywords", "flow", "match"}, r);
+        check_keys(t, base, {"keywords", "flow", "match", "language"}, r);
         flows::keyword_trigger trig;
         const auto kw = t.find("keywords");
         if (kw == t.end() || !kw->is_array() || kw->empty()) {
@@ -559,6 +559,15 @@ void load_triggers(const json& root, config& cfg, reporter& r, bool flows_comple
                 trig.match_type = flows::keyword_trigger::match::only_word;
             } else {
                 r.error(base + "/match", "must be \"first_word\" or \"only_word\"");
+            }
+        }
+        if (const std::string* lang = get_string(t, "language", base, r)) {
+            if (std::find(cfg.languages.begin(), cfg.languages.end(), *lang) == cfg.languages.end()) {
+                r.error(base + "/language", "is not one of the config's languages");
+            } else {
+                for (const auto& word : trig.keywords) {
+                    cfg.trigger_languages[flows::normalize(word)] = *lang;
+                }
             }
         }
         cfg.triggers.push_back(std::move(trig));

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +59,9 @@ struct config {
     // Shared so the engine's reference to it stays valid when the config is moved.
     std::shared_ptr<flows::flow_set> flows = std::make_shared<flows::flow_set>();
     std::vector<flows::keyword_trigger> triggers;
+    // A trigger's "language": a contact with no language who uses one of its keywords gets it.
+    // Keyed by the normalised keyword.
+    std::map<std::string, std::string> trigger_languages;
     std::string programme = "flowgate";  // named in the HELP reply
     // STOP / START / HELP, with the built-in words and replies unless the config overrides them.
     flows::standing_keywords keywords;

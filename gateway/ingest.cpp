@@ -1,6 +1,7 @@
 #include "gateway/ingest.hpp"
 
 #include "flows/keywords.hpp"
+#include "flows/normalize.hpp"
 #include "flows/segments.hpp"
 
 namespace flowgate::gateway {
@@ -23,8 +24,15 @@ ingest_outcome ingest::apply(write_tx& tx,
         tx.set_contact_name(contact.id, message.contact_name);
         contact.name = message.contact_name;
     }
-    std::string hint;  // the language the message is written in, when its script tells
-    if (const auto lang = flows::infer_language(message.text, config_.languages)) {
+    std::string hint;  // the language the message is written in, when its script or keyword tells
+    auto lang = flows::infer_language(message.text, config_.languages);
+    if (const auto words = flows::tokenize(message.text); !words.empty()) {
+        if (const auto it = config_.trigger_languages.find(words.front());
+            it != config_.trigger_languages.end()) {
+            lang = it->second;
+        }
+    }
+    if (lang) {
         hint = *lang;
         if (contact.language.empty()) {
             // A contact who writes Arabic is answered in Arabic from now on.

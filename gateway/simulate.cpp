@@ -64,7 +64,7 @@ int simulate(const config::config& cfg,
         return 2;
     }
 
-    sqlite_store store(":memory:");
+    sqlite_store store(opts.database);
     const flows::engine engine(*cfg.flows, cfg.triggers, {cfg.languages});
     const ingest in_(cfg, engine);
     auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(clock_type::now());

@@ -14,6 +14,7 @@ struct simulate_options {
     std::string from = "tel:+962790000000";  // the contact's URN (a bare number is read as tel:)
     std::string channel;                     // "" : the config's first channel
     bool json = false;                       // one JSON object per outbound message
+    std::string database = ":memory:";       // tests keep the store in a file to inspect it
 };
 
 // Returns the process exit code: 0, or 2 for a bad --from/--channel (reported on `err`).

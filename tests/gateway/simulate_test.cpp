@@ -5,10 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "flows/keywords.hpp"
+#include "gateway/sqlite.hpp"
+#include "tests/support/process.hpp"
 
 namespace flowgate::gateway {
 namespace {
@@ -85,6 +88,79 @@ TEST(simulate, demo_conversations) {
     for (const auto& c : cases) {
         SCOPED_TRACE(c.label);
         EXPECT_EQ(texts(run(cfg, c.input)), c.output);
+    }
+}
+
+struct survey_case {
+    const char* label;
+    std::string input;
+    std::size_t replies;
+    // result key → category, as stored
+    std::map<std::string, std::string> categories;
+    std::string value_of_shared_with;
+};
+
+TEST(simulate, follow_up_survey_in_each_language_with_stored_results) {
+    const auto cfg = demo_config();
+    const std::vector<survey_case> cases = {
+        {"English: every answer right the first time",
+         "SURVEY\n5\n2\nyes\n12\nThe role plays\n",
+         7,
+         {{"usefulness", "Rated"},
+          {"most_useful", "Mediation"},
+          {"recommend", "Yes"},
+          {"shared_with", "Number"},
+          {"comments", "Answered"}},
+         "12"},
+        {"French: a wrong answer is asked again once with a hint, then the survey moves on",
+         "ENQUETE\n6\nx\nmédiation\noui\ndeux\n3\nTrès bien\n",
+         9,
+         {{"usefulness", "Other"},
+          {"most_useful", "Mediation"},
+          {"recommend", "Yes"},
+          {"shared_with", "Number"},
+          {"comments", "Answered"}},
+         "3"},
+        {"Arabic: Arabic-Indic digits, a word answer, and letter variants",
+         "استبيان\n٤\nالقياده\nنعم\n١٢\nشكرا جزيلا\n",
+         7,
+         {{"usefulness", "Rated"},
+          {"most_useful", "Leadership"},
+          {"recommend", "Yes"},
+          {"shared_with", "Number"},
+          {"comments", "Answered"}},
+         "12"},
+        {"STOP in the middle of the survey: the run is interrupted, nothing more is asked",
+         "SURVEY\n5\nSTOP\n2\n",
+         4,  // the intro, two questions, the opt-out confirmation
+         {{"usefulness", "Rated"}},
+         ""},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.label);
+        test::temp_dir dir;
+        std::istringstream in(c.input);
+        std::ostringstream out;
+        std::ostringstream err;
+        simulate_options opts;
+        opts.database = dir.file("sim.db");
+        ASSERT_EQ(simulate(cfg, opts, in, out, err), 0);
+        EXPECT_EQ(texts(out.str()).size(), c.replies) << out.str();
+        sqlite::connection db(opts.database);
+        sqlite::statement q(db, "SELECT key, category, value FROM results ORDER BY id");
+        std::map<std::string, std::string> got;
+        std::string shared;
+        while (q.step()) {
+            got[q.column_text(0)] = q.column_text(1);
+            if (q.column_text(0) == "shared_with") {
+                shared = q.column_text(2);
+            }
+        }
+        EXPECT_EQ(got, c.categories);
+        EXPECT_EQ(shared, c.value_of_shared_with);
+        sqlite::statement run(db, "SELECT status FROM runs");
+        ASSERT_TRUE(run.step());
+        EXPECT_EQ(run.column_text(0), c.value_of_shared_with.empty() ? "interrupted" : "completed");
     }
 }
 
