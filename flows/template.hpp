@@ -1,5 +1,6 @@
 #pragma once
-// Message templates: @contact.name, @results.x, @input.text ... (docs/flows.md "Templates").
+// Message templates: @contact.name, @results.x, @input.text ... and @(expressions) such as
+// @(upper(contact.name)) (docs/flows.md "Templates"; the expression language is flows/expression.hpp).
 
 #include <string>
 #include <string_view>
@@ -13,12 +14,16 @@ struct template_context {
     const contact_view& contact;
     const session& run;
     std::string_view input;
+    std::string_view flow_name = {};  // @run.flow, @run.flow.name; empty: the flow id stands in
 };
 
-// Problems in a template (unknown variable), found at load time; pointers are "" (the caller
-// knows where the template is).
+// Problems in a template (unknown variable or function, wrong argument count, syntax error in an
+// @(...) expression), found at load time; pointers are "" (the caller knows where the template
+// is). A template without problems renders without surprises: only runtime failures such as
+// format_date of a non-date render as nothing.
 flowgate::problems check_template(std::string_view text);
 
+// Never throws.
 std::string render(std::string_view text, const template_context& ctx);
 
 }  // namespace flowgate::flows
