@@ -482,9 +482,14 @@ void load_flows(const json& root, config& cfg, const environment& env, load_outc
             fr.error("", "not valid JSON");
             continue;
         }
-        auto loaded = flows::load_flow(doc);
+        flows::load_options options;
+        options.stop_words = cfg.keywords.stop;
+        auto loaded = flows::load_flow(doc, options);
         for (auto& p : loaded.problems) {
             fr.error(p.pointer, p.message);
+        }
+        for (auto& p : loaded.warnings) {
+            fr.warn(p.pointer, p.message);
         }
         if (!loaded.loaded) {
             continue;
@@ -754,11 +759,11 @@ load_outcome load_text(const std::string& file, const std::string& text, const e
     load_store(root, cfg, r);
     load_globals(root, cfg, env, r);
     load_channels(root, cfg, env, r);
+    load_keywords(root, cfg, r);  // before the flows: a survey's opt-out notice names the stop words
     const std::size_t errors_before_flows = out.errors.size();
     load_flows(root, cfg, env, out, r);
     const bool flows_complete = out.errors.size() == errors_before_flows;
     load_triggers(root, cfg, r, flows_complete);
-    load_keywords(root, cfg, r);
     check_trigger_keywords(cfg, r);
     if (out.errors.empty()) {
         out.loaded = std::move(cfg);

@@ -6,6 +6,8 @@
 
 #include "flows/duration.hpp"
 #include "flows/matcher.hpp"
+#include "flows/normalize.hpp"
+#include "flows/segments.hpp"
 #include "flows/template.hpp"
 
 namespace flowgate::flows {
@@ -52,7 +54,7 @@ const char* const timeout_category = "No Response";
 
 class loader {
    public:
-    explicit loader(const json& doc) : doc_(doc) {}
+    loader(const json& doc, const load_options& options) : doc_(doc), options_(options) {}
 
     load_result run() {
         flow f;
@@ -60,7 +62,7 @@ class loader {
             add("", "must be a JSON object (a flow)");
             return finish(std::move(f));
         }
-        check_keys(doc_, "", {"id", "name", "language", "expire_after", "nodes"});
+        check_keys(doc_, "", {"id", "name", "language", "kind", "expire_after", "nodes"});
         if (const std::string* id = required_string(doc_, "", "id")) {
             if (is_flow_id(*id)) {
                 f.id = *id;
@@ -91,6 +93,14 @@ class loader {
                 f.expire_after = *d;
             }
         }
+        bool survey = false;
+        if (const std::string* kind = optional_string(doc_, "", "kind")) {
+            if (*kind == "survey") {
+                survey = true;
+            } else if (*kind != "conversation") {
+                add("/kind", "must be \"conversation\" or \"survey\"");
+            }
+        }
         const auto nodes = doc_.find("nodes");
         if (nodes == doc_.end()) {
             add("/nodes", "is required");
@@ -101,6 +111,9 @@ class loader {
             for (std::size_t i = 0; i < nodes->size(); ++i) {
                 f.nodes.push_back(load_node((*nodes)[i], at("/nodes", i)));
             }
+            if (survey) {
+                check_opt_out_notice((*nodes)[0]);
+            }
         }
         return finish(std::move(f));
     }
@@ -109,9 +122,60 @@ class loader {
     void add(std::string pointer, std::string message) {
         problems_.push_back({std::move(pointer), std::move(message)});
     }
+    void warn(std::string pointer, std::string message) {
+        warnings_.push_back({std::move(pointer), std::move(message)});
+    }
+
+    // Every text should fit in two SMS segments: longer ones cost more and arrive split (or out
+    // of order) on basic phones. Templates are counted as written.
+    void check_segments(const std::string& text, const std::string& pointer) {
+        const auto seg = count_segments(text);
+        if (seg.segments > 2) {
+            warn(pointer,
+                 "is " + std::to_string(seg.segments) + " SMS segments long (" + to_string(seg.encoding) +
+                     "); keep a message to 2 segments");
+        }
+    }
+
+    // A survey's first message says how to stop (the words participants may send).
+    void check_opt_out_notice(const json& first) {
+        for (const char* key : {"send", "ask"}) {
+            const auto it = first.find(key);
+            if (it == first.end()) {
+                continue;
+            }
+            const json& v = it->is_array() && !it->empty() ? (*it)[0] : *it;
+            const std::string p = at("/nodes/0", key) + (it->is_array() ? "/0" : "");
+            const auto names_stop = [&](const std::string& text) {
+                const auto words = tokenize(text);
+                for (const auto& w : options_.stop_words) {
+                    if (std::find(words.begin(), words.end(), normalize(w)) != words.end()) {
+                        return true;
+                    }
+                }
+                return false;
+            };
+            const std::string message =
+                "a survey's first message should say how to opt out, e.g. \"Reply STOP to get no more "
+                "messages\"";
+            if (v.is_string()) {
+                if (!names_stop(v.get<std::string>())) {
+                    warn(p, message);
+                }
+            } else if (v.is_object()) {
+                for (const auto& [lang, text] : v.items()) {
+                    if (text.is_string() && !names_stop(text.get<std::string>())) {
+                        warn(at(p, lang), message);
+                    }
+                }
+            }
+            return;
+        }
+    }
 
     load_result finish(flow f) {
         load_result r;
+        r.warnings = std::move(warnings_);
         r.problems = std::move(problems_);
         if (r.problems.empty()) {
             r.loaded = std::move(f);
@@ -202,6 +266,7 @@ class loader {
     std::optional<lang_text> load_text(const json& v, const std::string& pointer) {
         if (v.is_string()) {
             check_text_template(v.get<std::string>(), pointer);
+            check_segments(v.get<std::string>(), pointer);
             return lang_text{{base_, v.get<std::string>()}};
         }
         if (!v.is_object()) {
@@ -217,6 +282,7 @@ class loader {
                 add(p, "must be a string");
             } else {
                 check_text_template(text.get<std::string>(), p);
+                check_segments(text.get<std::string>(), p);
                 out[lang] = text.get<std::string>();
             }
         }
@@ -443,10 +509,14 @@ class loader {
     std::string base_;
     std::map<std::string, std::size_t> ids_;
     flowgate::problems problems_;
+    flowgate::problems warnings_;
+    const load_options& options_;
 };
 
 }  // namespace
 
-load_result load_flow(const nlohmann::json& doc) { return loader(doc).run(); }
+load_result load_flow(const nlohmann::json& doc, const load_options& options) {
+    return loader(doc, options).run();
+}
 
 }  // namespace flowgate::flows

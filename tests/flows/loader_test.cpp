@@ -291,3 +291,64 @@ TEST(load_flow, reports_every_problem_with_a_pointer) {
 
 }  // namespace
 }  // namespace flowgate::flows
+
+namespace flowgate::flows {
+namespace {
+
+struct warning_case {
+    const char* label;
+    std::string doc;
+    std::vector<std::string> expected;  // "pointer: message"
+};
+
+TEST(load_flow, warns_about_long_texts_and_surveys_that_do_not_say_how_to_stop) {
+    const std::string arabic_150 = [] {
+        std::string s;
+        for (int i = 0; i < 150; ++i) {
+            s += "ب";
+        }
+        return s;
+    }();
+    const std::string ascii_400(400, 'a');
+    const std::vector<warning_case> cases = {
+        {"short texts, no warning",
+         R"({"id": "a", "language": "en", "nodes": [{"id": "n", "send": {"en": "Hi", "ar": "مرحبا"}}]})",
+         {}},
+        {"an Arabic text of three UCS-2 segments",
+         R"({"id": "a", "language": "en", "nodes": [{"id": "n", "send": {"en": "Hi", "ar": ")" + arabic_150 +
+             R"("}}]})",
+         {"/nodes/0/send/ar: is 3 SMS segments long (UCS-2); keep a message to 2 segments"}},
+        {"a GSM-7 question of three segments",
+         R"({"id": "a", "language": "en", "nodes": [{"id": "n", "ask": ")" + ascii_400 +
+             R"(", "cases": [{"test": "has_text", "category": "Any"}]}]})",
+         {"/nodes/0/ask: is 3 SMS segments long (GSM-7); keep a message to 2 segments"}},
+        {"a survey whose first message names STOP in one language only",
+         R"({"id": "s", "language": "en", "kind": "survey",
+             "nodes": [{"id": "n", "send": {"en": "Hi! Reply STOP to opt out", "ar": "مرحبا"}}]})",
+         {"/nodes/0/send/ar: a survey's first message should say how to opt out, e.g. \"Reply STOP to get no "
+          "more messages\""}},
+        {"an Arabic stop word counts",
+         R"({"id": "s", "language": "ar", "kind": "survey", "nodes": [{"id": "n", "send": "لإيقاف الرسائل أرسلوا توقف"}]})",
+         {}},
+        {"a conversation need not name STOP",
+         R"({"id": "s", "language": "en", "kind": "conversation", "nodes": [{"id": "n", "send": "Hi"}]})",
+         {}},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.label);
+        const load_result r = load_flow(json::parse(c.doc));
+        EXPECT_TRUE(r.problems.empty()) << (r.problems.empty() ? "" : r.problems[0].message);
+        std::vector<std::string> got;
+        for (const auto& w : r.warnings) {
+            got.push_back(w.pointer + ": " + w.message);
+        }
+        EXPECT_EQ(got, c.expected);
+    }
+    const load_result bad = load_flow(json::parse(
+        R"({"id": "s", "language": "en", "kind": "quiz", "nodes": [{"id": "n", "send": "Hi"}]})"));
+    ASSERT_EQ(bad.problems.size(), 1u);
+    EXPECT_EQ(bad.problems[0].pointer, "/kind");
+}
+
+}  // namespace
+}  // namespace flowgate::flows
