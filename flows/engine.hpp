@@ -2,6 +2,9 @@
 // The engine is a pure function of (session, contact, input, now) → (session', effects).
 // It never does I/O and never reads a clock; the gateway applies the effects in one transaction.
 
+#include <utility>
+
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,7 +40,43 @@ struct run_ended {
     std::string flow_id;
     run_status status = run_status::completed;
 };
-using effect = std::variant<send_msg, run_started, result_saved, run_ended>;
+// The contact changed; the engine's own view already has the change for the rest of the step.
+struct contact_field_changed {
+    std::string key;
+    std::string name;  // the field's label, may be empty
+    std::string value;
+};
+struct contact_name_changed {
+    std::string name;
+};
+struct contact_language_changed {
+    std::string language;  // the deployment's code, e.g. "ar"
+};
+struct contact_groups_changed {
+    std::vector<group_ref> added;
+    std::vector<group_ref> removed;
+    bool removed_all = false;  // removed from every group (`removed` lists those the engine knew of)
+};
+// An HTTP request to make for the run, which now waits for it: the gateway makes the call after
+// the step commits and passes the outcome to engine::on_webhook_result (status 0 when there is no
+// response). If that never happens, the wait times out after webhook_timeout (as a failure).
+struct webhook_call {
+    std::string flow_id;
+    std::string node_id;
+    std::string method;
+    std::string url;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+};
+using effect = std::variant<send_msg,
+                            run_started,
+                            result_saved,
+                            run_ended,
+                            contact_field_changed,
+                            contact_name_changed,
+                            contact_language_changed,
+                            contact_groups_changed,
+                            webhook_call>;
 
 struct step_output {
     std::optional<flows::session> session;  // empty: the contact is in no flow afterwards
@@ -49,11 +88,20 @@ struct step_output {
 
 struct environment {
     std::vector<std::string> languages;  // the config's languages, first is the default
+    // For router tests (flows/matcher.hpp test_context).
+    std::string timezone = "UTC";
+    std::string default_country = {};
+    bool day_first = true;
 };
 
 // A run takes at most this many node visits per input before it is ended as failed (a loop guard,
 // as RapidPro's 100 steps per sprint).
 inline constexpr int max_steps_per_input = 100;
+
+// A run waiting for a webhook's response gives up after this long (session::wait_expires_at):
+// on_timeout then routes it as a call without a response (Failure).
+inline constexpr std::chrono::seconds webhook_timeout{60};
+inline constexpr std::size_t max_webhook_body = 10000;  // as RapidPro's limit on @webhook
 
 class engine {
    public:
@@ -73,11 +121,28 @@ class engine {
                       const contact_view& contact,
                       timestamp now) const;
 
-    // The wait's timeout fell due: route through the timeout category.
+    // The wait's timeout fell due: route through the timeout category. A run waiting for a
+    // webhook goes on as if the call got no response.
     step_output on_timeout(const session& current, const contact_view& contact, timestamp now) const;
 
-    // The run outlived its flow's expire_after: it ends as expired, nothing is sent.
+    // The webhook that `current` waits for answered: `status` is the HTTP status (0: no response)
+    // and `body` the response body (the session keeps its first max_webhook_body bytes). Saves the call's
+    // result (value: the status; category: "Success" for 2xx, else "Failure"; input: "METHOD URL") and goes
+    // on with the node's remaining actions and its router (@webhook.status). Not handled when the session
+    // does not wait for a webhook (e.g. a keyword interrupted it meanwhile): the response is dropped.
+    step_output on_webhook_result(const session& current,
+                                  const contact_view& contact,
+                                  int status,
+                                  std::string_view body,
+                                  timestamp now) const;
+
+    // The run outlived its flow's expire_after: it ends as expired, nothing is sent. Runs that
+    // wait for it in enter_flow end as expired too.
     step_output on_expired(const session& current) const;
+
+    // The same, as RapidPro does for a subflow: the innermost run ends as expired and its parent
+    // goes on through its "Expired" category. Without parents, the same as on_expired(current).
+    step_output on_expired(const session& current, const contact_view& contact, timestamp now) const;
 
     const keyword_trigger* match_trigger(std::string_view text) const;
 

@@ -90,20 +90,81 @@ result_value result_from_json(const nlohmann::json& j) {
     return r;
 }
 
+nlohmann::json to_json(const std::map<std::string, result_value>& results) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [key, value] : results) {
+        out[key] = to_json(value);
+    }
+    return out;
+}
+
+std::map<std::string, result_value> results_from_json(const nlohmann::json& j) {
+    std::map<std::string, result_value> out;
+    for (const auto& [key, value] : j.items()) {
+        out.emplace(key, result_from_json(value));
+    }
+    return out;
+}
+
 }  // namespace
 
-nlohmann::json to_json(const session& s) {
-    nlohmann::json results = nlohmann::json::object();
-    for (const auto& [key, value] : s.results) {
-        results[key] = to_json(value);
+std::optional<std::string> config_language(std::string_view code, const std::vector<std::string>& languages) {
+    // ISO 639-3 (and 639-2/B) codes of the languages our programmes use, and their 639-1 codes.
+    static const std::map<std::string_view, std::string_view> two_letter = {
+        {"amh", "am"}, {"ara", "ar"}, {"ben", "bn"}, {"deu", "de"}, {"ger", "de"}, {"eng", "en"},
+        {"fas", "fa"}, {"per", "fa"}, {"fra", "fr"}, {"fre", "fr"}, {"ful", "ff"}, {"hau", "ha"},
+        {"hin", "hi"}, {"ibo", "ig"}, {"ita", "it"}, {"kin", "rw"}, {"kur", "ku"}, {"lin", "ln"},
+        {"nld", "nl"}, {"orm", "om"}, {"por", "pt"}, {"pus", "ps"}, {"rus", "ru"}, {"som", "so"},
+        {"spa", "es"}, {"swa", "sw"}, {"tir", "ti"}, {"tur", "tr"}, {"ukr", "uk"}, {"urd", "ur"},
+        {"yor", "yo"}, {"zho", "zh"}};
+    const auto has = [&](std::string_view c) {
+        return std::find(languages.begin(), languages.end(), c) != languages.end();
+    };
+    const auto it = two_letter.find(code);
+    if (languages.empty()) {
+        if (code.empty() || code == "base" || code == "und") {
+            return std::nullopt;
+        }
+        return std::string(it != two_letter.end() ? it->second : code);
     }
+    if (it != two_letter.end() && has(it->second)) {
+        return std::string(it->second);
+    }
+    if (!code.empty() && has(code)) {
+        return std::string(code);
+    }
+    return std::nullopt;
+}
+
+// The fields added with subflows and webhooks are written only when set, so a session of a flow
+// that uses neither keeps the JSON it always had.
+nlohmann::json to_json(const session& s) {
     nlohmann::json j = {{"flow_id", s.flow_id},
                         {"node_id", s.node_id},
-                        {"results", std::move(results)},
+                        {"results", to_json(s.results)},
                         {"started_at", to_millis(s.started_at)},
                         {"waiting_since", to_millis(s.waiting_since)}};
     if (s.wait_expires_at) {
         j["wait_expires_at"] = to_millis(*s.wait_expires_at);
+    }
+    if (s.webhook) {
+        j["webhook"] = {{"next_action", s.webhook->next_action},
+                        {"result_name", s.webhook->result_name},
+                        {"request", s.webhook->request}};
+    }
+    if (s.last_webhook) {
+        j["last_webhook"] = {{"status", s.last_webhook->status}, {"body", s.last_webhook->body}};
+    }
+    if (!s.parents.empty()) {
+        nlohmann::json parents = nlohmann::json::array();
+        for (const auto& p : s.parents) {
+            parents.push_back({{"flow_id", p.flow_id},
+                               {"node_id", p.node_id},
+                               {"next_action", p.next_action},
+                               {"results", to_json(p.results)},
+                               {"started_at", to_millis(p.started_at)}});
+        }
+        j["parents"] = std::move(parents);
     }
     return j;
 }
@@ -112,13 +173,28 @@ session session_from_json(const nlohmann::json& j) {
     session s;
     s.flow_id = j.at("flow_id").get<std::string>();
     s.node_id = j.at("node_id").get<std::string>();
-    for (const auto& [key, value] : j.at("results").items()) {
-        s.results.emplace(key, result_from_json(value));
-    }
+    s.results = results_from_json(j.at("results"));
     s.started_at = from_millis(j.at("started_at").get<std::int64_t>());
     s.waiting_since = from_millis(j.at("waiting_since").get<std::int64_t>());
     if (const auto it = j.find("wait_expires_at"); it != j.end() && !it->is_null()) {
         s.wait_expires_at = from_millis(it->get<std::int64_t>());
+    }
+    if (const auto it = j.find("webhook"); it != j.end() && !it->is_null()) {
+        s.webhook = webhook_wait{it->at("next_action").get<std::size_t>(),
+                                 it->at("result_name").get<std::string>(),
+                                 it->at("request").get<std::string>()};
+    }
+    if (const auto it = j.find("last_webhook"); it != j.end() && !it->is_null()) {
+        s.last_webhook = webhook_response{it->at("status").get<int>(), it->at("body").get<std::string>()};
+    }
+    if (const auto it = j.find("parents"); it != j.end()) {
+        for (const auto& p : *it) {
+            s.parents.push_back({p.at("flow_id").get<std::string>(),
+                                 p.at("node_id").get<std::string>(),
+                                 p.at("next_action").get<std::size_t>(),
+                                 results_from_json(p.at("results")),
+                                 from_millis(p.at("started_at").get<std::int64_t>())});
+        }
     }
     return s;
 }

@@ -1,6 +1,6 @@
 #pragma once
-// The flow model: one shape inside for both of our loaders (our JSON format now, RapidPro/TextIt
-// exports next). It follows RapidPro's: a node runs its actions, then its router (if any) picks a
+// The flow model: one shape inside for both of our loaders (our JSON format and RapidPro/TextIt
+// exports). It follows RapidPro's: a node runs its actions, then its router (if any) picks a
 // category, and the category's exit leads to the next node. A router with a wait pauses the run
 // until the contact's next message.
 
@@ -20,22 +20,103 @@ namespace flowgate::flows {
 // Texts side by side per language code ("en", "ar", ...).
 using lang_text = std::map<std::string, std::string>;
 
+// Several texts per language, e.g. quick replies.
+using lang_texts = std::map<std::string, std::vector<std::string>>;
+
+// Members added later have "= {}", which keeps brace initialisations that name only the first
+// members free of -Wmissing-field-initializers.
 struct send_action {
     lang_text text;
+    // Offered answers; SMS has no buttons, so they go out as a numbered list after the text.
+    lang_texts quick_replies = {};
 };
 
-// Grows with the engine (set_contact_field, enter_flow, call_webhook, ...).
-using action = std::variant<send_action>;
+// The fields below marked "template" are rendered like message texts (docs/flows.md "Templates").
+struct set_field_action {
+    std::string key;    // the field's key, e.g. "age"
+    std::string name;   // its label, e.g. "Age" (may be empty)
+    std::string value;  // template
+};
+
+struct set_name_action {
+    std::string name;  // template
+};
+
+// A language code, as a template; ISO 639-3 values ("ara") are mapped to the deployment's
+// codes ("ar") when the run renders it (config_language).
+struct set_language_action {
+    std::string language;
+};
+
+struct set_result_action {
+    std::string name;
+    std::string value;  // template
+    std::string category;
+};
+
+struct group_ref {
+    std::string uuid;  // may be empty (our format refers by name)
+    std::string name;
+
+    friend bool operator==(const group_ref&, const group_ref&) = default;
+};
+
+struct add_groups_action {
+    std::vector<group_ref> groups;
+};
+
+struct remove_groups_action {
+    std::vector<group_ref> groups;
+    bool all = false;  // from every group the contact is in
+};
+
+// Runs another flow; the parent resumes when it ends, its router reading the child's status
+// (operand_kind::child_status). A terminal one ends the parent first: nothing resumes.
+struct enter_flow_action {
+    std::string flow_id;
+    std::string flow_name;
+    bool terminal = false;
+};
+
+// An HTTP call the gateway makes for the run, which waits for engine::on_webhook_result.
+struct webhook_action {
+    std::string method = "GET";
+    std::string url;                                           // template
+    std::vector<std::pair<std::string, std::string>> headers;  // values are templates
+    std::string body;                                          // template
+    std::string result_name;  // non-empty: the response is saved as this result
+};
+
+using action = std::variant<send_action,
+                            set_field_action,
+                            set_name_action,
+                            set_language_action,
+                            set_result_action,
+                            add_groups_action,
+                            remove_groups_action,
+                            enter_flow_action,
+                            webhook_action>;
 
 struct test_case {
     std::string type;                    // RapidPro's test name, e.g. "has_any_word"
     std::vector<std::string> arguments;  // already strings, as in RapidPro exports
     std::size_t category = 0;            // index into router::categories
+    // Arguments by language (RapidPro's localization), chosen like texts; `arguments` otherwise.
+    lang_texts localized_arguments = {};
 };
 
 struct category {
     std::string name;
-    std::size_t exit = 0;  // index into node::exits
+    std::size_t exit = 0;           // index into node::exits
+    lang_text localized_name = {};  // RapidPro's localized category names (results keep `name`)
+};
+
+// What a router tests.
+enum class operand_kind {
+    text,            // router::operand is a template
+    webhook_status,  // the HTTP status of the run's last webhook ("0": no response)
+    child_status,    // how the subflow just entered ended: "completed" or "expired"
+    contact_groups,  // the contact's group names, ", "-separated (RapidPro's has_group operand)
 };
 
 struct wait_spec {
@@ -45,6 +126,7 @@ struct wait_spec {
 
 struct router {
     std::string operand = "@input.text";
+    operand_kind kind = operand_kind::text;
     std::optional<wait_spec> wait;  // set: pause for the contact's next message
     std::vector<test_case> cases;
     std::vector<category> categories;
@@ -102,15 +184,46 @@ struct result_value {
 // Result keys are RapidPro's snake-cased result names: "Workshop City" → "workshop_city".
 std::string result_key(std::string_view name);
 
+// A run that entered a subflow and waits for it to end (enter_flow).
+struct parent_run {
+    std::string flow_id;
+    std::string node_id;          // the node of the enter_flow action
+    std::size_t next_action = 0;  // where that node goes on when the child ends
+    std::map<std::string, result_value> results;
+    timestamp started_at{};
+
+    friend bool operator==(const parent_run&, const parent_run&) = default;
+};
+
+// The run waits for the response of the webhook its node called.
+struct webhook_wait {
+    std::size_t next_action = 0;  // index into the node's actions after the call_webhook
+    std::string result_name;
+    std::string request;  // "POST https://...": the result's input, as RapidPro saves it
+
+    friend bool operator==(const webhook_wait&, const webhook_wait&) = default;
+};
+
+// The last webhook response a run got (@webhook.status in routers).
+struct webhook_response {
+    int status = 0;  // 0: no response (connection failed, timed out)
+    std::string body;
+
+    friend bool operator==(const webhook_response&, const webhook_response&) = default;
+};
+
 // Where a contact is in a conversation. Persisted by the store as JSON (to_json/from_json), so a
-// conversation continues across a restart.
+// conversation continues across a restart. The top-level fields are the innermost run's.
 struct session {
     std::string flow_id;
-    std::string node_id;                          // the node whose router waits for the next message
+    std::string node_id;  // the node whose router waits for the next message (or whose webhook runs)
     std::map<std::string, result_value> results;  // by result_key
     timestamp started_at{};
     timestamp waiting_since{};
     std::optional<timestamp> wait_expires_at;
+    std::optional<webhook_wait> webhook = {};           // set: waiting for a webhook, not a message
+    std::optional<webhook_response> last_webhook = {};  // the run's last webhook response
+    std::vector<parent_run> parents = {};               // outermost first
 
     friend bool operator==(const session&, const session&) = default;
 };
@@ -125,6 +238,13 @@ struct contact_view {
     std::string name;
     std::string language;  // "" when unknown
     std::map<std::string, std::string> fields;
+    std::vector<group_ref> groups = {};  // for has_group and remove_contact_groups' all_groups
 };
+
+// A language code as the deployment writes it: ISO 639-3 codes ("ara", "eng", "fra", "hau") become
+// the deployment's 2-letter ones ("ar", ...) when it has them; a code the deployment has stays;
+// anything else ("base", "und", a language it does not use) is nullopt. With no languages
+// configured, known 639-3 codes become 2-letter ones and others stay as they are.
+std::optional<std::string> config_language(std::string_view code, const std::vector<std::string>& languages);
 
 }  // namespace flowgate::flows

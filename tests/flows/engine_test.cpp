@@ -473,6 +473,136 @@ TEST(session_json, malformed_documents_throw) {
     }
 }
 
+TEST(session_json, subflow_and_webhook_fields_round_trip) {
+    session s;
+    s.flow_id = "child";
+    s.node_id = "call";
+    s.started_at = from_millis(5000);
+    s.waiting_since = from_millis(6000);
+    s.wait_expires_at = from_millis(66000);
+    s.webhook = webhook_wait{2, "CRM", "POST https://crm.example.org/x"};
+    s.last_webhook = webhook_response{503, "busy"};
+    s.parents.push_back({"parent",
+                         "enter",
+                         1,
+                         {{"city", {"City", "1", "Amman", "1", "ask", from_millis(10)}}},
+                         from_millis(1)});
+    const json expected = {
+        {"flow_id", "child"},
+        {"node_id", "call"},
+        {"results", json::object()},
+        {"started_at", 5000},
+        {"waiting_since", 6000},
+        {"wait_expires_at", 66000},
+        {"webhook",
+         {{"next_action", 2}, {"result_name", "CRM"}, {"request", "POST https://crm.example.org/x"}}},
+        {"last_webhook", {{"status", 503}, {"body", "busy"}}},
+        {"parents",
+         {{{"flow_id", "parent"},
+           {"node_id", "enter"},
+           {"next_action", 1},
+           {"results",
+            {{"city",
+              {{"name", "City"},
+               {"value", "1"},
+               {"category", "Amman"},
+               {"input", "1"},
+               {"node_id", "ask"},
+               {"created_at", 10}}}}},
+           {"started_at", 1}}}},
+    };
+    EXPECT_EQ(to_json(s), expected);
+    EXPECT_EQ(session_from_json(expected), s);
+}
+
+// Flows built as the model (no loader): actions around a webhook, contact changes within a step.
+flow_set model_flows() {
+    flow f;
+    f.id = "hook";
+    f.name = "Hook";
+    f.language = "en";
+    webhook_action call;
+    call.method = "POST";
+    call.url = "https://x.example.org/@contact.name";
+    call.headers = {{"X-Name", "@contact.name"}};
+    call.body = "@fields.city";
+    call.result_name = "Call";
+    node n;
+    n.id = "n";
+    n.actions = {set_name_action{"Rania Haddad"},
+                 set_field_action{"city", "City", "Irbid"},
+                 send_action{{{"en", "Hi @contact.name from @fields.city"}}, {{"en", {"Yes", "No"}}}},
+                 call,
+                 send_action{{{"en", "After: @results.call.category"}}}};
+    router r;
+    r.operand = "@webhook.status";
+    r.kind = operand_kind::webhook_status;
+    r.cases = {{"has_number_between", {"200", "299"}, 0}};
+    r.categories = {{"Success", 0}, {"Failure", 1}};
+    r.default_category = 1;
+    n.router = r;
+    n.exits = {{std::nullopt}, {std::nullopt}};
+    f.nodes.push_back(n);
+    flow_set set;
+    set.add(f);
+    return set;
+}
+
+TEST(engine, webhook_waits_and_resumes_after_its_action) {
+    const flow_set flows = model_flows();
+    const engine eng(flows, {}, environment{{"en"}});
+    const contact_view contact{"c-1", "R", "", {}};
+    const auto started = eng.start("Hook", std::nullopt, contact, at(0));
+    ASSERT_TRUE(started.session);
+    ASSERT_EQ(started.effects.size(), 5u);
+    EXPECT_EQ(std::get<contact_name_changed>(started.effects[1]).name, "Rania Haddad");
+    EXPECT_EQ(std::get<contact_field_changed>(started.effects[2]).value, "Irbid");
+    EXPECT_EQ(std::get<send_msg>(started.effects[3]).text, "Hi Rania Haddad from Irbid\n1 Yes\n2 No");
+    const auto& call = std::get<webhook_call>(started.effects[4]);
+    EXPECT_EQ(call.url, "https://x.example.org/Rania%20Haddad");  // what a URL cannot carry is escaped
+    EXPECT_EQ(call.headers, (std::vector<std::pair<std::string, std::string>>{{"X-Name", "Rania Haddad"}}));
+    EXPECT_EQ(call.body, "Irbid");
+    EXPECT_EQ(call.node_id, "n");
+    ASSERT_TRUE(started.session->webhook);
+    EXPECT_EQ(started.session->wait_expires_at, at(0) + std::chrono::seconds(60));
+
+    struct resume_case {
+        int status;
+        std::string after;
+        std::string category;
+    };
+    for (const auto& c : std::vector<resume_case>{{200, "After: Success", "Success"},
+                                                  {299, "After: Success", "Success"},
+                                                  {300, "After: Failure", "Failure"},
+                                                  {0, "After: Failure", "Failure"}}) {
+        SCOPED_TRACE(c.status);
+        const auto out = eng.on_webhook_result(*started.session, contact, c.status, "{}", at(1));
+        EXPECT_TRUE(out.handled);
+        EXPECT_FALSE(out.session);
+        ASSERT_EQ(out.effects.size(), 3u);
+        const auto& saved = std::get<result_saved>(out.effects[0]).value;
+        EXPECT_EQ(saved,
+                  (result_value{"Call",
+                                std::to_string(c.status),
+                                c.category,
+                                "POST https://x.example.org/Rania%20Haddad",
+                                "n",
+                                at(1)}));
+        EXPECT_EQ(std::get<send_msg>(out.effects[1]).text, c.after);
+        EXPECT_EQ(std::get<run_ended>(out.effects[2]).status, run_status::completed);
+    }
+
+    // A message meanwhile changes nothing; a response to a session that does not wait is dropped.
+    const auto msg_out = eng.on_message(started.session, contact, "hello", at(1));
+    EXPECT_FALSE(msg_out.handled);
+    EXPECT_EQ(msg_out.session, started.session);
+    session not_waiting = *started.session;
+    not_waiting.webhook.reset();
+    const auto dropped = eng.on_webhook_result(not_waiting, contact, 200, "", at(1));
+    EXPECT_FALSE(dropped.handled);
+    EXPECT_TRUE(dropped.effects.empty());
+}
+
 TEST(result_key, snake_cases_result_names) {
     const std::vector<std::pair<std::string, std::string>> cases = {
         {"City", "city"},
