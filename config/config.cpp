@@ -14,6 +14,7 @@
 #include "flows/duration.hpp"
 #include "flows/loader.hpp"
 #include "flows/normalize.hpp"
+#include "flows/rapidpro.hpp"
 #include "handlers/registry.hpp"
 #include "handlers/urn.hpp"
 
@@ -482,6 +483,22 @@ void load_flows(const json& root, config& cfg, const environment& env, load_outc
             fr.error("", "not valid JSON");
             continue;
         }
+        if (doc.is_object() && (doc.contains("flows") || doc.contains("spec_version"))) {
+            // A RapidPro/TextIt export: every flow in it, by UUID or name.
+            auto exported = flows::load_rapidpro_export(doc, cfg.languages);
+            for (auto& p : exported.problems) {
+                fr.error(p.pointer, p.message);
+            }
+            for (auto& f : exported.flows) {
+                if (cfg.flows->find(f.id) != nullptr) {
+                    fr.error("", "another flow has the id \"" + f.id + "\"");
+                    continue;
+                }
+                cfg.flows->add(std::move(f));
+            }
+            cfg.flow_files.push_back(path);
+            continue;
+        }
         flows::load_options options;
         options.stop_words = cfg.keywords.stop;
         auto loaded = flows::load_flow(doc, options);
@@ -691,6 +708,14 @@ void check_trigger_keywords(const config& cfg, reporter& r) {
 }
 
 }  // namespace
+
+flows::environment config::engine_environment() const {
+    flows::environment env;
+    env.languages = languages;
+    env.timezone = timezone;
+    env.default_country = default_country;
+    return env;
+}
 
 const channel_config* config::find_channel(std::string_view id) const {
     for (const auto& c : channels) {

@@ -67,6 +67,8 @@ struct config {
     flows::standing_keywords keywords;
 
     const channel_config* find_channel(std::string_view id) const;
+    // What the flow engine needs to know of the deployment.
+    flows::environment engine_environment() const;
 };
 
 struct diagnostic {

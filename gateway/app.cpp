@@ -49,7 +49,7 @@ int serve(const config::config& cfg) {
     writer write(store, stats);
     write.start();
 
-    const flows::engine engine(*cfg.flows, cfg.triggers, {cfg.languages});
+    const flows::engine engine(*cfg.flows, cfg.triggers, cfg.engine_environment());
     const ingest in(cfg, engine);
     channel_map channels;
     for (const auto& c : cfg.channels) {

@@ -6,7 +6,11 @@
 
 namespace flowgate::gateway {
 
-flows::contact_view to_view(const contact_record& c) { return {c.uuid, c.name, c.language, c.fields}; }
+flows::contact_view to_view(const contact_record& c) {
+    flows::contact_view v{c.uuid, c.name, c.language, c.fields};
+    v.groups = c.groups;
+    return v;
+}
 
 ingest::ingest(const config::config& cfg, const flows::engine& engine) : config_(cfg), engine_(engine) {}
 
@@ -112,22 +116,24 @@ std::size_t ingest::apply_step(write_tx& tx,
     if (!step.handled) {
         return 0;
     }
-    std::optional<std::int64_t> run_id;
+    // The runs of the session, outermost first; a subflow's run is pushed on top of its parent's.
+    std::vector<std::int64_t> runs;
     if (current) {
-        run_id = current->run_id;
+        runs = current->parent_runs;
+        runs.push_back(current->run_id);
     }
     std::size_t queued = 0;
     for (const auto& e : step.effects) {
         if (const auto* started = std::get_if<flows::run_started>(&e)) {
-            run_id = tx.start_run(contact.id, started->flow_id, now);
+            runs.push_back(tx.start_run(contact.id, started->flow_id, now));
         } else if (const auto* ended = std::get_if<flows::run_ended>(&e)) {
-            if (run_id) {
-                tx.end_run(*run_id, ended->status, now);
+            if (!runs.empty()) {
+                tx.end_run(runs.back(), ended->status, now);
+                runs.pop_back();
             }
-            run_id.reset();
         } else if (const auto* saved = std::get_if<flows::result_saved>(&e)) {
-            if (run_id) {
-                tx.save_result(*run_id, saved->key, saved->value);
+            if (!runs.empty()) {
+                tx.save_result(runs.back(), saved->key, saved->value);
             }
         } else if (const auto* send = std::get_if<flows::send_msg>(&e)) {
             const auto seg = flows::count_segments(send->text);
@@ -140,13 +146,38 @@ std::size_t ingest::apply_step(write_tx& tx,
                                  reply_to,
                                  now});
             ++queued;
+        } else if (const auto* field = std::get_if<flows::contact_field_changed>(&e)) {
+            tx.set_contact_field(contact.id, field->key, field->value);
+        } else if (const auto* name = std::get_if<flows::contact_name_changed>(&e)) {
+            tx.set_contact_name(contact.id, name->name);
+        } else if (const auto* lang = std::get_if<flows::contact_language_changed>(&e)) {
+            tx.set_contact_language(contact.id, lang->language, now);
+        } else if (const auto* groups = std::get_if<flows::contact_groups_changed>(&e)) {
+            if (groups->removed_all) {
+                tx.remove_all_contact_groups(contact.id);
+            }
+            for (const auto& g : groups->removed) {
+                tx.remove_contact_group(contact.id, g);
+            }
+            for (const auto& g : groups->added) {
+                tx.add_contact_group(contact.id, g);
+            }
         }
+        // webhook_call: the gateway does not make the call yet; the run's wait times out after
+        // flows::webhook_timeout and takes its Failure route (docs/flows.md).
     }
-    if (step.session && run_id) {
-        stored_session saved{*run_id, *step.session, std::nullopt};
-        if (const flows::flow* f = config_.flows->find(step.session->flow_id)) {
-            saved.run_expires_at = step.session->started_at +
-                                   std::chrono::duration_cast<std::chrono::milliseconds>(f->expire_after);
+    if (step.session && !runs.empty()) {
+        stored_session saved;
+        saved.run_id = runs.back();
+        saved.parent_runs.assign(runs.begin(), runs.end() - 1);
+        saved.session = *step.session;
+        // The whole conversation expires with its outermost run.
+        const bool nested = !step.session->parents.empty();
+        const auto& outer_flow = nested ? step.session->parents.front().flow_id : step.session->flow_id;
+        const auto started = nested ? step.session->parents.front().started_at : step.session->started_at;
+        if (const flows::flow* f = config_.flows->find(outer_flow)) {
+            saved.run_expires_at =
+                started + std::chrono::duration_cast<std::chrono::milliseconds>(f->expire_after);
         }
         tx.save_session(contact.id, saved, now);
     } else if (current) {
@@ -188,7 +219,7 @@ timer_outcome ingest::fire_due(write_tx& tx, timestamp now, std::size_t limit) c
         ++out.fired;
         flows::step_output step;
         if (current->run_expires_at && *current->run_expires_at <= now) {
-            step = engine_.on_expired(current->session);
+            step = engine_.on_expired(current->session, to_view(who->contact), now);
         } else if (who->contact.stopped) {
             // Cannot happen through ingest (STOP ends the run); a store edited by hand might.
             step.handled = true;

@@ -65,7 +65,7 @@ int simulate(const config::config& cfg,
     }
 
     sqlite_store store(opts.database);
-    const flows::engine engine(*cfg.flows, cfg.triggers, {cfg.languages});
+    const flows::engine engine(*cfg.flows, cfg.triggers, cfg.engine_environment());
     const ingest in_(cfg, engine);
     auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(clock_type::now());
 

@@ -32,6 +32,12 @@ CREATE TABLE contact_urns (
 );
 CREATE INDEX contact_urns_contact ON contact_urns(contact_id);
 CREATE INDEX contacts_stopped ON contacts(id) WHERE stopped = 1;
+CREATE TABLE contact_groups (
+    contact_id  INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    uuid        TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (contact_id, name)
+);
 CREATE TABLE messages (
     id              INTEGER PRIMARY KEY,
     uuid            TEXT NOT NULL UNIQUE,
@@ -89,6 +95,7 @@ CREATE TABLE sessions (
     state           TEXT NOT NULL,
     wait_expires_at INTEGER,
     run_expires_at  INTEGER,
+    parent_runs     TEXT NOT NULL DEFAULT '[]',
     updated_at      INTEGER NOT NULL
 );
 CREATE INDEX sessions_wait_expires ON sessions(wait_expires_at) WHERE wait_expires_at IS NOT NULL;
@@ -165,19 +172,33 @@ struct sqlite_store::statements {
           set_name(db, "UPDATE contacts SET name = ?2 WHERE id = ?1"),
           set_stopped(db, "UPDATE contacts SET stopped = ?2, updated_at = ?3 WHERE id = ?1"),
           set_language(db, "UPDATE contacts SET language = ?2, updated_at = ?3 WHERE id = ?1"),
+          set_field(db,
+                    "UPDATE contacts SET fields = CASE WHEN ?3 = '' THEN json_remove(fields, '$.' || "
+                    "json_quote(?2)) "
+                    "ELSE json_set(fields, '$.' || json_quote(?2), ?3) END WHERE id = ?1"),
+          add_group(db,
+                    "INSERT INTO contact_groups (contact_id, name, uuid) VALUES (?1, ?2, ?3) "
+                    "ON CONFLICT (contact_id, name) DO NOTHING"),
+          remove_group(
+              db,
+              "DELETE FROM contact_groups WHERE contact_id = ?1 AND (name = ?2 OR (?3 != '' AND uuid = ?3))"),
+          remove_groups(db, "DELETE FROM contact_groups WHERE contact_id = ?1"),
+          load_groups(db, "SELECT uuid, name FROM contact_groups WHERE contact_id = ?1 ORDER BY name"),
           insert_inbound(
               db,
               "INSERT INTO messages (uuid, direction, channel_id, contact_id, urn, external_id, text, "
               "state, created_at, updated_at) VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, 'handled', ?7, ?7) "
               "ON CONFLICT (channel_id, external_id) WHERE direction = 'in' DO NOTHING"),
-          load_session(db, "SELECT run_id, state, run_expires_at FROM sessions WHERE contact_id = ?1"),
+          load_session(
+              db, "SELECT run_id, state, run_expires_at, parent_runs FROM sessions WHERE contact_id = ?1"),
           save_session(
               db,
               "INSERT INTO sessions (contact_id, run_id, flow_id, state, wait_expires_at, run_expires_at, "
-              "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?6) ON CONFLICT (contact_id) DO UPDATE SET "
+              "updated_at, parent_runs) VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?6, ?8) "
+              "ON CONFLICT (contact_id) DO UPDATE SET "
               "run_id = excluded.run_id, flow_id = excluded.flow_id, state = excluded.state, "
               "wait_expires_at = excluded.wait_expires_at, run_expires_at = excluded.run_expires_at, "
-              "updated_at = excluded.updated_at"),
+              "parent_runs = excluded.parent_runs, updated_at = excluded.updated_at"),
           delete_session(db, "DELETE FROM sessions WHERE contact_id = ?1"),
           due_sessions(db,
                        "SELECT contact_id FROM sessions WHERE wait_expires_at <= ?1 UNION "
@@ -253,6 +274,7 @@ struct sqlite_store::statements {
     sqlite::connection& db;
     sqlite::statement savepoint, release, rollback_to;
     sqlite::statement find_contact, insert_contact, insert_urn, set_name, set_stopped, set_language;
+    sqlite::statement set_field, add_group, remove_group, remove_groups, load_groups;
     sqlite::statement insert_inbound;
     sqlite::statement load_session, save_session, delete_session, due_sessions, contact_by_id;
     sqlite::statement start_run, end_run, save_result, touch_run;
@@ -302,7 +324,10 @@ class sqlite_write_tx final : public write_tx {
             sqlite::reset_guard g(q);
             q.bind(1, urn);
             if (q.step()) {
-                return contact_from_row(q);
+                auto c = contact_from_row(q);
+                q.reset();
+                c.groups = groups_of(c.id);
+                return c;
             }
         }
         contact_record c;
@@ -323,6 +348,38 @@ class sqlite_write_tx final : public write_tx {
 
     void set_contact_language(std::int64_t contact_id, const std::string& language, timestamp now) override {
         s_.set_language.bind(1, contact_id).bind(2, language).bind(3, to_millis(now)).run();
+    }
+
+    void set_contact_field(std::int64_t contact_id,
+                           const std::string& key,
+                           const std::string& value) override {
+        s_.set_field.bind(1, contact_id).bind(2, key).bind(3, value).run();
+    }
+
+    void add_contact_group(std::int64_t contact_id, const flows::group_ref& group) override {
+        s_.add_group.bind(1, contact_id)
+            .bind(2, group.name.empty() ? group.uuid : group.name)
+            .bind(3, group.uuid)
+            .run();
+    }
+
+    void remove_contact_group(std::int64_t contact_id, const flows::group_ref& group) override {
+        s_.remove_group.bind(1, contact_id).bind(2, group.name).bind(3, group.uuid).run();
+    }
+
+    void remove_all_contact_groups(std::int64_t contact_id) override {
+        s_.remove_groups.bind(1, contact_id).run();
+    }
+
+    std::vector<flows::group_ref> groups_of(std::int64_t contact_id) {
+        auto& q = s_.load_groups;
+        sqlite::reset_guard g(q);
+        q.bind(1, contact_id);
+        std::vector<flows::group_ref> out;
+        while (q.step()) {
+            out.push_back({q.column_text(0), q.column_text(1)});
+        }
+        return out;
     }
 
     std::optional<std::int64_t> insert_inbound(const inbound_record& m) override {
@@ -353,6 +410,14 @@ class sqlite_write_tx final : public write_tx {
         if (!q.column_is_null(2)) {
             s.run_expires_at = from_millis(q.column_int64(2));
         }
+        const auto parents = nlohmann::json::parse(q.column_text(3), nullptr, false);
+        if (parents.is_array()) {
+            for (const auto& id : parents) {
+                if (id.is_number_integer()) {
+                    s.parent_runs.push_back(id.get<std::int64_t>());
+                }
+            }
+        }
         return s;
     }
 
@@ -374,7 +439,10 @@ class sqlite_write_tx final : public write_tx {
         if (!q.step()) {
             return std::nullopt;
         }
-        return contact_address{contact_from_row(q), q.column_text(6), q.column_text(7)};
+        contact_address a{contact_from_row(q), q.column_text(6), q.column_text(7)};
+        q.reset();
+        a.contact.groups = groups_of(a.contact.id);
+        return a;
     }
 
     void save_session(std::int64_t contact_id, const stored_session& s, timestamp now) override {
@@ -389,6 +457,7 @@ class sqlite_write_tx final : public write_tx {
             .bind(5, expires)
             .bind(6, to_millis(now))
             .bind(7, s.run_expires_at ? std::optional(to_millis(*s.run_expires_at)) : std::nullopt)
+            .bind(8, nlohmann::json(s.parent_runs).dump())
             .run();
         s_.touch_run.bind(1, s.run_id).bind(2, to_millis(now)).run();
     }

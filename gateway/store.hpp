@@ -24,6 +24,7 @@ struct contact_record {
     std::string language;
     bool stopped = false;
     std::map<std::string, std::string> fields;
+    std::vector<flows::group_ref> groups;
 };
 
 struct inbound_record {
@@ -60,7 +61,8 @@ struct outbound_record {
 };
 
 struct stored_session {
-    std::int64_t run_id = 0;
+    std::int64_t run_id = 0;                // the innermost run (a subflow's, while one runs)
+    std::vector<std::int64_t> parent_runs;  // the runs waiting for it, outermost first
     flows::session session;
     std::optional<timestamp> run_expires_at;  // when the run ends as expired
 };
@@ -98,6 +100,14 @@ class write_tx {
     virtual void set_contact_language(std::int64_t contact_id,
                                       const std::string& language,
                                       timestamp now) = 0;
+    // An empty value clears the field.
+    virtual void set_contact_field(std::int64_t contact_id,
+                                   const std::string& key,
+                                   const std::string& value) = 0;
+    // Idempotent: adding a group twice or removing one the contact is not in changes nothing.
+    virtual void add_contact_group(std::int64_t contact_id, const flows::group_ref& group) = 0;
+    virtual void remove_contact_group(std::int64_t contact_id, const flows::group_ref& group) = 0;
+    virtual void remove_all_contact_groups(std::int64_t contact_id) = 0;
 
     // The new message's id, or nullopt when (channel, external id) is already stored.
     virtual std::optional<std::int64_t> insert_inbound(const inbound_record& message) = 0;

@@ -164,6 +164,68 @@ TEST(simulate, follow_up_survey_in_each_language_with_stored_results) {
     }
 }
 
+TEST(simulate, a_rapidpro_export_runs_end_to_end_and_its_contact_changes_are_stored) {
+    auto env = config::process_environment();
+    const auto read = env.read_file;
+    env.read_file = [read](const std::string& path) {
+        return read(std::string(FLOWGATE_SOURCE_DIR) + "/" + path);
+    };
+    const auto loaded = config::load_text("rapidpro.json",
+                                          R"({
+      "store": {"sqlite": "unused.db"}, "data_key": "none", "languages": ["en", "ar", "fr", "ha"],
+      "channels": [{"id": "local", "type": "external", "send_url": "http://127.0.0.1:9/send"}],
+      "flows": ["tests/flows/data/rapidpro-registration.json"],
+      "triggers": [{"keywords": ["JOIN"], "flow": "Registration"}]
+    })",
+                                          env);
+    ASSERT_TRUE(loaded.loaded) << (loaded.errors.empty() ? "" : loaded.errors[0].to_string());
+    test::temp_dir dir;
+    simulate_options opts;
+    opts.json = true;
+    opts.database = dir.file("sim.db");
+    // The webhook is not called by the gateway yet: its wait times out into Failure after 60 s.
+    std::istringstream in("JOIN\nRania\n1\n25\nyes\n/wait 2m\n");
+    std::ostringstream out;
+    std::ostringstream err;
+    ASSERT_EQ(simulate(*loaded.loaded, opts, in, out, err), 0) << err.str();
+    std::vector<std::string> got;
+    std::istringstream lines(out.str());
+    std::string line;
+    while (std::getline(lines, line)) {
+        const auto j = nlohmann::json::parse(line);
+        EXPECT_EQ(j.at("segments").get<int>(), 1) << line;
+        got.push_back(j.at("text").get<std::string>());
+    }
+    EXPECT_EQ(
+        got,
+        (std::vector<std::string>{"Welcome to the workshops! What is your name?",
+                                  "Thanks Rania! Which language?\n1 English\n2 Arabic\n3 French\n4 Hausa",
+                                  "How old are you, Rania?",
+                                  "Do you agree that we keep your answers? YES or NO",
+                                  "Sorry, we could not register you (0). Try later."}));
+    sqlite::connection db(opts.database);
+    sqlite::statement contact(db, "SELECT name, language, json_extract(fields, '$.age') FROM contacts");
+    ASSERT_TRUE(contact.step());
+    EXPECT_EQ(contact.column_text(0), "Rania");
+    EXPECT_EQ(contact.column_text(1), "en");
+    EXPECT_EQ(contact.column_text(2), "25");
+    sqlite::statement groups(db, "SELECT count(*) FROM contact_groups");
+    ASSERT_TRUE(groups.step());
+    EXPECT_EQ(groups.column_int64(0), 0) << "the Failure route leaves all groups";
+    sqlite::statement runs(db, "SELECT flow_id, status FROM runs ORDER BY id");
+    std::vector<std::string> statuses;
+    while (runs.step()) {
+        statuses.push_back(runs.column_text(1));
+    }
+    EXPECT_EQ(statuses, (std::vector<std::string>{"completed", "completed"})) << "parent and subflow";
+    sqlite::statement results(
+        db,
+        "SELECT count(*) FROM results r JOIN runs ON runs.id = r.run_id "
+        "WHERE r.key = 'consent' AND runs.flow_id = 'fd243d7f-01d0-5916-95b9-98ef65c5bb31'");
+    ASSERT_TRUE(results.step());
+    EXPECT_EQ(results.column_int64(0), 1) << "the subflow's result is saved on the subflow's run";
+}
+
 TEST(simulate, json_lines_carry_encoding_and_segments) {
     const auto cfg = demo_config();
     std::istringstream lines(run(cfg, "انضم\n", true));

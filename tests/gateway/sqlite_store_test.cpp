@@ -206,14 +206,49 @@ TEST_F(store_test, sessions_and_results_round_trip) {
     sess.waiting_since = at(2);
     sess.wait_expires_at = at(86400000);
     sess.results["city"] = {"City", "Amman", "Amman", "عمّان", "ask_city", at(2)};
-    tx->save_session(c.id, {run, sess}, at(2));
+    stored_session stored;
+    stored.run_id = run;
+    stored.parent_runs = {run - 1, run - 2};  // ids of waiting parent runs, outermost first
+    stored.session = sess;
+    stored.run_expires_at = at(3 * 86400000LL);
+    tx->save_session(c.id, stored, at(2));
     tx->save_result(run, "city", sess.results["city"]);
     const auto loaded = tx->load_session(c.id);
     ASSERT_TRUE(loaded);
     EXPECT_EQ(loaded->run_id, run);
+    EXPECT_EQ(loaded->parent_runs, stored.parent_runs);
+    EXPECT_EQ(loaded->run_expires_at, stored.run_expires_at);
     EXPECT_EQ(loaded->session, sess);
+    EXPECT_EQ(tx->due_sessions(at(86400000 - 1), 10).size(), 0u);
+    EXPECT_EQ(tx->due_sessions(at(86400000), 10), std::vector<std::int64_t>{c.id}) << "the wait timed out";
     tx->delete_session(c.id);
     EXPECT_FALSE(tx->load_session(c.id));
+    tx->commit();
+}
+
+TEST_F(store_test, contact_fields_and_groups) {
+    sqlite_store s(path);
+    auto tx = s.begin_write();
+    const auto c = tx->upsert_contact("tel:+962791234567", "local", at(0));
+    tx->set_contact_field(c.id, "age", "31");
+    tx->set_contact_field(c.id, "city", "عمّان");
+    tx->set_contact_field(c.id, "age", "");  // cleared
+    tx->add_contact_group(c.id, {"g-1", "Amman Sept"});
+    tx->add_contact_group(c.id, {"g-1", "Amman Sept"});  // twice: still once
+    tx->add_contact_group(c.id, {"", "Waitlist"});
+    tx->remove_contact_group(c.id, {"", "Nobody's group"});
+    auto again = tx->upsert_contact("tel:+962791234567", "local", at(1));
+    EXPECT_EQ(again.fields, (std::map<std::string, std::string>{{"city", "عمّان"}}));
+    ASSERT_EQ(again.groups.size(), 2u);
+    EXPECT_EQ(again.groups[0], (flows::group_ref{"g-1", "Amman Sept"}));
+    tx->remove_contact_group(c.id, {"g-1", ""});  // by uuid
+    EXPECT_EQ(tx->load_contact(c.id)->contact.groups, (std::vector<flows::group_ref>{{"", "Waitlist"}}));
+    tx->remove_all_contact_groups(c.id);
+    const auto who = tx->load_contact(c.id);
+    ASSERT_TRUE(who);
+    EXPECT_TRUE(who->contact.groups.empty());
+    EXPECT_EQ(who->urn, "tel:+962791234567");
+    EXPECT_EQ(who->channel_id, "local");
     tx->commit();
 }
 
