@@ -16,6 +16,7 @@
 #include <memory>
 #include <set>
 
+#include "flows/icu_text.hpp"
 #include "flows/normalize.hpp"
 
 namespace flowgate::flows {
@@ -342,15 +343,8 @@ context_fn plain(test_fn fn) {
         };
 }
 
-icu::UnicodeString to_unicode(std::string_view text) {
-    return icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<int32_t>(text.size())));
-}
-
-std::string to_utf8(const icu::UnicodeString& s) {
-    std::string out;
-    s.toUTF8String(out);
-    return out;
-}
+using icu_text::to_unicode;
+using icu_text::to_utf8;
 
 // The marks normalize() drops too (bidi marks, zero-width characters, the BOM).
 bool is_invisible(UChar32 c) {

@@ -4,6 +4,8 @@
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
 
+#include "flows/icu_text.hpp"
+
 namespace flowgate::flows {
 
 namespace {
@@ -50,15 +52,8 @@ bool is_separator(UChar32 c) {
     return type == U_MATH_SYMBOL || type == U_CURRENCY_SYMBOL || type == U_MODIFIER_SYMBOL;
 }
 
-icu::UnicodeString to_unicode(std::string_view text) {
-    return icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<int32_t>(text.size())));
-}
-
-std::string to_utf8(const icu::UnicodeString& s) {
-    std::string out;
-    s.toUTF8String(out);
-    return out;
-}
+using icu_text::to_unicode;
+using icu_text::to_utf8;
 
 icu::UnicodeString fold(const icu::UnicodeString& in) {
     UErrorCode status = U_ZERO_ERROR;
