@@ -537,10 +537,28 @@ void load_triggers(const json& root, config& cfg, reporter& r, bool flows_comple
             r.error(base, "must be an object");
             continue;
         }
-        check_keys(t, base, {"keywords", "flow", "match", "language"}, r);
+        check_keys(t, base, {"keywords", "flow", "match", "language", "catch_all"}, r);
         flows::keyword_trigger trig;
         const auto kw = t.find("keywords");
-        if (kw == t.end() || !kw->is_array() || kw->empty()) {
+        bool catch_all = false;
+        if (const auto ca = t.find("catch_all"); ca != t.end()) {
+            if (!ca->is_boolean()) {
+                r.error(base + "/catch_all", "must be true or false");
+            } else {
+                catch_all = ca->get<bool>();
+            }
+        }
+        if (catch_all) {
+            trig.match_type = flows::keyword_trigger::match::catch_all;
+            if (kw != t.end()) {
+                r.error(base + "/keywords", "a catch-all trigger has no keywords");
+            }
+            if (std::any_of(cfg.triggers.begin(), cfg.triggers.end(), [](const flows::keyword_trigger& o) {
+                    return o.match_type == flows::keyword_trigger::match::catch_all;
+                })) {
+                r.error(base + "/catch_all", "there is already a catch-all trigger");
+            }
+        } else if (kw == t.end() || !kw->is_array() || kw->empty()) {
             r.error(base + "/keywords", "must be a non-empty array of keywords");
         } else {
             for (std::size_t k = 0; k < kw->size(); ++k) {
@@ -574,7 +592,7 @@ void load_triggers(const json& root, config& cfg, reporter& r, bool flows_comple
         } else if (!t.contains("flow")) {
             r.error(base + "/flow", "is required");
         }
-        if (const std::string* m = get_string(t, "match", base, r)) {
+        if (const std::string* m = catch_all ? nullptr : get_string(t, "match", base, r)) {
             if (*m == "first_word") {
                 trig.match_type = flows::keyword_trigger::match::first_word;
             } else if (*m == "only_word") {

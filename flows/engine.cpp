@@ -541,9 +541,27 @@ step_output engine::on_message(const std::optional<session>& current,
         end_all_runs(*live, run_status::interrupted, effects);
         live.reset();
     }
-    if (const keyword_trigger* t = match_trigger(text)) {
+    // A flow that ignores triggers keeps its contact: the keyword is an answer. The conversation's
+    // outermost flow decides.
+    bool keywords_interrupt = true;
+    if (live) {
+        const std::string& outer = live->parents.empty() ? live->flow_id : live->parents.front().flow_id;
+        const flow* f = flows_.find(outer);
+        keywords_interrupt = f == nullptr || !f->ignore_triggers;
+    }
+    if (const keyword_trigger* t = keywords_interrupt ? match_trigger(text) : nullptr) {
         if (const flow* f = flows_.find(t->flow_id)) {
             return begin_run(flows_, *f, live, contact, env_, text, true, now, std::move(effects));
+        }
+    }
+    if (!live) {
+        for (const auto& t : triggers_) {
+            if (t.match_type != keyword_trigger::match::catch_all) {
+                continue;
+            }
+            if (const flow* f = flows_.find(t.flow_id)) {
+                return begin_run(flows_, *f, live, contact, env_, text, true, now, std::move(effects));
+            }
         }
     }
     if (live && live->webhook) {

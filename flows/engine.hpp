@@ -18,7 +18,9 @@ namespace flowgate::flows {
 struct keyword_trigger {
     std::vector<std::string> keywords;
     std::string flow_id;
-    enum class match { first_word, only_word } match_type = match::first_word;
+    // catch_all: no keywords; starts its flow for a message from a contact in no flow that no
+    // keyword took (RapidPro's catch-all trigger).
+    enum class match { first_word, only_word, catch_all } match_type = match::first_word;
 };
 
 // Effects, in the order they happened.

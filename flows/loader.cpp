@@ -62,7 +62,14 @@ class loader {
             add("", "must be a JSON object (a flow)");
             return finish(std::move(f));
         }
-        check_keys(doc_, "", {"id", "name", "language", "kind", "expire_after", "nodes"});
+        check_keys(doc_, "", {"id", "name", "language", "kind", "expire_after", "ignore_triggers", "nodes"});
+        if (const auto it = doc_.find("ignore_triggers"); it != doc_.end()) {
+            if (!it->is_boolean()) {
+                add("/ignore_triggers", "must be true or false");
+            } else {
+                f.ignore_triggers = it->get<bool>();
+            }
+        }
         if (const std::string* id = required_string(doc_, "", "id")) {
             if (is_flow_id(*id)) {
                 f.id = *id;

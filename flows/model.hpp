@@ -153,6 +153,9 @@ struct flow {
     // A run not finished this long after it started ends as expired (RapidPro's default: 3 days
     // here; RapidPro's own default is 7).
     std::chrono::seconds expire_after{std::chrono::hours(72)};
+    // While a contact is in this flow, keywords do not interrupt it (they are answers); the
+    // standing keywords STOP/START/HELP still work.
+    bool ignore_triggers = false;
 
     const node* find_node(std::string_view node_id) const;
     std::optional<std::size_t> node_index(std::string_view node_id) const;

@@ -135,6 +135,10 @@ class flow_loader {
                 out.expire_after = std::chrono::minutes(e->get<std::int64_t>());
             }
         }
+        // Older exports carry the flow's "ignore keywords while in this flow" setting.
+        if (const auto it = f_.find("ignore_triggers"); it != f_.end() && it->is_boolean()) {
+            out.ignore_triggers = it->get<bool>();
+        }
         load_localization();
 
         const auto nodes = f_.find("nodes");

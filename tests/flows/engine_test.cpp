@@ -732,3 +732,44 @@ TEST(demo_signup, transcripts) {
 
 }  // namespace
 }  // namespace flowgate::flows
+
+namespace flowgate::flows {
+namespace {
+
+TEST(engine, catch_all_and_flows_that_ignore_keywords) {
+    flow_set set;
+    set.add(load(quiz_flow));  // SURVEY: "Rate us 1 to 5"
+    auto held = load(R"({
+      "id": "held", "language": "en", "ignore_triggers": true,
+      "nodes": [{"id": "q", "ask": "Your name?", "result": "Name",
+                 "cases": [{"test": "has_text", "category": "Has Name", "next": "done"}]},
+                {"id": "done", "send": "Thanks @results.name"}]
+    })");
+    ASSERT_TRUE(held.ignore_triggers);
+    set.add(std::move(held));
+    const engine eng(set,
+                     {{{"SURVEY"}, "quiz", keyword_trigger::match::first_word},
+                      {{"NAME"}, "held", keyword_trigger::match::first_word},
+                      {{}, "held", keyword_trigger::match::catch_all}},
+                     environment{{"en"}});
+    const contact_view contact{"c-1", "", "", {}};
+
+    // A contact in no flow whose message no keyword takes: the catch-all flow starts.
+    auto out = eng.on_message(std::nullopt, contact, "hello there", at(0));
+    EXPECT_EQ(describe(out.effects), (std::vector<std::string>{"start held", "send Your name?"}));
+    ASSERT_TRUE(out.session);
+    // In a flow that ignores keywords, "survey" is the answer, not a trigger.
+    out = eng.on_message(out.session, contact, "Survey", at(1));
+    EXPECT_EQ(describe(out.effects),
+              (std::vector<std::string>{
+                  "save name=Survey (Has Name)", "send Thanks Survey", "end held completed"}));
+    // A keyword still starts its flow for a contact in no flow; the catch-all does not fire then.
+    out = eng.on_message(std::nullopt, contact, "SURVEY", at(2));
+    EXPECT_EQ(describe(out.effects), (std::vector<std::string>{"start quiz", "send Rate us 1 to 5"}));
+    // A contact in an ordinary flow: an unknown message is an answer, never the catch-all.
+    out = eng.on_message(out.session, contact, "hello", at(3));
+    EXPECT_EQ(describe(out.effects)[0], "save rating=hello (Other)");
+}
+
+}  // namespace
+}  // namespace flowgate::flows
