@@ -59,9 +59,12 @@ int serve(const config::config& cfg) {
 
     asio::io_context ioc(cfg.server.threads);
     sender send(ioc, write, channels, stats);
-    routes table(cfg, channels, store, write, in, stats, [&send] { send.notify(); });
-    server http(ioc, cfg.server, table);
     timers clock(ioc, write, in, [&send] { send.notify(); });
+    routes table(cfg, channels, store, write, in, stats, [&send, &clock] {
+        send.notify();
+        clock.notify();  // a step may have queued a webhook call
+    });
+    server http(ioc, cfg.server, table);
     const auto port = http.listen();
     log::info("http", "listening on http://" + cfg.server.host + ":" + std::to_string(port));
     http.start();

@@ -162,9 +162,18 @@ std::size_t ingest::apply_step(write_tx& tx,
             for (const auto& g : groups->added) {
                 tx.add_contact_group(contact.id, g);
             }
+        } else if (const auto* call = std::get_if<flows::webhook_call>(&e)) {
+            // Made by the webhook worker after this commit; its result resumes the run.
+            tx.enqueue_webhook({0,
+                                contact.id,
+                                call->flow_id,
+                                call->node_id,
+                                call->method,
+                                call->url,
+                                call->headers,
+                                call->body},
+                               now);
         }
-        // webhook_call: the gateway does not make the call yet; the run's wait times out after
-        // flows::webhook_timeout and takes its Failure route (docs/flows.md).
     }
     if (step.session && !runs.empty()) {
         stored_session saved;
@@ -206,6 +215,20 @@ void ingest::apply(write_tx& tx,
         }
         tx.cancel_queued(contact.id, now);
     }
+}
+
+std::size_t ingest::apply_webhook_result(
+    write_tx& tx, const webhook_record& call, int status, std::string_view body, timestamp now) const {
+    tx.finish_webhook(call.id);
+    const auto current = tx.load_session(call.contact_id);
+    const auto who = tx.load_contact(call.contact_id);
+    // The run may have moved on (a keyword, STOP, the wait timed out): then the result is late.
+    if (!current || !who || !current->session.webhook || current->session.flow_id != call.flow_id ||
+        current->session.node_id != call.node_id || who->contact.stopped) {
+        return 0;
+    }
+    const auto step = engine_.on_webhook_result(current->session, to_view(who->contact), status, body, now);
+    return apply_step(tx, who->channel_id, who->contact, who->urn, current, step, std::nullopt, now);
 }
 
 timer_outcome ingest::fire_due(write_tx& tx, timestamp now, std::size_t limit) const {

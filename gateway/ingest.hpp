@@ -54,6 +54,11 @@ class ingest {
     // expired. At most `limit` sessions per call.
     timer_outcome fire_due(write_tx& tx, timestamp now, std::size_t limit) const;
 
+    // A webhook call was made (status 0: no response): the run waiting for it goes on. Returns
+    // the outbound messages queued.
+    std::size_t apply_webhook_result(
+        write_tx& tx, const webhook_record& call, int status, std::string_view body, timestamp now) const;
+
    private:
     void reply(write_tx& tx,
                const std::string& channel_id,

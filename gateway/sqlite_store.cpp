@@ -32,6 +32,15 @@ CREATE TABLE contact_urns (
 );
 CREATE INDEX contact_urns_contact ON contact_urns(contact_id);
 CREATE INDEX contacts_stopped ON contacts(id) WHERE stopped = 1;
+CREATE TABLE webhook_calls (
+    id          INTEGER PRIMARY KEY,
+    contact_id  INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    flow_id     TEXT NOT NULL,
+    node_id     TEXT NOT NULL,
+    request     TEXT NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'queued',
+    created_at  INTEGER NOT NULL
+);
 CREATE TABLE contact_groups (
     contact_id  INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
     name        TEXT NOT NULL,
@@ -184,6 +193,15 @@ struct sqlite_store::statements {
               "DELETE FROM contact_groups WHERE contact_id = ?1 AND (name = ?2 OR (?3 != '' AND uuid = ?3))"),
           remove_groups(db, "DELETE FROM contact_groups WHERE contact_id = ?1"),
           load_groups(db, "SELECT uuid, name FROM contact_groups WHERE contact_id = ?1 ORDER BY name"),
+          enqueue_webhook(db,
+                          "INSERT INTO webhook_calls (contact_id, flow_id, node_id, request, created_at) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5)"),
+          claim_webhooks(
+              db,
+              "UPDATE webhook_calls SET state = 'sending' WHERE id IN (SELECT id FROM webhook_calls "
+              "WHERE state = 'queued' ORDER BY id LIMIT ?1) RETURNING id, contact_id, flow_id, node_id, "
+              "request"),
+          finish_webhook(db, "DELETE FROM webhook_calls WHERE id = ?1"),
           insert_inbound(
               db,
               "INSERT INTO messages (uuid, direction, channel_id, contact_id, urn, external_id, text, "
@@ -275,6 +293,7 @@ struct sqlite_store::statements {
     sqlite::statement savepoint, release, rollback_to;
     sqlite::statement find_contact, insert_contact, insert_urn, set_name, set_stopped, set_language;
     sqlite::statement set_field, add_group, remove_group, remove_groups, load_groups;
+    sqlite::statement enqueue_webhook, claim_webhooks, finish_webhook;
     sqlite::statement insert_inbound;
     sqlite::statement load_session, save_session, delete_session, due_sessions, contact_by_id;
     sqlite::statement start_run, end_run, save_result, touch_run;
@@ -370,6 +389,44 @@ class sqlite_write_tx final : public write_tx {
     void remove_all_contact_groups(std::int64_t contact_id) override {
         s_.remove_groups.bind(1, contact_id).run();
     }
+
+    void enqueue_webhook(const webhook_record& call, timestamp now) override {
+        nlohmann::json request{
+            {"method", call.method}, {"url", call.url}, {"headers", call.headers}, {"body", call.body}};
+        s_.enqueue_webhook.bind(1, call.contact_id)
+            .bind(2, call.flow_id)
+            .bind(3, call.node_id)
+            .bind(4, request.dump())
+            .bind(5, to_millis(now))
+            .run();
+    }
+
+    std::vector<webhook_record> claim_webhooks(std::size_t limit) override {
+        auto& q = s_.claim_webhooks;
+        sqlite::reset_guard g(q);
+        q.bind(1, static_cast<std::int64_t>(limit));
+        std::vector<webhook_record> out;
+        while (q.step()) {
+            webhook_record r;
+            r.id = q.column_int64(0);
+            r.contact_id = q.column_int64(1);
+            r.flow_id = q.column_text(2);
+            r.node_id = q.column_text(3);
+            const auto req = nlohmann::json::parse(q.column_text(4), nullptr, false);
+            if (req.is_object()) {
+                r.method = req.value("method", "GET");
+                r.url = req.value("url", "");
+                r.body = req.value("body", "");
+                if (const auto h = req.find("headers"); h != req.end() && h->is_array()) {
+                    r.headers = h->get<std::vector<std::pair<std::string, std::string>>>();
+                }
+            }
+            out.push_back(std::move(r));
+        }
+        return out;
+    }
+
+    void finish_webhook(std::int64_t id) override { s_.finish_webhook.bind(1, id).run(); }
 
     std::vector<flows::group_ref> groups_of(std::int64_t contact_id) {
         auto& q = s_.load_groups;

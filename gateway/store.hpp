@@ -60,6 +60,19 @@ struct outbound_record {
     int attempts = 0;
 };
 
+// A flow's HTTP call, kept until it is made and its result applied (the request may hold
+// personal data: the row is deleted once done).
+struct webhook_record {
+    std::int64_t id = 0;
+    std::int64_t contact_id = 0;
+    std::string flow_id;
+    std::string node_id;
+    std::string method;
+    std::string url;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+};
+
 struct stored_session {
     std::int64_t run_id = 0;                // the innermost run (a subflow's, while one runs)
     std::vector<std::int64_t> parent_runs;  // the runs waiting for it, outermost first
@@ -134,6 +147,11 @@ class write_tx {
     // A STOP: the contact's queued messages fail (contact_stopped), except an opt-out reply.
     // Returns how many.
     virtual std::size_t cancel_queued(std::int64_t contact_id, timestamp now) = 0;
+
+    // Webhook calls: queued by a flow step, claimed by the webhook worker, deleted when done.
+    virtual void enqueue_webhook(const webhook_record& call, timestamp now) = 0;
+    virtual std::vector<webhook_record> claim_webhooks(std::size_t limit) = 0;
+    virtual void finish_webhook(std::int64_t id) = 0;
     virtual void mark_sent(std::int64_t id, const std::string& provider_id, timestamp now) = 0;
     virtual void mark_retry(std::int64_t id,
                             timestamp next_attempt,

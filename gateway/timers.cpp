@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <memory>
@@ -28,7 +29,40 @@ timers::timers(asio::io_context& ioc,
       interval_(interval),
       batch_(batch),
       wake_(strand_),
-      done_(strand_) {}
+      done_(strand_),
+      client_(strand_) {}
+
+void timers::notify() {
+    asio::post(strand_, [this] { wake_.cancel(); });
+}
+
+asio::awaitable<void> timers::call(webhook_record w) {
+    handlers::send_request req;
+    req.method = w.method;
+    req.url = w.url;
+    req.body = w.body;
+    for (const auto& [name, value] : w.headers) {
+        req.headers.push_back({name, value});
+    }
+    // Shorter than the run's own wait, so an answer in time is never taken for a timeout.
+    auto outcome = co_await client_.request(req, std::chrono::seconds(30));
+    co_await asio::dispatch(strand_, asio::use_awaitable);
+    const int status = outcome.response ? outcome.response->status : 0;
+    std::string body = outcome.response ? std::move(outcome.response->body) : std::string();
+    auto queued = std::make_shared<std::size_t>(0);
+    const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(clock_type::now());
+    writer::job job = [this, w, status, body = std::move(body), queued, now](write_tx& tx) {
+        *queued = ingest_.apply_webhook_result(tx, w, status, body, now);
+    };
+    const write_status st = co_await writer_.write(std::move(job));
+    co_await asio::dispatch(strand_, asio::use_awaitable);
+    if (st != write_status::committed) {
+        log::warn("timers", "could not record a webhook result; the run's wait will time out");
+    } else if (*queued > 0) {
+        on_queued_();
+    }
+    --calls_in_flight_;
+}
 
 void timers::start() {
     running_ = true;
@@ -51,10 +85,18 @@ asio::awaitable<void> timers::loop() {
         auto out = std::make_shared<timer_outcome>();
         const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(clock_type::now());
         // A named job, never a temporary in the co_await expression (g++ 12 may destroy those twice).
-        writer::job job = [this, out, now](write_tx& tx) { *out = ingest_.fire_due(tx, now, batch_); };
+        auto calls = std::make_shared<std::vector<webhook_record>>();
+        writer::job job = [this, out, calls, now](write_tx& tx) {
+            *out = ingest_.fire_due(tx, now, batch_);
+            *calls = tx.claim_webhooks(64);
+        };
         const write_status st = co_await writer_.write(std::move(job));
         co_await asio::dispatch(strand_, asio::use_awaitable);
         if (st == write_status::committed) {
+            for (auto& w : *calls) {
+                ++calls_in_flight_;
+                asio::co_spawn(strand_, call(std::move(w)), asio::detached);
+            }
             if (out->queued > 0) {
                 on_queued_();
             }

@@ -1,7 +1,8 @@
 #pragma once
-// The timer loop: every `interval` it fires what fell due — waits that timed out take their timeout
-// branch, runs past their flow's limit end as expired — through the writer, so each firing commits
-// with the messages it queues, like any other flow step.
+// The timer loop: every `interval` (or at once when notified) it fires what fell due — waits that
+// timed out take their timeout branch, runs past their flow's limit end as expired — through the
+// writer, so each firing commits with the messages it queues, like any other flow step. It also
+// makes the flows' webhook calls: each result resumes its run in a commit of its own.
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
 
@@ -13,6 +14,7 @@
 #include <cstddef>
 #include <functional>
 
+#include "gateway/http_client.hpp"
 #include "gateway/ingest.hpp"
 #include "gateway/writer.hpp"
 
@@ -28,11 +30,14 @@ class timers {
            std::size_t batch = 256);
 
     void start();
+    // Wakes the loop at once (a webhook was queued). Safe from any thread.
+    void notify();
     // Stops the loop after the round in progress.
     boost::asio::awaitable<void> stop();
 
    private:
     boost::asio::awaitable<void> loop();
+    boost::asio::awaitable<void> call(webhook_record w);
 
     boost::asio::strand<boost::asio::io_context::executor_type> strand_;
     writer& writer_;
@@ -44,6 +49,8 @@ class timers {
     boost::asio::steady_timer done_;
     bool stopping_ = false;
     bool running_ = false;
+    std::size_t calls_in_flight_ = 0;
+    http_client client_;
 };
 
 }  // namespace flowgate::gateway

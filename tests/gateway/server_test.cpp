@@ -275,3 +275,102 @@ TEST_F(server_test, shipped_demo_config_is_valid) {
 
 }  // namespace
 }  // namespace flowgate
+
+namespace flowgate {
+namespace {
+
+// A RapidPro flow that calls a webhook (the fake provider, on loopback) and routes on its status.
+json hook_export(const std::string& url) {
+    const auto node = [](const char* uuid, json actions, json router, json exits) {
+        json n{{"uuid", uuid}, {"actions", std::move(actions)}, {"exits", std::move(exits)}};
+        if (!router.is_null()) {
+            n["router"] = std::move(router);
+        }
+        return n;
+    };
+    const auto send = [](const char* uuid, const char* text) {
+        return json::array({{{"uuid", uuid}, {"type", "send_msg"}, {"text", text}}});
+    };
+    json call = json::array({{{"uuid", "a0000000-0000-4000-8000-000000000001"},
+                              {"type", "call_webhook"},
+                              {"method", "POST"},
+                              {"url", url},
+                              {"headers", {{"Content-Type", "application/json"}}},
+                              {"body", R"({"contact": "@contact.uuid"})"},
+                              {"result_name", "Registration"}}});
+    json router = {{"type", "switch"},
+                   {"operand", "@(default(webhook.status, 0))"},
+                   {"categories",
+                    {{{"uuid", "c0000000-0000-4000-8000-000000000001"},
+                      {"name", "Success"},
+                      {"exit_uuid", "e0000000-0000-4000-8000-000000000001"}},
+                     {{"uuid", "c0000000-0000-4000-8000-000000000002"},
+                      {"name", "Failure"},
+                      {"exit_uuid", "e0000000-0000-4000-8000-000000000002"}}}},
+                   {"cases",
+                    {{{"uuid", "d0000000-0000-4000-8000-000000000001"},
+                      {"type", "has_number_between"},
+                      {"arguments", {"200", "299"}},
+                      {"category_uuid", "c0000000-0000-4000-8000-000000000001"}}}},
+                   {"default_category_uuid", "c0000000-0000-4000-8000-000000000002"}};
+    json nodes =
+        json::array({node("b0000000-0000-4000-8000-000000000001",
+                          call,
+                          router,
+                          {{{"uuid", "e0000000-0000-4000-8000-000000000001"},
+                            {"destination_uuid", "b0000000-0000-4000-8000-000000000002"}},
+                           {{"uuid", "e0000000-0000-4000-8000-000000000002"},
+                            {"destination_uuid", "b0000000-0000-4000-8000-000000000003"}}}),
+                     node("b0000000-0000-4000-8000-000000000002",
+                          send("a0000000-0000-4000-8000-000000000002", "Registered: @results.registration"),
+                          nullptr,
+                          {{{"uuid", "e0000000-0000-4000-8000-000000000003"}}}),
+                     node("b0000000-0000-4000-8000-000000000003",
+                          send("a0000000-0000-4000-8000-000000000003", "Sorry, try later"),
+                          nullptr,
+                          {{{"uuid", "e0000000-0000-4000-8000-000000000004"}}})});
+    return {{"version", "13"},
+            {"flows",
+             {{{"uuid", "f0000000-0000-4000-8000-000000000001"},
+               {"name", "Hook"},
+               {"spec_version", "13.1.0"},
+               {"language", "eng"},
+               {"type", "messaging"},
+               {"nodes", nodes}}}}};
+}
+
+TEST(server_webhooks, a_flow_webhook_is_called_and_its_status_routes_the_run) {
+    test::temp_dir dir;
+    // Request 0 is the webhook (answered 201), then the reply goes to /send.
+    test::fake_provider provider([](std::size_t i, const test::recorded&) -> std::pair<int, std::string> {
+        return {i == 0 ? 201 : 200, R"({"id": "p"})"};
+    });
+    dir.write("hook.json", hook_export(provider.url("/hook")).dump());
+    const json cfg = {
+        {"server", {{"listen", "127.0.0.1:0"}}},
+        {"store", {{"sqlite", dir.file("flowgate.db")}}},
+        {"data_key", "none"},
+        {"channels", {{{"id", "local"}, {"type", "external"}, {"send_url", provider.url("/send")}}}},
+        {"flows", {dir.file("hook.json")}},
+        {"triggers", {{{"keywords", {"HOOK"}}, {"flow", "Hook"}}}},
+    };
+    dir.write("config.json", cfg.dump());
+    test::server_process server(dir.file("config.json"));
+    const auto r = test::request(server.port(),
+                                 "POST",
+                                 "/c/local/receive",
+                                 R"({"id": "h1", "from": "+962791234567", "text": "HOOK"})",
+                                 {{"Content-Type", "application/json"}});
+    ASSERT_EQ(r.status, 200);
+    const auto got = provider.wait_for(2);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].target, "/hook");
+    EXPECT_EQ(got[0].method, "POST");
+    EXPECT_EQ(json::parse(got[0].body).at("contact").get<std::string>().size(), 36u);
+    EXPECT_EQ(got[1].target, "/send");
+    EXPECT_EQ(json::parse(got[1].body).at("text"), "Registered: 201");
+    EXPECT_EQ(server.stop(), 0);
+}
+
+}  // namespace
+}  // namespace flowgate
