@@ -727,6 +727,37 @@ void check_trigger_keywords(const config& cfg, reporter& r) {
 
 }  // namespace
 
+timestamp config::outside_quiet_hours(timestamp at) const {
+    if (!quiet_hours) {
+        return at;
+    }
+    const int start = quiet_hours->first.minutes;
+    const int end = quiet_hours->second.minutes;
+    if (start == end) {
+        return at;
+    }
+    std::unique_ptr<icu::TimeZone> tz(icu::TimeZone::createTimeZone(icu::UnicodeString::fromUTF8(timezone)));
+    UErrorCode status = U_ZERO_ERROR;
+    int32_t raw = 0;
+    int32_t dst = 0;
+    tz->getOffset(static_cast<UDate>(to_millis(at)), false, raw, dst, status);
+    const std::int64_t offset = U_SUCCESS(status) ? std::int64_t{raw} + dst : 0;
+    constexpr std::int64_t day = 24 * 60 * 60 * 1000;
+    const std::int64_t local = to_millis(at) + offset;
+    const std::int64_t into_day = ((local % day) + day) % day;
+    const int minute = static_cast<int>(into_day / 60000);
+    const bool quiet = start < end ? (minute >= start && minute < end) : (minute >= start || minute < end);
+    if (!quiet) {
+        return at;
+    }
+    // The next local `end` o'clock (the offset at `at` is close enough across one night).
+    std::int64_t wait = std::int64_t{end} * 60000 - into_day;
+    if (wait <= 0) {
+        wait += day;
+    }
+    return from_millis(to_millis(at) + wait);
+}
+
 flows::environment config::engine_environment() const {
     flows::environment env;
     env.languages = languages;

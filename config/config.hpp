@@ -67,6 +67,9 @@ struct config {
     flows::standing_keywords keywords;
 
     const channel_config* find_channel(std::string_view id) const;
+    // When a message that answers nothing (a timeout's nudge, a reminder) may go out: `at` itself,
+    // or the end of the quiet hours in the config's time zone when `at` falls inside them.
+    timestamp outside_quiet_hours(timestamp at) const;
     // What the flow engine needs to know of the deployment.
     flows::environment engine_environment() const;
 };

@@ -137,14 +137,22 @@ std::size_t ingest::apply_step(write_tx& tx,
             }
         } else if (const auto* send = std::get_if<flows::send_msg>(&e)) {
             const auto seg = flows::count_segments(send->text);
-            tx.enqueue_outbound({channel_id,
-                                 contact.id,
-                                 urn,
-                                 send->text,
-                                 flows::to_string(seg.encoding),
-                                 static_cast<int>(seg.segments),
-                                 reply_to,
-                                 now});
+            new_outbound out{channel_id,
+                             contact.id,
+                             urn,
+                             send->text,
+                             flows::to_string(seg.encoding),
+                             static_cast<int>(seg.segments),
+                             reply_to,
+                             now};
+            if (!reply_to) {
+                // Not an answer to the contact (a timeout's nudge, a webhook's outcome): quiet
+                // hours hold it until morning.
+                if (const auto when = config_.outside_quiet_hours(now); when != now) {
+                    out.not_before = when;
+                }
+            }
+            tx.enqueue_outbound(out);
             ++queued;
         } else if (const auto* field = std::get_if<flows::contact_field_changed>(&e)) {
             tx.set_contact_field(contact.id, field->key, field->value);

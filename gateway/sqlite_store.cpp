@@ -239,7 +239,7 @@ struct sqlite_store::statements {
               db,
               "INSERT INTO messages (uuid, direction, channel_id, contact_id, urn, text, state, encoding, "
               "segments, next_attempt_at, reply_to, created_at, updated_at, opt_out_reply) VALUES "
-              "(?1, 'out', ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?8, ?8, ?10)"),
+              "(?1, 'out', ?2, ?3, ?4, ?5, 'queued', ?6, ?7, coalesce(?11, ?8), ?9, ?8, ?8, ?10)"),
           fail_stopped(
               db,
               "UPDATE messages SET state = 'failed', error = 'contact_stopped', next_attempt_at = NULL, "
@@ -257,7 +257,9 @@ struct sqlite_store::statements {
                 "WHERE id IN (SELECT m.id FROM messages m WHERE m.direction = 'out' AND m.state = 'queued' "
                 "AND m.next_attempt_at <= ?1 AND NOT EXISTS (SELECT 1 FROM messages p "
                 "WHERE p.direction = 'out' AND p.state IN ('queued', 'sending') "
-                "AND p.contact_id = m.contact_id AND p.id < m.id) "
+                "AND p.contact_id = m.contact_id AND p.id < m.id "
+                // ...except a first attempt held back by quiet hours: answers do not wait for it.
+                "AND NOT (p.state = 'queued' AND p.attempts = 0 AND p.next_attempt_at > ?1)) "
                 "ORDER BY m.next_attempt_at, m.id LIMIT ?2) "
                 "RETURNING id, uuid, channel_id, contact_id, urn, text, attempts"),
           mark_sent(db,
@@ -557,6 +559,7 @@ class sqlite_write_tx final : public write_tx {
             .bind(8, to_millis(m.created_at))
             .bind(9, m.reply_to)
             .bind(10, m.opt_out_reply ? 1 : 0)
+            .bind(11, m.not_before ? std::optional(to_millis(*m.not_before)) : std::nullopt)
             .run();
         return s_.db.last_insert_rowid();
     }

@@ -47,6 +47,8 @@ struct new_outbound {
     timestamp created_at{};
     // The one message that may go to a contact who opted out: the confirmation of their STOP.
     bool opt_out_reply = false;
+    // Not sent before this (quiet hours); unset: at once.
+    std::optional<timestamp> not_before = std::nullopt;
 };
 
 struct outbound_record {

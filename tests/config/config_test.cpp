@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <ctime>
+#include <iomanip>
 #include <map>
+#include <sstream>
 
 namespace flowgate::config {
 namespace {
@@ -234,6 +237,40 @@ TEST(config, minimal_config_gets_defaults) {
     EXPECT_EQ(out.loaded->server.body_limit, 64u * 1024);
     EXPECT_EQ(out.loaded->default_country, "JO");
     EXPECT_EQ(out.loaded->languages, std::vector<std::string>{"en"});
+}
+
+}  // namespace
+}  // namespace flowgate::config
+
+namespace flowgate::config {
+namespace {
+
+timestamp utc(const char* iso) {
+    std::tm tm{};
+    std::istringstream in(iso);
+    in >> std::get_time(&tm, "%Y-%m-%dT%H:%M");
+    return from_millis(static_cast<std::int64_t>(timegm(&tm)) * 1000);
+}
+
+TEST(config, quiet_hours_hold_messages_until_morning_in_the_config_time_zone) {
+    config c;
+    c.timezone = "Asia/Amman";  // UTC+3 all year
+    EXPECT_EQ(c.outside_quiet_hours(utc("2026-11-29T19:00")), utc("2026-11-29T19:00")) << "no quiet hours";
+    c.quiet_hours = std::pair{clock_time{21 * 60}, clock_time{8 * 60}};
+    const std::vector<std::pair<const char*, const char*>> cases = {
+        {"2026-11-29T17:59", "2026-11-29T17:59"},  // 20:59 local: still fine
+        {"2026-11-29T18:00", "2026-11-30T05:00"},  // 21:00 local → 08:00 local
+        {"2026-11-29T20:30", "2026-11-30T05:00"},  // 23:30 local
+        {"2026-11-29T22:00", "2026-11-30T05:00"},  // 01:00 local, the next day
+        {"2026-11-30T04:59", "2026-11-30T05:00"},  // 07:59 local
+        {"2026-11-30T05:00", "2026-11-30T05:00"},  // 08:00 local: the day has begun
+    };
+    for (const auto& [at, expected] : cases) {
+        EXPECT_EQ(c.outside_quiet_hours(utc(at)), utc(expected)) << at;
+    }
+    c.quiet_hours = std::pair{clock_time{13 * 60}, clock_time{15 * 60}};  // a siesta, not across midnight
+    EXPECT_EQ(c.outside_quiet_hours(utc("2026-11-29T10:30")), utc("2026-11-29T12:00"));
+    EXPECT_EQ(c.outside_quiet_hours(utc("2026-11-29T12:00")), utc("2026-11-29T12:00"));
 }
 
 }  // namespace

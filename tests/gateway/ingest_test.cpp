@@ -286,6 +286,38 @@ TEST(ingest, waits_time_out_and_runs_expire) {
     }
 }
 
+TEST(ingest, a_nudge_in_quiet_hours_waits_for_morning_but_answers_do_not) {
+    fixture f;
+    f.cfg.timezone = "UTC";
+    f.cfg.quiet_hours = std::pair{config::clock_time{22 * 60}, config::clock_time{6 * 60}};
+    using std::chrono::hours;
+    const auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+    // 21:30: an answer goes at once even this late; the nudge an hour later (22:30) waits for 06:00.
+    f.receive("m1", "ext:p1", "SURVEY", ms(hours(21) + std::chrono::minutes(30)));
+    {
+        auto tx = f.store.begin_write();
+        f.in.fire_due(*tx, from_millis(ms(hours(22) + std::chrono::minutes(30))), 10);
+        tx->commit();
+    }
+    sqlite::connection db(f.dir.file("ingest.db"));
+    sqlite::statement q(db, "SELECT text, next_attempt_at FROM messages WHERE direction = 'out' ORDER BY id");
+    ASSERT_TRUE(q.step());
+    EXPECT_EQ(q.column_int64(1), ms(hours(21) + std::chrono::minutes(30))) << q.column_text(0);
+    ASSERT_TRUE(q.step());
+    EXPECT_EQ(q.column_text(0), "We have not heard from you. Rate 1-5");
+    EXPECT_EQ(q.column_int64(1), ms(hours(30)));
+    // The contact answers at 23:00: the answer goes at once, not behind the held nudge.
+    f.receive("m2", "ext:p1", "4", ms(hours(23)));
+    auto tx = f.store.begin_write();
+    for (const auto& m : tx->claim_outbound(from_millis(ms(hours(21) + std::chrono::minutes(30))), 10)) {
+        tx->mark_sent(m.id, "", from_millis(ms(hours(21) + std::chrono::minutes(31))));  // the question
+    }
+    const auto claimed = tx->claim_outbound(from_millis(ms(hours(23))), 10);
+    ASSERT_EQ(claimed.size(), 1u);
+    EXPECT_EQ(claimed[0].text, "Thanks");
+    tx->commit();
+}
+
 TEST(writer, group_commit_isolates_a_failing_job) {
     test::temp_dir dir;
     sqlite_store store(dir.file("w.db"));
