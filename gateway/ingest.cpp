@@ -172,15 +172,7 @@ std::size_t ingest::apply_step(write_tx& tx,
             }
         } else if (const auto* call = std::get_if<flows::webhook_call>(&e)) {
             // Made by the webhook worker after this commit; its result resumes the run.
-            tx.enqueue_webhook({0,
-                                contact.id,
-                                call->flow_id,
-                                call->node_id,
-                                call->method,
-                                call->url,
-                                call->headers,
-                                call->body},
-                               now);
+            tx.enqueue_webhook({0, contact.id, *call}, now);
         }
     }
     if (step.session && !runs.empty()) {
@@ -231,8 +223,8 @@ std::size_t ingest::apply_webhook_result(
     const auto current = tx.load_session(call.contact_id);
     const auto who = tx.load_contact(call.contact_id);
     // The run may have moved on (a keyword, STOP, the wait timed out): then the result is late.
-    if (!current || !who || !current->session.webhook || current->session.flow_id != call.flow_id ||
-        current->session.node_id != call.node_id || who->contact.stopped) {
+    if (!current || !who || !current->session.webhook || current->session.flow_id != call.call.flow_id ||
+        current->session.node_id != call.call.node_id || who->contact.stopped) {
         return 0;
     }
     const auto step = engine_.on_webhook_result(current->session, to_view(who->contact), status, body, now);

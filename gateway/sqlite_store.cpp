@@ -392,10 +392,11 @@ class sqlite_write_tx final : public write_tx {
         s_.remove_groups.bind(1, contact_id).run();
     }
 
-    void enqueue_webhook(const webhook_record& call, timestamp now) override {
+    void enqueue_webhook(const webhook_record& w, timestamp now) override {
+        const auto& call = w.call;
         nlohmann::json request{
             {"method", call.method}, {"url", call.url}, {"headers", call.headers}, {"body", call.body}};
-        s_.enqueue_webhook.bind(1, call.contact_id)
+        s_.enqueue_webhook.bind(1, w.contact_id)
             .bind(2, call.flow_id)
             .bind(3, call.node_id)
             .bind(4, request.dump())
@@ -412,15 +413,15 @@ class sqlite_write_tx final : public write_tx {
             webhook_record r;
             r.id = q.column_int64(0);
             r.contact_id = q.column_int64(1);
-            r.flow_id = q.column_text(2);
-            r.node_id = q.column_text(3);
+            r.call.flow_id = q.column_text(2);
+            r.call.node_id = q.column_text(3);
             const auto req = nlohmann::json::parse(q.column_text(4), nullptr, false);
             if (req.is_object()) {
-                r.method = req.value("method", "GET");
-                r.url = req.value("url", "");
-                r.body = req.value("body", "");
+                r.call.method = req.value("method", "GET");
+                r.call.url = req.value("url", "");
+                r.call.body = req.value("body", "");
                 if (const auto h = req.find("headers"); h != req.end() && h->is_array()) {
-                    r.headers = h->get<std::vector<std::pair<std::string, std::string>>>();
+                    r.call.headers = h->get<std::vector<std::pair<std::string, std::string>>>();
                 }
             }
             out.push_back(std::move(r));

@@ -67,12 +67,7 @@ struct outbound_record {
 struct webhook_record {
     std::int64_t id = 0;
     std::int64_t contact_id = 0;
-    std::string flow_id;
-    std::string node_id;
-    std::string method;
-    std::string url;
-    std::vector<std::pair<std::string, std::string>> headers;
-    std::string body;
+    flows::webhook_call call;
 };
 
 struct stored_session {

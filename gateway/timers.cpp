@@ -38,10 +38,10 @@ void timers::notify() {
 
 asio::awaitable<void> timers::call(webhook_record w) {
     handlers::send_request req;
-    req.method = w.method;
-    req.url = w.url;
-    req.body = w.body;
-    for (const auto& [name, value] : w.headers) {
+    req.method = w.call.method;
+    req.url = w.call.url;
+    req.body = w.call.body;
+    for (const auto& [name, value] : w.call.headers) {
         req.headers.push_back({name, value});
     }
     // Shorter than the run's own wait, so an answer in time is never taken for a timeout.
