@@ -509,22 +509,29 @@ step_output begin_run(const flow_set& flows,
 }  // namespace
 
 engine::engine(const flow_set& flows, std::vector<keyword_trigger> triggers, environment env)
-    : flows_(flows), triggers_(std::move(triggers)), env_(std::move(env)) {}
+    : flows_(flows), triggers_(std::move(triggers)), env_(std::move(env)) {
+    for (const auto& t : triggers_) {
+        auto& words = trigger_words_.emplace_back();
+        for (const auto& keyword : t.keywords) {
+            if (auto k = tokenize(keyword); k.size() == 1) {
+                words.push_back(std::move(k.front()));
+            }
+        }
+    }
+}
 
 const keyword_trigger* engine::match_trigger(std::string_view text) const {
     const auto tokens = tokenize(text);
     if (tokens.empty()) {
         return nullptr;
     }
-    for (const auto& t : triggers_) {
-        if (t.match_type == keyword_trigger::match::only_word && tokens.size() != 1) {
+    for (std::size_t i = 0; i < triggers_.size(); ++i) {
+        if (triggers_[i].match_type == keyword_trigger::match::only_word && tokens.size() != 1) {
             continue;
         }
-        for (const auto& keyword : t.keywords) {
-            const auto k = tokenize(keyword);
-            if (k.size() == 1 && k.front() == tokens.front()) {
-                return &t;
-            }
+        const auto& words = trigger_words_[i];
+        if (std::find(words.begin(), words.end(), tokens.front()) != words.end()) {
+            return &triggers_[i];
         }
     }
     return nullptr;

@@ -151,6 +151,8 @@ class engine {
    private:
     const flow_set& flows_;
     std::vector<keyword_trigger> triggers_;
+    // Each trigger's keywords, normalised once (a keyword of several words never matches).
+    std::vector<std::vector<std::string>> trigger_words_;
     environment env_;
 };
 

@@ -45,28 +45,45 @@ lang_text default_help_reply(std::string_view programme) {
 
 namespace {
 
-bool is_one_of(const std::string& normalized, const std::vector<std::string>& words) {
-    return std::any_of(
-        words.begin(), words.end(), [&](const std::string& w) { return normalize(w) == normalized; });
+std::vector<std::string> normalized(const std::vector<std::string>& words) {
+    std::vector<std::string> out;
+    for (const auto& w : words) {
+        out.push_back(normalize(w));
+    }
+    return out;
+}
+
+bool is_one_of(const std::string& n, const std::vector<std::string>& words) {
+    return std::find(words.begin(), words.end(), n) != words.end();
 }
 
 }  // namespace
 
-std::optional<standing> match_standing(const standing_keywords& words, std::string_view text, bool stopped) {
+standing_matcher::standing_matcher(const standing_keywords& words)
+    : stop_(normalized(words.stop)),
+      start_(normalized(words.start)),
+      start_while_stopped_(normalized(words.start_while_stopped)),
+      help_(normalized(words.help)) {}
+
+std::optional<standing> standing_matcher::match(std::string_view text, bool stopped) const {
     const std::string n = normalize(text);
     if (n.empty()) {
         return std::nullopt;
     }
-    if (is_one_of(n, words.stop)) {
+    if (is_one_of(n, stop_)) {
         return standing::stop;
     }
-    if (is_one_of(n, words.start) || (stopped && is_one_of(n, words.start_while_stopped))) {
+    if (is_one_of(n, start_) || (stopped && is_one_of(n, start_while_stopped_))) {
         return standing::start;
     }
-    if (is_one_of(n, words.help)) {
+    if (is_one_of(n, help_)) {
         return standing::help;
     }
     return std::nullopt;
+}
+
+std::optional<standing> match_standing(const standing_keywords& words, std::string_view text, bool stopped) {
+    return standing_matcher(words).match(text, stopped);
 }
 
 std::optional<std::string> infer_language(std::string_view text, const std::vector<std::string>& languages) {

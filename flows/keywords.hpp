@@ -35,6 +35,17 @@ struct standing_keywords {
 };
 
 // The standing keyword the whole message is, if any. `stopped`: the contact has opted out.
+class standing_matcher {
+   public:
+    explicit standing_matcher(const standing_keywords& words);
+    std::optional<standing> match(std::string_view text, bool stopped) const;
+
+   private:
+    // Normalised once, not per message.
+    std::vector<std::string> stop_, start_, start_while_stopped_, help_;
+};
+
+// The same, for a one-off check (it normalises the words each time).
 std::optional<standing> match_standing(const standing_keywords& words, std::string_view text, bool stopped);
 
 // A language for a contact who has none, read from what they wrote: Arabic script → "ar", when the

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "flows/engine.hpp"
+#include "gateway/clock.hpp"
 #include "gateway/ingest.hpp"
 #include "gateway/log.hpp"
 #include "gateway/metrics.hpp"
@@ -37,8 +38,7 @@ int serve(const config::config& cfg) {
     {
         // Sends interrupted by a crash: we cannot know whether the provider got them.
         auto tx = store.begin_write();
-        const auto n = tx->mark_interrupted_sends_unknown(
-            std::chrono::time_point_cast<std::chrono::milliseconds>(clock_type::now()));
+        const auto n = tx->mark_interrupted_sends_unknown(gateway::now());
         tx->commit();
         if (n > 0) {
             log::warn("store",

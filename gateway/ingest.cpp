@@ -12,7 +12,40 @@ flows::contact_view to_view(const contact_record& c) {
     return v;
 }
 
-ingest::ingest(const config::config& cfg, const flows::engine& engine) : config_(cfg), engine_(engine) {}
+namespace {
+
+// An outbound text with its encoding and segment count.
+new_outbound outbound_text(const std::string& channel_id,
+                           std::int64_t contact_id,
+                           const std::string& urn,
+                           const std::string& text,
+                           std::optional<std::int64_t> reply_to,
+                           timestamp now) {
+    const auto seg = flows::count_segments(text);
+    return {channel_id,
+            contact_id,
+            urn,
+            text,
+            flows::to_string(seg.encoding),
+            static_cast<int>(seg.segments),
+            reply_to,
+            now};
+}
+
+// At once and for good: the contact's run ends, what is still queued to them is cancelled.
+void opt_out(write_tx& tx, std::int64_t contact_id, timestamp now) {
+    tx.set_contact_stopped(contact_id, true, now);
+    if (const auto current = tx.load_session(contact_id)) {
+        tx.end_run(current->run_id, flows::run_status::interrupted, now);
+        tx.delete_session(contact_id);
+    }
+    tx.cancel_queued(contact_id, now);
+}
+
+}  // namespace
+
+ingest::ingest(const config::config& cfg, const flows::engine& engine)
+    : config_(cfg), engine_(engine), keywords_(cfg.keywords) {}
 
 ingest_outcome ingest::apply(write_tx& tx,
                              const std::string& channel_id,
@@ -44,18 +77,12 @@ ingest_outcome ingest::apply(write_tx& tx,
             contact.language = *lang;
         }
     }
-    const auto keyword = flows::match_standing(config_.keywords, message.text, contact.stopped);
+    const auto keyword = keywords_.match(message.text, contact.stopped);
     if (keyword == flows::standing::stop) {
         if (contact.stopped) {
             return {false, 0};  // one confirmation only
         }
-        // At once and for good: the run ends, queued messages are cancelled, one confirmation.
-        tx.set_contact_stopped(contact.id, true, now);
-        if (const auto current = tx.load_session(contact.id)) {
-            tx.end_run(current->run_id, flows::run_status::interrupted, now);
-            tx.delete_session(contact.id);
-        }
-        tx.cancel_queued(contact.id, now);
+        opt_out(tx, contact.id, now);  // then one confirmation
         reply(tx, channel_id, contact, message.urn, config_.keywords.stop_reply, hint, *id, now, true);
         return {false, 1};
     }
@@ -92,15 +119,7 @@ void ingest::reply(write_tx& tx,
                    timestamp now,
                    bool opt_out_reply) const {
     const auto chosen = flows::pick_text(text, contact.language, hint, config_.languages).second;
-    const auto seg = flows::count_segments(chosen);
-    new_outbound out{channel_id,
-                     contact.id,
-                     urn,
-                     chosen,
-                     flows::to_string(seg.encoding),
-                     static_cast<int>(seg.segments),
-                     reply_to,
-                     now};
+    auto out = outbound_text(channel_id, contact.id, urn, chosen, reply_to, now);
     out.opt_out_reply = opt_out_reply;
     tx.enqueue_outbound(out);
 }
@@ -136,15 +155,7 @@ std::size_t ingest::apply_step(write_tx& tx,
                 tx.save_result(runs.back(), saved->key, saved->value);
             }
         } else if (const auto* send = std::get_if<flows::send_msg>(&e)) {
-            const auto seg = flows::count_segments(send->text);
-            new_outbound out{channel_id,
-                             contact.id,
-                             urn,
-                             send->text,
-                             flows::to_string(seg.encoding),
-                             static_cast<int>(seg.segments),
-                             reply_to,
-                             now};
+            auto out = outbound_text(channel_id, contact.id, urn, send->text, reply_to, now);
             if (!reply_to) {
                 // Not an answer to the contact (a timeout's nudge, a webhook's outcome): quiet
                 // hours hold it until morning.
@@ -208,12 +219,7 @@ void ingest::apply(write_tx& tx,
                    timestamp now) const {
     const contact_record contact = tx.upsert_contact(event.urn, channel_id, now);
     if (event.type == handlers::channel_event::kind::stop_contact) {
-        tx.set_contact_stopped(contact.id, true, now);
-        if (const auto current = tx.load_session(contact.id)) {
-            tx.end_run(current->run_id, flows::run_status::interrupted, now);
-            tx.delete_session(contact.id);
-        }
-        tx.cancel_queued(contact.id, now);
+        opt_out(tx, contact.id, now);
     }
 }
 

@@ -8,6 +8,7 @@
 
 #include "config/config.hpp"
 #include "flows/engine.hpp"
+#include "flows/keywords.hpp"
 #include "gateway/store.hpp"
 #include "handlers/handler.hpp"
 
@@ -71,6 +72,7 @@ class ingest {
                bool opt_out_reply) const;
 
     const config::config& config_;
+    flows::standing_matcher keywords_;  // the config's words, normalised once
     const flows::engine& engine_;
 };
 

@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "gateway/clock.hpp"
 #include "gateway/log.hpp"
 
 namespace flowgate::gateway {
@@ -183,7 +184,7 @@ asio::awaitable<http_response> routes::channel_request(const channel_runtime& ch
     };
     auto counts = std::make_shared<tally>();
     const std::string channel_id = channel.config->settings.id;
-    const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(clock_type::now());
+    const auto now = gateway::now();
     auto events = std::make_shared<std::vector<handlers::event>>(std::move(result.events));
     // Named, not a temporary in the co_await expression (g++ 12 may destroy those twice).
     writer::job job = [this, counts, events, channel_id, now](write_tx& tx) {

@@ -10,15 +10,12 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "gateway/clock.hpp"
 #include "gateway/log.hpp"
 
 namespace flowgate::gateway {
 
 namespace asio = boost::asio;
-
-namespace {
-timestamp now_ms() { return std::chrono::time_point_cast<std::chrono::milliseconds>(clock_type::now()); }
-}  // namespace
 
 std::chrono::milliseconds sender_options::retry_delay(int attempts) const {
     if (retry_delays.empty()) {
@@ -71,7 +68,7 @@ asio::awaitable<void> sender::loop() {
         if (room > 0) {
             auto batch = std::make_shared<std::vector<outbound_record>>();
             const std::size_t limit = std::min(room, opts_.batch);
-            const auto now = now_ms();
+            const auto now = gateway::now();
             // Jobs are named locals, never temporaries in a co_await expression (g++ 12 may
             // destroy those twice).
             writer::job claim = [batch, limit, now](write_tx& tx) { *batch = tx.claim_outbound(now, limit); };
@@ -152,7 +149,7 @@ asio::awaitable<void> sender::send_one(outbound_record m) {
             retry = handlers::is_retryable(result.error) && m.attempts < opts_.max_attempts;
         }
     }
-    const auto now = now_ms();
+    const auto now = gateway::now();
     const auto id = m.id;
     const auto next = now + opts_.retry_delay(m.attempts);
     writer::job record = [=](write_tx& tx) {

@@ -8,6 +8,7 @@
 #include "flows/duration.hpp"
 #include "flows/engine.hpp"
 #include "flows/segments.hpp"
+#include "gateway/clock.hpp"
 #include "gateway/ingest.hpp"
 #include "gateway/sqlite_store.hpp"
 #include "handlers/urn.hpp"
@@ -67,7 +68,7 @@ int simulate(const config::config& cfg,
     sqlite_store store(opts.database);
     const flows::engine engine(*cfg.flows, cfg.triggers, cfg.engine_environment());
     const ingest in_(cfg, engine);
-    auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(clock_type::now());
+    auto now = gateway::now();
 
     std::string line;
     std::size_t number = 0;

@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <memory>
 
+#include "gateway/clock.hpp"
 #include "gateway/log.hpp"
 
 namespace flowgate::gateway {
@@ -50,7 +51,7 @@ asio::awaitable<void> timers::call(webhook_record w) {
     const int status = outcome.response ? outcome.response->status : 0;
     std::string body = outcome.response ? std::move(outcome.response->body) : std::string();
     auto queued = std::make_shared<std::size_t>(0);
-    const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(clock_type::now());
+    const auto now = gateway::now();
     writer::job job = [this, w, status, body = std::move(body), queued, now](write_tx& tx) {
         *queued = ingest_.apply_webhook_result(tx, w, status, body, now);
     };
@@ -83,7 +84,7 @@ asio::awaitable<void> timers::stop() {
 asio::awaitable<void> timers::loop() {
     while (!stopping_) {
         auto out = std::make_shared<timer_outcome>();
-        const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(clock_type::now());
+        const auto now = gateway::now();
         // A named job, never a temporary in the co_await expression (g++ 12 may destroy those twice).
         auto calls = std::make_shared<std::vector<webhook_record>>();
         writer::job job = [this, out, calls, now](write_tx& tx) {
