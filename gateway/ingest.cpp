@@ -32,11 +32,15 @@ new_outbound outbound_text(const std::string& channel_id,
             now};
 }
 
-// At once and for good: the contact's run ends, what is still queued to them is cancelled.
+// At once and for good: the contact's runs end, what is still queued to them is cancelled.
 void opt_out(write_tx& tx, std::int64_t contact_id, timestamp now) {
     tx.set_contact_stopped(contact_id, true, now);
     if (const auto current = tx.load_session(contact_id)) {
+        // Every run of the conversation ends: a subflow's and the runs waiting for it.
         tx.end_run(current->run_id, flows::run_status::interrupted, now);
+        for (auto it = current->parent_runs.rbegin(); it != current->parent_runs.rend(); ++it) {
+            tx.end_run(*it, flows::run_status::interrupted, now);
+        }
         tx.delete_session(contact_id);
     }
     tx.cancel_queued(contact_id, now);

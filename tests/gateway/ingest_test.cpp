@@ -9,6 +9,7 @@
 
 #include "flows/keywords.hpp"
 #include "flows/loader.hpp"
+#include "flows/rapidpro.hpp"
 #include "gateway/sqlite_store.hpp"
 #include "gateway/writer.hpp"
 #include "tests/support/process.hpp"
@@ -222,6 +223,65 @@ TEST(ingest, nothing_queued_reaches_a_contact_who_opted_out) {
     EXPECT_TRUE(f.outbox().empty());
     const auto counts = f.store.count_messages();
     EXPECT_EQ(counts.outbound_by_state.at("failed"), 2);
+}
+
+// A parent flow that enters a child flow which waits for an answer (a RapidPro export: our own
+// format has no subflows).
+const char* nested_export = R"({"version": "13", "flows": [
+  {"uuid": "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e01", "name": "Outer", "spec_version": "13.1",
+   "language": "eng", "type": "messaging", "expire_after_minutes": 4320, "nodes": [
+    {"uuid": "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e02",
+     "actions": [{"uuid": "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e03", "type": "enter_flow",
+                  "flow": {"uuid": "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e11", "name": "Inner"}}],
+     "router": {"type": "switch", "operand": "@child.run.status",
+                "cases": [{"uuid": "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e04", "type": "has_only_text",
+                           "arguments": ["completed"], "category_uuid": "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e05"}],
+                "categories": [{"uuid": "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e05", "name": "Complete",
+                                "exit_uuid": "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e06"},
+                               {"uuid": "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e07", "name": "Expired",
+                                "exit_uuid": "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e08"}],
+                "default_category_uuid": "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e07"},
+     "exits": [{"uuid": "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e06"}, {"uuid": "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e08"}]}]},
+  {"uuid": "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e11", "name": "Inner", "spec_version": "13.1",
+   "language": "eng", "type": "messaging", "expire_after_minutes": 4320, "nodes": [
+    {"uuid": "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e12",
+     "actions": [{"uuid": "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e13", "type": "send_msg", "text": "May we write to you?"}],
+     "router": {"type": "switch", "operand": "@input.text", "wait": {"type": "msg"}, "cases": [],
+                "categories": [{"uuid": "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e14", "name": "All Responses",
+                                "exit_uuid": "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e15"}],
+                "default_category_uuid": "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e14"},
+     "exits": [{"uuid": "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e15"}]}]}]})";
+
+TEST(ingest, stop_inside_a_subflow_ends_every_run_of_the_conversation) {
+    fixture f;
+    auto loaded = flows::load_rapidpro_export(nlohmann::json::parse(nested_export), {"en", "ar"});
+    ASSERT_TRUE(loaded.problems.empty()) << loaded.problems[0].pointer << ": " << loaded.problems[0].message;
+    for (auto& fl : loaded.flows) {
+        f.cfg.flows->add(std::move(fl));
+    }
+    f.cfg.triggers.push_back({{"NEST"}, "Outer", flows::keyword_trigger::match::first_word});
+    flows::engine engine{*f.cfg.flows, f.cfg.triggers, {{"en", "ar"}}};
+    ingest in{f.cfg, engine};
+    const auto receive = [&](const std::string& id, const std::string& text) {
+        auto tx = f.store.begin_write();
+        in.apply(*tx, "local", handlers::incoming_message{id, "ext:p1", text, ""}, from_millis(1));
+        tx->commit();
+    };
+    receive("m1", "NEST");
+    EXPECT_EQ(f.outbox(), std::vector<std::string>{"May we write to you?"});
+    receive("m2", "STOP");
+    sqlite::connection db(f.dir.file("ingest.db"));
+    sqlite::statement q(db, "SELECT flow_id, status FROM runs ORDER BY id");
+    std::vector<std::string> runs;
+    while (q.step()) {
+        runs.push_back(q.column_text(0) + " " + q.column_text(1));
+    }
+    EXPECT_EQ(runs,
+              (std::vector<std::string>{"8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e01 interrupted",
+                                        "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e11 interrupted"}));
+    sqlite::statement sessions(db, "SELECT count(*) FROM sessions");
+    ASSERT_TRUE(sessions.step());
+    EXPECT_EQ(sessions.column_int64(0), 0);
 }
 
 // Virtual time: each step is a message (or, with an empty text, the timer firing) at a time, and
