@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "flows/calendar.hpp"
 #include "flows/duration.hpp"
 #include "flows/loader.hpp"
 #include "flows/normalize.hpp"
@@ -171,11 +172,6 @@ std::optional<clock_time> parse_clock(std::string_view s) {
     return clock_time{std::stoi(m[1].str()) * 60 + std::stoi(m[2].str())};
 }
 
-bool is_known_timezone(const std::string& name) {
-    std::unique_ptr<icu::TimeZone> tz(icu::TimeZone::createTimeZone(icu::UnicodeString::fromUTF8(name)));
-    return tz && *tz != icu::TimeZone::getUnknown();
-}
-
 void load_server(const json& root, config& cfg, reporter& r) {
     const auto it = root.find("server");
     if (it == root.end()) {
@@ -293,7 +289,7 @@ void load_globals(const json& root, config& cfg, const environment& env, reporte
         }
     }
     if (const std::string* tz = get_string(root, "timezone", "", r)) {
-        if (!is_known_timezone(*tz)) {
+        if (!flows::is_time_zone(*tz)) {
             r.error("/timezone", "unknown time zone; use an IANA name such as \"Asia/Amman\"");
         } else {
             cfg.timezone = *tz;
@@ -520,6 +516,19 @@ void load_flows(const json& root, config& cfg, const environment& env, load_outc
     }
 }
 
+// A flow named by the config, or an error at `pointer` (when the flows all loaded: otherwise the
+// flow may be one that failed).
+std::string flow_reference(
+    const std::string& id, const std::string& pointer, const config& cfg, reporter& r, bool flows_complete) {
+    if (const flows::flow* f = cfg.flows->find(id)) {
+        return f->id;
+    }
+    if (flows_complete) {
+        r.error(pointer, "no flow has the id \"" + id + "\"");
+    }
+    return {};
+}
+
 void load_triggers(const json& root, config& cfg, reporter& r, bool flows_complete) {
     const auto it = root.find("triggers");
     if (it == root.end()) {
@@ -581,14 +590,7 @@ void load_triggers(const json& root, config& cfg, reporter& r, bool flows_comple
             }
         }
         if (const std::string* flow = get_string(t, "flow", base, r)) {
-            const flows::flow* f = cfg.flows->find(*flow);
-            if (f == nullptr) {
-                if (flows_complete) {
-                    r.error(base + "/flow", "no flow has the id \"" + *flow + "\"");
-                }
-            } else {
-                trig.flow_id = f->id;
-            }
+            trig.flow_id = flow_reference(*flow, base + "/flow", cfg, r, flows_complete);
         } else if (!t.contains("flow")) {
             r.error(base + "/flow", "is required");
         }
@@ -649,6 +651,187 @@ std::optional<flows::lang_text> get_lang_text(
         }
     }
     return ok ? std::optional(out) : std::nullopt;
+}
+
+// "-2d", "-90m", "1d", "0h": a signed duration in whole minutes.
+std::optional<std::chrono::minutes> parse_offset(std::string_view s) {
+    const bool negative = !s.empty() && s.front() == '-';
+    if (negative || (!s.empty() && s.front() == '+')) {
+        s.remove_prefix(1);
+    }
+    const std::string body(s);
+    if (body == "0" || body == "0m" || body == "0h" || body == "0d") {
+        return std::chrono::minutes{0};
+    }
+    const auto d = flows::parse_duration(body);
+    if (!d || d->count() % 60 != 0) {
+        return std::nullopt;
+    }
+    const auto m = std::chrono::duration_cast<std::chrono::minutes>(*d);
+    return negative ? -m : m;
+}
+
+void load_workshops(const json& root, config& cfg, reporter& r) {
+    const auto it = root.find("workshops");
+    if (it == root.end()) {
+        return;
+    }
+    if (!it->is_array()) {
+        r.error("/workshops", "must be an array of workshops");
+        return;
+    }
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < it->size(); ++i) {
+        const json& w = (*it)[i];
+        const std::string base = ptr("/workshops", i);
+        if (!w.is_object()) {
+            r.error(base, "must be an object");
+            continue;
+        }
+        check_keys(w, base, {"id", "title", "place", "starts_at", "timezone", "capacity", "open"}, r);
+        flows::workshop ws;
+        ws.timezone = cfg.timezone;
+        bool ok = true;
+        static const std::regex id_chars("^[a-z0-9_-]{1,64}$");
+        if (const std::string* id = get_string(w, "id", base, r)) {
+            if (!std::regex_match(*id, id_chars)) {
+                r.error(base + "/id", "must be 1 to 64 of a-z, 0-9, \"_\" and \"-\"");
+                ok = false;
+            } else if (!seen.insert(*id).second) {
+                r.error(base + "/id", "is used by another workshop");
+                ok = false;
+            } else {
+                ws.id = *id;
+            }
+        } else {
+            ok = false;
+            if (!w.contains("id")) {
+                r.error(base + "/id", "is required");
+            }
+        }
+        for (const auto& [key, field] : {std::pair{"title", &ws.title}, std::pair{"place", &ws.place}}) {
+            if (auto text = get_lang_text(w, key, base, cfg, r)) {
+                // Every configured language gets a text: the default language's where one is missing.
+                const auto fallback = text->count(cfg.languages.front()) != 0
+                                          ? text->at(cfg.languages.front())
+                                          : text->begin()->second;
+                for (const auto& lang : cfg.languages) {
+                    (*field)[lang] = text->count(lang) != 0 ? text->at(lang) : fallback;
+                }
+            } else {
+                ok = false;
+                if (!w.contains(key)) {
+                    r.error(ptr(base, key), "is required");
+                }
+            }
+        }
+        if (const std::string* tz = get_string(w, "timezone", base, r)) {
+            if (!flows::is_time_zone(*tz)) {
+                r.error(base + "/timezone", "unknown time zone; use an IANA name such as \"Asia/Amman\"");
+                ok = false;
+            } else {
+                ws.timezone = *tz;
+            }
+        }
+        if (const std::string* start = get_string(w, "starts_at", base, r)) {
+            if (const auto t = flows::parse_local(*start, ws.timezone)) {
+                ws.starts_at = *t;
+            } else {
+                r.error(base + "/starts_at",
+                        "must be the local date and time like \"2027-03-14T10:00\" (in the workshop's "
+                        "timezone)");
+                ok = false;
+            }
+        } else {
+            ok = false;
+            if (!w.contains("starts_at")) {
+                r.error(base + "/starts_at", "is required");
+            }
+        }
+        if (const auto cap = get_int(w, "capacity", base, 1, 100000, r)) {
+            ws.capacity = static_cast<int>(*cap);
+        } else {
+            ok = false;
+            if (!w.contains("capacity")) {
+                r.error(base + "/capacity", "is required");
+            }
+        }
+        if (const auto open = w.find("open"); open != w.end()) {
+            if (!open->is_boolean()) {
+                r.error(base + "/open", "must be true or false");
+                ok = false;
+            } else {
+                ws.open = open->get<bool>();
+            }
+        }
+        if (ok) {
+            cfg.workshops.push_back(std::move(ws));
+        }
+    }
+}
+
+void load_reminders(const json& root, config& cfg, reporter& r, bool flows_complete) {
+    if (const std::string* flow = get_string(root, "promotion_flow", "", r)) {
+        cfg.promotion_flow = flow_reference(*flow, "/promotion_flow", cfg, r, flows_complete);
+    }
+    const auto it = root.find("reminders");
+    if (it == root.end()) {
+        return;
+    }
+    if (!it->is_array()) {
+        r.error("/reminders", "must be an array of reminders");
+        return;
+    }
+    for (std::size_t i = 0; i < it->size(); ++i) {
+        const json& e = (*it)[i];
+        const std::string base = ptr("/reminders", i);
+        if (!e.is_object()) {
+            r.error(base,
+                    "must be an object like {\"offset\": \"-2d\", \"at\": \"10:00\", \"flow\": \"...\"}");
+            continue;
+        }
+        check_keys(e, base, {"offset", "at", "flow"}, r);
+        reminder_config rem;
+        bool ok = true;
+        if (const std::string* off = get_string(e, "offset", base, r)) {
+            if (const auto m = parse_offset(*off)) {
+                rem.offset = *m;
+            } else {
+                r.error(base + "/offset",
+                        "must be a duration from the workshop's start such as \"-2d\", \"-2h\" or \"1d\"");
+                ok = false;
+            }
+        } else {
+            ok = false;
+            if (!e.contains("offset")) {
+                r.error(base + "/offset", "is required");
+            }
+        }
+        if (const std::string* at = get_string(e, "at", base, r)) {
+            if (const auto t = parse_clock(*at)) {
+                rem.at = t->minutes;
+                if (ok && rem.offset % std::chrono::hours(24) != std::chrono::minutes{0}) {
+                    r.error(base + "/at", "is only for an offset in whole days (\"-2d\", \"1d\")");
+                    ok = false;
+                }
+            } else {
+                r.error(base + "/at", "must be a time like \"10:00\"");
+                ok = false;
+            }
+        }
+        if (const std::string* flow = get_string(e, "flow", base, r)) {
+            rem.flow_id = flow_reference(*flow, base + "/flow", cfg, r, flows_complete);
+            ok = ok && !rem.flow_id.empty();
+        } else {
+            ok = false;
+            if (!e.contains("flow")) {
+                r.error(base + "/flow", "is required");
+            }
+        }
+        if (ok) {
+            cfg.reminders.push_back(std::move(rem));
+        }
+    }
 }
 
 void load_keywords(const json& root, config& cfg, reporter& r) {
@@ -825,7 +1008,10 @@ load_outcome load_text(const std::string& file, const std::string& text, const e
                 "flows",
                 "triggers",
                 "programme",
-                "keywords"},
+                "keywords",
+                "workshops",
+                "reminders",
+                "promotion_flow"},
                r);
     config cfg;
     cfg.file = file;
@@ -839,6 +1025,8 @@ load_outcome load_text(const std::string& file, const std::string& text, const e
     const bool flows_complete = out.errors.size() == errors_before_flows;
     load_triggers(root, cfg, r, flows_complete);
     check_trigger_keywords(cfg, r);
+    load_workshops(root, cfg, r);
+    load_reminders(root, cfg, r, flows_complete);
     if (out.errors.empty()) {
         out.loaded = std::move(cfg);
     }

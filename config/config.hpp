@@ -45,6 +45,13 @@ struct clock_time {
     int minutes = 0;  // since midnight
 };
 
+// A message (a flow) at a time relative to a workshop's start, for each contact with a place.
+struct reminder_config {
+    std::chrono::minutes offset{0};  // from the start; negative: before it
+    std::optional<int> at;           // minutes after local midnight (whole-day offsets only)
+    std::string flow_id;
+};
+
 struct config {
     std::string file;
     server_config server;
@@ -65,6 +72,10 @@ struct config {
     std::string programme = "flowgate";  // named in the HELP reply
     // STOP / START / HELP, with the built-in words and replies unless the config overrides them.
     flows::standing_keywords keywords;
+    // Workshops the store is seeded with at start (titles and places filled in for every language).
+    std::vector<flows::workshop> workshops;
+    std::vector<reminder_config> reminders;
+    std::string promotion_flow;  // started for a contact given a place from the waiting list
 
     const channel_config* find_channel(std::string_view id) const;
     // When a message that answers nothing (a timeout's nudge, a reminder) may go out: `at` itself,

@@ -1,7 +1,9 @@
 #include "flows/engine.hpp"
 
 #include <algorithm>
+#include <map>
 
+#include "flows/calendar.hpp"
 #include "flows/matcher.hpp"
 #include "flows/normalize.hpp"
 #include "flows/template.hpp"
@@ -161,6 +163,11 @@ class run_walker {
                     next = n.exits.empty() ? std::nullopt : n.exits.front().destination;
                     continue;
                 }
+                if (n.router->kind == operand_kind::workshop_choice && session_.menu.empty() &&
+                    n.router->none_category) {
+                    next = take_category(n, *n.router->none_category, "", "");  // nothing to choose from
+                    continue;
+                }
                 if (n.router->wait && !first_node) {
                     return pause(n);
                 }
@@ -179,7 +186,148 @@ class run_walker {
         }
     }
 
-    template_context context() const { return {contact_, session_, input_, flow_->name}; }
+    // `language`: the language of the text being rendered (workshop titles follow it).
+    template_context context(std::string_view language = {}) const {
+        return {contact_,
+                session_,
+                input_,
+                flow_->name,
+                language.empty() ? default_language() : language,
+                run_workshop()};
+    }
+
+    std::string_view default_language() const {
+        if (!contact_.language.empty() && allowed(contact_.language)) {
+            return contact_.language;
+        }
+        return env_.languages.empty() ? std::string_view(flow_->language) : env_.languages.front();
+    }
+
+    // The run's workshop, read from the book once per workshop per step.
+    const workshop* run_workshop() const {
+        if (session_.workshop_id.empty() || contact_.workshops == nullptr) {
+            return nullptr;
+        }
+        if (!workshop_ || workshop_->id != session_.workshop_id) {
+            workshop_ = contact_.workshops->find_workshop(session_.workshop_id);
+            if (!workshop_) {
+                return nullptr;
+            }
+        }
+        return &*workshop_;
+    }
+
+    std::optional<registration_status> registration(const std::string& workshop_id) const {
+        if (const auto it = registrations_.find(workshop_id); it != registrations_.end()) {
+            return it->second;
+        }
+        return contact_.workshops ? contact_.workshops->registration(workshop_id) : std::nullopt;
+    }
+
+    void set_registration(registration_status status) {
+        registrations_[session_.workshop_id] = status;
+        effects_.push_back(registration_changed{session_.workshop_id, status});
+    }
+
+    // A place if the workshop has room, else the waiting list; nothing when the contact already
+    // has one, or the workshop is closed or has started.
+    void register_contact() {
+        const workshop* w = run_workshop();
+        if (w == nullptr) {
+            return;
+        }
+        const auto current = registration(w->id);
+        if (current && *current != registration_status::cancelled) {
+            return;
+        }
+        if (!w->open || w->starts_at <= now_) {
+            return;
+        }
+        set_registration(w->taken < w->capacity ? registration_status::registered
+                                                : registration_status::waitlisted);
+    }
+
+    void cancel_registration() {
+        if (session_.workshop_id.empty()) {
+            return;
+        }
+        const auto current = registration(session_.workshop_id);
+        if (current == registration_status::registered || current == registration_status::waitlisted) {
+            set_registration(registration_status::cancelled);
+        }
+    }
+
+    // The question, then one line per open workshop: "1 Leadership, Amman: Sun, 14 Mar 10:00". The
+    // list is kept in the session, so the answer is read against what the contact saw.
+    void workshop_menu(const workshop_menu_action& menu) {
+        session_.menu.clear();
+        if (contact_.workshops == nullptr) {
+            return;
+        }
+        const auto open = contact_.workshops->open_workshops(now_);
+        if (open.empty()) {
+            return;  // the router takes its "none" category
+        }
+        const std::string lang = choose_language(menu.text);
+        const auto it = menu.text.find(lang);
+        std::string text = it == menu.text.end() ? std::string() : render(it->second, context(lang));
+        for (std::size_t i = 0; i < open.size(); ++i) {
+            const workshop& w = open[i];
+            text += "\n" + std::to_string(i + 1) + " " + in_language(w.title, lang) + ": " +
+                    format_local_date(w.starts_at, w.timezone, lang) + " " +
+                    format_local_time(w.starts_at, w.timezone, lang);
+            session_.menu.push_back(w.id);
+        }
+        effects_.push_back(send_msg{std::move(text), lang});
+    }
+
+    // The workshop the answer picks from the menu: its number ("2", "٢", "2."), or a word of its
+    // title or place that no other listed workshop has ("Irbid", "إربد"). "" when it picks none.
+    std::string chosen_workshop() const {
+        const auto& menu = session_.menu;
+        const auto words = tokenize(input_);
+        for (const auto& w : words) {
+            if (!w.empty() && w.size() <= 3 &&
+                std::all_of(w.begin(), w.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+                const auto n = static_cast<std::size_t>(std::stoi(w));
+                if (n >= 1 && n <= menu.size()) {
+                    return menu[n - 1];
+                }
+            }
+        }
+        std::vector<std::vector<std::string>> vocab;
+        for (const auto& id : menu) {
+            auto& v = vocab.emplace_back();
+            if (const auto w = contact_.workshops ? contact_.workshops->find_workshop(id) : std::nullopt) {
+                for (const auto* texts : {&w->title, &w->place}) {
+                    for (const auto& [lang, t] : *texts) {
+                        for (auto& token : tokenize(t)) {
+                            v.push_back(std::move(token));
+                        }
+                    }
+                }
+            }
+        }
+        std::optional<std::size_t> pick;
+        for (const auto& word : words) {
+            std::optional<std::size_t> only;
+            int count = 0;
+            for (std::size_t i = 0; i < vocab.size(); ++i) {
+                if (std::find(vocab[i].begin(), vocab[i].end(), word) != vocab[i].end()) {
+                    only = i;
+                    ++count;
+                }
+            }
+            if (count != 1) {
+                continue;  // a word every workshop (or none) has says nothing
+            }
+            if (pick && *pick != *only) {
+                return {};  // the answer names two workshops
+            }
+            pick = only;
+        }
+        return pick ? menu[*pick] : std::string();
+    }
 
     action_result run_action(const node& n, std::size_t index) {
         const action& a = n.actions[index];
@@ -189,7 +337,7 @@ class run_walker {
             if (it == send->text.end()) {
                 return action_result::next;
             }
-            std::string text = render(it->second, context());
+            std::string text = render(it->second, context(lang));
             text += quick_replies(*send, lang);
             effects_.push_back(send_msg{std::move(text), lang});
         } else if (const auto* field = std::get_if<set_field_action>(&a)) {
@@ -239,6 +387,12 @@ class run_walker {
             effects_.push_back(std::move(change));
         } else if (const auto* enter = std::get_if<enter_flow_action>(&a)) {
             return enter_flow(n, index, *enter);
+        } else if (const auto* menu = std::get_if<workshop_menu_action>(&a)) {
+            workshop_menu(*menu);
+        } else if (std::holds_alternative<register_action>(a)) {
+            register_contact();
+        } else if (std::holds_alternative<cancel_registration_action>(a)) {
+            cancel_registration();
         } else if (const auto* hook = std::get_if<webhook_action>(&a)) {
             webhook_call call{
                 flow_->id, n.id, hook->method, escape_url(render(hook->url, context())), {}, {}};
@@ -291,7 +445,7 @@ class run_walker {
         }
         std::string out;
         for (std::size_t i = 0; i < it->second.size(); ++i) {
-            out += "\n" + std::to_string(i + 1) + " " + render(it->second[i], context());
+            out += "\n" + std::to_string(i + 1) + " " + render(it->second[i], context(lang));
         }
         return out;
     }
@@ -350,6 +504,13 @@ class run_walker {
                 }
                 return names;
             }
+            case operand_kind::workshop_choice:
+                return chosen_workshop();
+            case operand_kind::registration: {
+                const auto r =
+                    session_.workshop_id.empty() ? std::nullopt : registration(session_.workshop_id);
+                return r ? to_string(*r) : "";
+            }
             case operand_kind::text:
                 break;
         }
@@ -371,13 +532,23 @@ class run_walker {
         ctx.default_country = env_.default_country;
         ctx.day_first = env_.day_first;
         ctx.groups = &groups;
+        if (r.kind == operand_kind::workshop_choice) {
+            // The value is the workshop's id; the input is what the contact wrote.
+            session_.menu.clear();
+            if (!operand.empty()) {
+                session_.workshop_id = operand;
+                workshop_.reset();
+            }
+        }
+        const std::string& input = r.kind == operand_kind::workshop_choice ? input_ : operand;
         for (const auto& c : r.cases) {
             if (auto match = run_test(c.type, operand, arguments(c), ctx)) {
-                return take_category(n, c.category, *match, operand);
+                return take_category(n, c.category, *match, input);
             }
         }
         // No case matched: the whole operand is the value, as in RapidPro.
-        return take_category(n, r.default_category, operand, operand);
+        return take_category(
+            n, r.default_category, r.kind == operand_kind::workshop_choice ? input : operand, input);
     }
 
     std::optional<std::size_t> take_category(const node& n,
@@ -457,6 +628,8 @@ class run_walker {
     timestamp now_;
     std::vector<effect>& effects_;
     std::string child_status_;
+    mutable std::optional<workshop> workshop_;                  // run_workshop()'s cache
+    std::map<std::string, registration_status> registrations_;  // changed in this step
     int steps_ = 0;
     bool trigger_pending_ = false;
     bool failed_ = false;
@@ -490,7 +663,8 @@ step_output begin_run(const flow_set& flows,
                       std::string_view input,
                       bool triggered,
                       timestamp now,
-                      std::vector<effect> effects) {
+                      std::vector<effect> effects,
+                      std::string_view workshop_id = {}) {
     if (current) {
         end_all_runs(*current, run_status::interrupted, effects);
     }
@@ -498,6 +672,7 @@ step_output begin_run(const flow_set& flows,
     session s;
     s.flow_id = f.id;
     s.started_at = now;
+    s.workshop_id = workshop_id;
     step_output out;
     out.session =
         run_walker(flows, f, contact, env, std::move(s), std::string(input), now, effects).start(triggered);
@@ -593,12 +768,13 @@ step_output engine::on_message(const std::optional<session>& current,
 step_output engine::start(std::string_view flow_id,
                           const std::optional<session>& current,
                           const contact_view& contact,
-                          timestamp now) const {
+                          timestamp now,
+                          std::string_view workshop_id) const {
     const flow* f = flows_.find(flow_id);
     if (f == nullptr) {
         return {current, {}, false};
     }
-    return begin_run(flows_, *f, current, contact, env_, "", false, now, {});
+    return begin_run(flows_, *f, current, contact, env_, "", false, now, {}, workshop_id);
 }
 
 step_output engine::on_timeout(const session& current, const contact_view& contact, timestamp now) const {

@@ -70,6 +70,12 @@ struct webhook_call {
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
 };
+// The contact's registration at a workshop changed (register or cancel in a "workshop" node). The
+// gateway stores it; a cancelled place goes to the first on the waiting list.
+struct registration_changed {
+    std::string workshop_id;
+    registration_status status = registration_status::registered;
+};
 using effect = std::variant<send_msg,
                             run_started,
                             result_saved,
@@ -78,7 +84,8 @@ using effect = std::variant<send_msg,
                             contact_name_changed,
                             contact_language_changed,
                             contact_groups_changed,
-                            webhook_call>;
+                            webhook_call,
+                            registration_changed>;
 
 struct step_output {
     std::optional<flows::session> session;  // empty: the contact is in no flow afterwards
@@ -117,11 +124,13 @@ class engine {
                            std::string_view text,
                            timestamp now) const;
 
-    // Starts a flow for a contact (staff start, enter_flow, tests). Interrupts `current`.
+    // Starts a flow for a contact (a reminder, staff, tests). Interrupts `current`. `workshop_id`:
+    // the workshop the run is about (@workshop, register, cancel).
     step_output start(std::string_view flow_id,
                       const std::optional<session>& current,
                       const contact_view& contact,
-                      timestamp now) const;
+                      timestamp now,
+                      std::string_view workshop_id = {}) const;
 
     // The wait's timeout fell due: route through the timeout category. A run waiting for a
     // webhook goes on as if the call got no response.

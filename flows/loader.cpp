@@ -336,12 +336,8 @@ class loader {
             }
             r.operand = *expr;
         }
-        if (const auto it = n.find("result"); it != n.end()) {
-            if (!it->is_string() || result_key(it->get<std::string>()).empty()) {
-                add(at(base, "result"), "must be a name with a letter or digit");
-            } else {
-                r.result_name = it->get<std::string>();
-            }
+        if (const auto name = load_result_name(n, base)) {
+            r.result_name = *name;
         }
 
         // Cases that share a category share its exit, so they must agree on where it goes.
@@ -420,6 +416,12 @@ class loader {
         r.categories.push_back({other_category, out.exits.size()});
         out.exits.push_back({reference(n, base, "other")});
 
+        load_timeout(n, base, is_ask, r, out);
+        return r;
+    }
+
+    // "timeout" and "on_timeout": the wait's "No Response" category.
+    void load_timeout(const json& n, const std::string& base, bool is_ask, flows::router& r, node& out) {
         const bool has_timeout = n.contains("timeout");
         if (has_timeout && !is_ask) {
             add(at(base, "timeout"), "is only for a node with \"ask\"");
@@ -443,7 +445,93 @@ class loader {
         if (n.contains("on_timeout") && !has_timeout) {
             add(at(base, "on_timeout"), "needs \"timeout\"");
         }
-        return r;
+    }
+
+    std::optional<std::string> load_result_name(const json& n, const std::string& base) {
+        const auto it = n.find("result");
+        if (it == n.end()) {
+            return std::nullopt;
+        }
+        if (!it->is_string() || result_key(it->get<std::string>()).empty()) {
+            add(at(base, "result"), "must be a name with a letter or digit");
+            return std::nullopt;
+        }
+        return it->get<std::string>();
+    }
+
+    // A category of its own with its own exit, going to the node `key` names (absent: the run ends).
+    std::size_t add_category(node& out,
+                             flows::router& r,
+                             std::string name,
+                             const json& n,
+                             const std::string& base,
+                             const char* key) {
+        r.categories.push_back({std::move(name), out.exits.size()});
+        out.exits.push_back({reference(n, base, key)});
+        return r.categories.size() - 1;
+    }
+
+    // A "workshop" node: choose from the open workshops, register, or cancel (docs/flows.md
+    // "Workshops and reminders").
+    void load_workshop_node(const json& n, const std::string& base, node& out) {
+        const std::string* op = optional_string(n, base, "workshop");
+        if (op == nullptr) {
+            return;
+        }
+        const auto only = [&](std::initializer_list<std::string_view> allowed) {
+            for (const auto& [key, value] : n.items()) {
+                if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+                    add(at(base, key), "is not for a \"workshop\": \"" + *op + "\" node");
+                }
+            }
+        };
+        flows::router r;
+        if (const auto name = load_result_name(n, base)) {
+            r.result_name = *name;
+        }
+        if (*op == "choose") {
+            only({"id",
+                  "workshop",
+                  "send",
+                  "ask",
+                  "result",
+                  "next",
+                  "other",
+                  "none",
+                  "timeout",
+                  "on_timeout"});
+            if (!n.contains("ask")) {
+                add(at(base, "ask"), "is required: the question the list of workshops follows");
+            } else if (auto t = load_text(n.at("ask"), at(base, "ask"))) {
+                out.actions.push_back(workshop_menu_action{std::move(*t)});
+            }
+            r.kind = operand_kind::workshop_choice;
+            r.wait = wait_spec{};
+            r.cases.push_back({"has_text", {}, add_category(out, r, "Chosen", n, base, "next")});
+            r.default_category = add_category(out, r, other_category, n, base, "other");
+            load_timeout(n, base, true, r, out);
+            r.none_category = add_category(out, r, "None", n, base, "none");
+        } else if (*op == "register") {
+            only({"id", "workshop", "send", "result", "registered", "waitlisted", "unavailable"});
+            out.actions.push_back(register_action{});
+            r.kind = operand_kind::registration;
+            const auto registered = add_category(out, r, "Registered", n, base, "registered");
+            r.cases.push_back({"has_only_text", {"registered"}, registered});
+            r.cases.push_back({"has_only_text", {"attended"}, registered});
+            r.cases.push_back(
+                {"has_only_text", {"waitlisted"}, add_category(out, r, "Waitlisted", n, base, "waitlisted")});
+            r.default_category = add_category(out, r, "Unavailable", n, base, "unavailable");
+        } else if (*op == "cancel") {
+            only({"id", "workshop", "send", "next"});
+            // The confirmation ("send") goes out after the place is given up.
+            out.actions.insert(out.actions.begin(), cancel_registration_action{});
+            out.exits.push_back({reference(n, base, "next")});
+            return;
+        } else {
+            add(at(base, "workshop"), "must be \"choose\", \"register\" or \"cancel\"");
+            return;
+        }
+        out.router = std::move(r);
     }
 
     node load_node(const json& n, const std::string& base) {
@@ -452,10 +540,13 @@ class loader {
             add(base, "must be an object (a node)");
             return out;
         }
-        check_keys(
-            n,
-            base,
-            {"id", "send", "ask", "branch", "result", "cases", "other", "timeout", "on_timeout", "next"});
+        const bool is_workshop = n.contains("workshop");
+        if (!is_workshop) {
+            check_keys(
+                n,
+                base,
+                {"id", "send", "ask", "branch", "result", "cases", "other", "timeout", "on_timeout", "next"});
+        }
         if (const std::string* id = required_string(n, base, "id")) {
             if (is_node_id(*id)) {
                 out.id = *id;
@@ -480,6 +571,10 @@ class loader {
             }
         }
 
+        if (is_workshop) {
+            load_workshop_node(n, base, out);
+            return out;
+        }
         const bool is_ask = n.contains("ask");
         const bool is_branch = n.contains("branch");
         if (is_ask) {

@@ -136,8 +136,41 @@ std::optional<std::string> config_language(std::string_view code, const std::vec
     return std::nullopt;
 }
 
-// The fields added with subflows and webhooks are written only when set, so a session of a flow
+// The fields added with subflows, webhooks and workshops are written only when set, so a session of a flow
 // that uses neither keeps the JSON it always had.
+std::string in_language(const lang_text& text, std::string_view language) {
+    if (const auto it = text.find(std::string(language)); it != text.end()) {
+        return it->second;
+    }
+    return text.empty() ? std::string() : text.begin()->second;
+}
+
+const char* to_string(registration_status s) {
+    switch (s) {
+        case registration_status::registered:
+            return "registered";
+        case registration_status::waitlisted:
+            return "waitlisted";
+        case registration_status::cancelled:
+            return "cancelled";
+        case registration_status::attended:
+            return "attended";
+    }
+    return "cancelled";
+}
+
+std::optional<registration_status> registration_status_from(std::string_view s) {
+    for (const auto status : {registration_status::registered,
+                              registration_status::waitlisted,
+                              registration_status::cancelled,
+                              registration_status::attended}) {
+        if (s == to_string(status)) {
+            return status;
+        }
+    }
+    return std::nullopt;
+}
+
 nlohmann::json to_json(const session& s) {
     nlohmann::json j = {{"flow_id", s.flow_id},
                         {"node_id", s.node_id},
@@ -165,6 +198,12 @@ nlohmann::json to_json(const session& s) {
                                {"started_at", to_millis(p.started_at)}});
         }
         j["parents"] = std::move(parents);
+    }
+    if (!s.workshop_id.empty()) {
+        j["workshop"] = s.workshop_id;
+    }
+    if (!s.menu.empty()) {
+        j["menu"] = s.menu;
     }
     return j;
 }
@@ -195,6 +234,12 @@ session session_from_json(const nlohmann::json& j) {
                                  results_from_json(p.at("results")),
                                  from_millis(p.at("started_at").get<std::int64_t>())});
         }
+    }
+    if (const auto it = j.find("workshop"); it != j.end()) {
+        s.workshop_id = it->get<std::string>();
+    }
+    if (const auto it = j.find("menu"); it != j.end()) {
+        s.menu = it->get<std::vector<std::string>>();
     }
     return s;
 }

@@ -20,6 +20,10 @@ namespace flowgate::flows {
 // Texts side by side per language code ("en", "ar", ...).
 using lang_text = std::map<std::string, std::string>;
 
+// The text in `language`, else the first there is ("" for none): for texts such as a workshop's
+// title, which the config fills in for every language it uses.
+std::string in_language(const lang_text& text, std::string_view language);
+
 // Several texts per language, e.g. quick replies.
 using lang_texts = std::map<std::string, std::vector<std::string>>;
 
@@ -87,6 +91,22 @@ struct webhook_action {
     std::string result_name;  // non-empty: the response is saved as this result
 };
 
+// Workshop operations (our format's "workshop" nodes; docs/flows.md "Workshops and reminders").
+// They act on the run's workshop (session::workshop_id) and read the gateway's workshop_book.
+
+// Sends `text` followed by the open workshops as a numbered list; the node's router
+// (operand_kind::workshop_choice) reads the answer against that list.
+struct workshop_menu_action {
+    lang_text text;
+};
+
+// A place for the contact at the run's workshop if it has room, else the waiting list; the
+// node's router (operand_kind::registration) branches on the outcome.
+struct register_action {};
+
+// The contact's place (or waiting-list place) at the run's workshop is given up.
+struct cancel_registration_action {};
+
 using action = std::variant<send_action,
                             set_field_action,
                             set_name_action,
@@ -95,7 +115,10 @@ using action = std::variant<send_action,
                             add_groups_action,
                             remove_groups_action,
                             enter_flow_action,
-                            webhook_action>;
+                            webhook_action,
+                            workshop_menu_action,
+                            register_action,
+                            cancel_registration_action>;
 
 struct test_case {
     std::string type;                    // RapidPro's test name, e.g. "has_any_word"
@@ -113,10 +136,12 @@ struct category {
 
 // What a router tests.
 enum class operand_kind {
-    text,            // router::operand is a template
-    webhook_status,  // the HTTP status of the run's last webhook ("0": no response)
-    child_status,    // how the subflow just entered ended: "completed" or "expired"
-    contact_groups,  // the contact's group names, ", "-separated (RapidPro's has_group operand)
+    text,             // router::operand is a template
+    webhook_status,   // the HTTP status of the run's last webhook ("0": no response)
+    child_status,     // how the subflow just entered ended: "completed" or "expired"
+    contact_groups,   // the contact's group names, ", "-separated (RapidPro's has_group operand)
+    workshop_choice,  // the id of the workshop the answer picks from the menu the run sent, or ""
+    registration,     // the contact's registration at the run's workshop: "registered", "waitlisted", ...
 };
 
 struct wait_spec {
@@ -132,6 +157,8 @@ struct router {
     std::vector<category> categories;
     std::size_t default_category = 0;
     std::string result_name;  // empty: the router saves no result
+    // workshop_choice: taken at once, without waiting, when no workshop is open.
+    std::optional<std::size_t> none_category = {};
 };
 
 struct exit_spec {
@@ -227,6 +254,8 @@ struct session {
     std::optional<webhook_wait> webhook = {};           // set: waiting for a webhook, not a message
     std::optional<webhook_response> last_webhook = {};  // the run's last webhook response
     std::vector<parent_run> parents = {};               // outermost first
+    std::string workshop_id = {};                       // the workshop the conversation is about, if any
+    std::vector<std::string> menu = {};                 // the workshops a workshop menu listed, in its order
 
     friend bool operator==(const session&, const session&) = default;
 };
@@ -235,13 +264,42 @@ nlohmann::json to_json(const session& s);
 // Throws nlohmann::json::exception on a malformed document (a store bug, not user input).
 session session_from_json(const nlohmann::json& j);
 
+// A workshop as flows see it (the gateway keeps them; config "workshops").
+struct workshop {
+    std::string id;
+    lang_text title;
+    lang_text place;
+    timestamp starts_at{};
+    std::string timezone;  // of the venue: dates and times in texts are its wall clock
+    int capacity = 0;
+    int taken = 0;  // places given (registered or attended)
+    bool open = true;
+};
+
+enum class registration_status { registered, waitlisted, cancelled, attended };
+const char* to_string(registration_status s);
+std::optional<registration_status> registration_status_from(std::string_view s);
+
+// What a step may read of the workshops: the gateway reads them in the step's own transaction, so
+// places are counted exactly; tests use a small in-memory one.
+class workshop_book {
+   public:
+    virtual ~workshop_book() = default;
+    // Open for registration and not started at `now`, soonest first.
+    virtual std::vector<workshop> open_workshops(timestamp now) const = 0;
+    virtual std::optional<workshop> find_workshop(std::string_view id) const = 0;
+    // The contact's registration at a workshop, if any.
+    virtual std::optional<registration_status> registration(std::string_view workshop_id) const = 0;
+};
+
 // What the engine knows of the contact it talks to.
 struct contact_view {
     std::string uuid;
     std::string name;
     std::string language;  // "" when unknown
     std::map<std::string, std::string> fields;
-    std::vector<group_ref> groups = {};  // for has_group and remove_contact_groups' all_groups
+    std::vector<group_ref> groups = {};        // for has_group and remove_contact_groups' all_groups
+    const workshop_book* workshops = nullptr;  // null: no workshops (workshop nodes find none)
 };
 
 // A language code as the deployment writes it: ISO 639-3 codes ("ara", "eng", "fra", "hau") become

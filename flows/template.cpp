@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "flows/calendar.hpp"
 #include "flows/expression.hpp"
 
 namespace flowgate::flows {
@@ -94,7 +95,8 @@ std::vector<piece> parse(std::string_view text) {
 }
 
 bool is_root(const std::string& name) {
-    return name == "contact" || name == "fields" || name == "results" || name == "input" || name == "run";
+    return name == "contact" || name == "fields" || name == "results" || name == "input" || name == "run" ||
+           name == "workshop";
 }
 
 bool is_valid_path(const std::vector<std::string>& p) {
@@ -115,6 +117,10 @@ bool is_valid_path(const std::vector<std::string>& p) {
     }
     if (root == "input") {
         return p.size() == 1 || (p.size() == 2 && p[1] == "text");
+    }
+    if (root == "workshop") {
+        return p.size() == 2 &&
+               (p[1] == "title" || p[1] == "place" || p[1] == "date" || p[1] == "time" || p[1] == "id");
     }
     if (root == "run") {
         return (p.size() == 2 && (p[1] == "flow" || p[1] == "created_on")) ||
@@ -184,6 +190,25 @@ std::string resolve(const std::vector<std::string>& p, const template_context& c
             return it->second.category;
         }
         return it->second.input;
+    }
+    if (root == "workshop") {
+        const workshop* w = ctx.workshop;
+        if (w == nullptr) {
+            return {};
+        }
+        if (p[1] == "title") {
+            return in_language(w->title, ctx.language);
+        }
+        if (p[1] == "place") {
+            return in_language(w->place, ctx.language);
+        }
+        if (p[1] == "date") {
+            return format_local_date(w->starts_at, w->timezone, ctx.language);
+        }
+        if (p[1] == "time") {
+            return format_local_time(w->starts_at, w->timezone, ctx.language);
+        }
+        return w->id;
     }
     if (root == "run") {
         if (p[1] == "created_on") {

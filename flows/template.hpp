@@ -1,5 +1,5 @@
 #pragma once
-// Message templates: @contact.name, @results.x, @input.text ... and @(expressions) such as
+// Message templates: @contact.name, @results.x, @input.text, @workshop.title ... and @(expressions) such as
 // @(upper(contact.name)) (docs/flows.md "Templates"; the expression language is flows/expression.hpp).
 
 #include <string>
@@ -14,7 +14,9 @@ struct template_context {
     const contact_view& contact;
     const session& run;
     std::string_view input;
-    std::string_view flow_name = {};  // @run.flow, @run.flow.name; empty: the flow id stands in
+    std::string_view flow_name = {};            // @run.flow, @run.flow.name; empty: the flow id stands in
+    std::string_view language = {};             // the text's language: @workshop.title and dates follow it
+    const flows::workshop* workshop = nullptr;  // the run's workshop (@workshop.*); null: none
 };
 
 // Problems in a template (unknown variable or function, wrong argument count, syntax error in an

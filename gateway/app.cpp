@@ -35,10 +35,13 @@ int serve(const config::config& cfg) {
         std::filesystem::create_directories(db_path.parent_path());
     }
     sqlite_store store(cfg.store.sqlite);
+    const flows::engine engine(*cfg.flows, cfg.triggers, cfg.engine_environment());
+    const ingest in(cfg, engine);
     {
-        // Sends interrupted by a crash: we cannot know whether the provider got them.
         auto tx = store.begin_write();
+        // Sends interrupted by a crash: we cannot know whether the provider got them.
         const auto n = tx->mark_interrupted_sends_unknown(gateway::now());
+        in.seed_workshops(*tx, gateway::now());
         tx->commit();
         if (n > 0) {
             log::warn("store",
@@ -49,8 +52,6 @@ int serve(const config::config& cfg) {
     writer write(store, stats);
     write.start();
 
-    const flows::engine engine(*cfg.flows, cfg.triggers, cfg.engine_environment());
-    const ingest in(cfg, engine);
     channel_map channels;
     for (const auto& c : cfg.channels) {
         const auto* type = handlers::find_handler_type(c.settings.type);

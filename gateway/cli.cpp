@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "flows/calendar.hpp"
 #include "gateway/app.hpp"
 #include "gateway/log.hpp"
 #include "gateway/simulate.hpp"
@@ -29,9 +30,11 @@ constexpr const char* usage = R"(usage: flowgate COMMAND [OPTIONS]
 commands:
   serve --config FILE     run the gateway until SIGINT/SIGTERM
   check --config FILE     validate the config and every flow; print each problem; exit 1 if any
-  simulate --config FILE [--from URN] [--channel ID] [--json]
+  simulate --config FILE [--from URN] [--channel ID] [--json] [--now 2027-03-10T09:00]
                           chat as one contact: each stdin line is a message; "/wait 90m" moves
-                          the virtual clock on; every reply is printed (--json: one object a line)
+                          the virtual clock on; "/from URN" speaks as another contact; every
+                          reply is printed (--json: one object a line); --now: the virtual
+                          clock's start, local time in the config's timezone
   sink [--listen HOST:PORT]
                           a stand-in phone: print messages an external channel sends
                           (default 127.0.0.1:9000)
@@ -145,6 +148,13 @@ int run(int argc, char** argv) {
                 opts.channel = it->second;
             }
             opts.json = a->options.count("json") != 0;
+            if (const auto it = a->options.find("now"); it != a->options.end()) {
+                opts.start = flows::parse_local(it->second, cfg->timezone);
+                if (!opts.start) {
+                    std::cerr << "flowgate simulate: --now must be a local time like 2027-03-10T09:00\n";
+                    return 2;
+                }
+            }
             return simulate(*cfg, opts, std::cin, std::cout, std::cerr);
         }
         if (a->command == "sink") {

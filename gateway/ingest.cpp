@@ -1,5 +1,6 @@
 #include "gateway/ingest.hpp"
 
+#include "flows/calendar.hpp"
 #include "flows/keywords.hpp"
 #include "flows/normalize.hpp"
 #include "flows/segments.hpp"
@@ -44,6 +45,33 @@ void opt_out(write_tx& tx, std::int64_t contact_id, timestamp now) {
         tx.delete_session(contact_id);
     }
     tx.cancel_queued(contact_id, now);
+}
+
+// The workshops as one contact's flow step sees them, read in the step's own transaction.
+class tx_workshop_book final : public flows::workshop_book {
+   public:
+    tx_workshop_book(write_tx& tx, std::int64_t contact_id) : tx_(tx), contact_id_(contact_id) {}
+
+    std::vector<flows::workshop> open_workshops(timestamp now) const override {
+        return tx_.open_workshops(now);
+    }
+    std::optional<flows::workshop> find_workshop(std::string_view id) const override {
+        return tx_.find_workshop(std::string(id));
+    }
+    std::optional<flows::registration_status> registration(std::string_view workshop_id) const override {
+        return tx_.registration(contact_id_, std::string(workshop_id));
+    }
+
+   private:
+    write_tx& tx_;
+    std::int64_t contact_id_;
+};
+
+// The contact as a flow step sees them, with the workshops.
+flows::contact_view view_of(const contact_record& c, const flows::workshop_book& book) {
+    auto v = to_view(c);
+    v.workshops = &book;
+    return v;
 }
 
 }  // namespace
@@ -109,7 +137,9 @@ ingest_outcome ingest::apply(write_tx& tx,
     if (current) {
         session = current->session;
     }
-    const flows::step_output step = engine_.on_message(session, to_view(contact), message.text, now);
+    const tx_workshop_book book(tx, contact.id);
+    const auto view = view_of(contact, book);
+    const flows::step_output step = engine_.on_message(session, view, message.text, now);
     return {false, apply_step(tx, channel_id, contact, message.urn, current, step, *id, now)};
 }
 
@@ -135,7 +165,8 @@ std::size_t ingest::apply_step(write_tx& tx,
                                std::optional<stored_session> current,
                                const flows::step_output& step,
                                std::optional<std::int64_t> reply_to,
-                               timestamp now) const {
+                               timestamp now,
+                               std::optional<timestamp> expires_at) const {
     if (!step.handled) {
         return 0;
     }
@@ -160,6 +191,7 @@ std::size_t ingest::apply_step(write_tx& tx,
             }
         } else if (const auto* send = std::get_if<flows::send_msg>(&e)) {
             auto out = outbound_text(channel_id, contact.id, urn, send->text, reply_to, now);
+            out.expires_at = expires_at;
             if (!reply_to) {
                 // Not an answer to the contact (a timeout's nudge, a webhook's outcome): quiet
                 // hours hold it until morning.
@@ -185,6 +217,8 @@ std::size_t ingest::apply_step(write_tx& tx,
             for (const auto& g : groups->added) {
                 tx.add_contact_group(contact.id, g);
             }
+        } else if (const auto* reg = std::get_if<flows::registration_changed>(&e)) {
+            change_registration(tx, contact.id, reg->workshop_id, reg->status, now);
         } else if (const auto* call = std::get_if<flows::webhook_call>(&e)) {
             // Made by the webhook worker after this commit; its result resumes the run.
             tx.enqueue_webhook({0, contact.id, *call}, now);
@@ -237,12 +271,118 @@ std::size_t ingest::apply_webhook_result(
         current->session.node_id != call.call.node_id || who->contact.stopped) {
         return 0;
     }
-    const auto step = engine_.on_webhook_result(current->session, to_view(who->contact), status, body, now);
+    const tx_workshop_book book(tx, call.contact_id);
+    const auto view = view_of(who->contact, book);
+    const auto step = engine_.on_webhook_result(current->session, view, status, body, now);
     return apply_step(tx, who->channel_id, who->contact, who->urn, current, step, std::nullopt, now);
+}
+
+void ingest::change_registration(write_tx& tx,
+                                 std::int64_t contact_id,
+                                 const std::string& workshop_id,
+                                 flows::registration_status status,
+                                 timestamp now) const {
+    const auto before = tx.registration(contact_id, workshop_id);
+    tx.set_registration(contact_id, workshop_id, status, now);
+    if (status == flows::registration_status::registered) {
+        if (const auto w = tx.find_workshop(workshop_id)) {
+            schedule_reminders(tx, contact_id, *w, now);
+        }
+    } else if (status == flows::registration_status::cancelled) {
+        tx.cancel_workshop_jobs(contact_id, workshop_id);
+        if (before == flows::registration_status::registered) {
+            fill_places(tx, workshop_id, now);
+        }
+    }
+}
+
+void ingest::schedule_reminders(write_tx& tx,
+                                std::int64_t contact_id,
+                                const flows::workshop& w,
+                                timestamp now) const {
+    for (const auto& r : config_.reminders) {
+        const auto due = flows::reminder_time(w.starts_at, w.timezone, r.offset, r.at);
+        if (due <= now) {
+            continue;  // its time has passed (RapidPro's campaigns skip these too)
+        }
+        workshop_job job;
+        job.contact_id = contact_id;
+        job.workshop_id = w.id;
+        job.flow_id = r.flow_id;
+        job.due_at = due;
+        if (r.offset < std::chrono::minutes{0}) {
+            job.expires_at = w.starts_at;  // a reminder is no use once the workshop has started
+        }
+        tx.schedule_workshop_job(job);
+    }
+}
+
+void ingest::fill_places(write_tx& tx, const std::string& workshop_id, timestamp now) const {
+    for (;;) {
+        const auto w = tx.find_workshop(workshop_id);
+        if (!w || w->taken >= w->capacity || w->starts_at <= now) {
+            return;
+        }
+        const auto next = tx.first_waitlisted(workshop_id);
+        if (!next) {
+            return;
+        }
+        tx.set_registration(*next, workshop_id, flows::registration_status::registered, now);
+        schedule_reminders(tx, *next, *w, now);
+        if (!config_.promotion_flow.empty()) {
+            // Told by the timer loop, in a step of its own (the contact may be in a conversation).
+            tx.schedule_workshop_job({0, *next, workshop_id, config_.promotion_flow, now, w->starts_at});
+        }
+    }
+}
+
+void ingest::seed_workshops(write_tx& tx, timestamp now) const {
+    for (const auto& w : config_.workshops) {
+        const auto before = tx.find_workshop(w.id);
+        tx.upsert_workshop(w, now);
+        if (before && before->starts_at != w.starts_at) {
+            // Moved: every reminder moves with it.
+            for (const std::int64_t contact_id : tx.registered_contacts(w.id)) {
+                tx.cancel_workshop_jobs(contact_id, w.id);
+                schedule_reminders(tx, contact_id, w, now);
+            }
+        }
+        if (before && w.capacity > before->capacity) {
+            fill_places(tx, w.id, now);
+        }
+    }
+}
+
+std::size_t ingest::fire_workshop_job(write_tx& tx, const workshop_job& job, timestamp now) const {
+    if (job.expires_at && *job.expires_at <= now) {
+        return 0;  // too late (the server was down, or quiet hours ran past the start)
+    }
+    const auto status = tx.registration(job.contact_id, job.workshop_id);
+    if (status != flows::registration_status::registered && status != flows::registration_status::attended) {
+        return 0;
+    }
+    const auto who = tx.load_contact(job.contact_id);
+    if (!who || who->contact.stopped) {
+        return 0;
+    }
+    const auto current = tx.load_session(job.contact_id);
+    std::optional<flows::session> session;
+    if (current) {
+        session = current->session;
+    }
+    const tx_workshop_book book(tx, job.contact_id);
+    const auto view = view_of(who->contact, book);
+    const auto step = engine_.start(job.flow_id, session, view, now, job.workshop_id);
+    return apply_step(
+        tx, who->channel_id, who->contact, who->urn, current, step, std::nullopt, now, job.expires_at);
 }
 
 timer_outcome ingest::fire_due(write_tx& tx, timestamp now, std::size_t limit) const {
     timer_outcome out;
+    for (const auto& job : tx.take_due_workshop_jobs(now, limit)) {
+        ++out.fired;
+        out.queued += fire_workshop_job(tx, job, now);
+    }
     for (const std::int64_t contact_id : tx.due_sessions(now, limit)) {
         const auto current = tx.load_session(contact_id);
         const auto who = tx.load_contact(contact_id);
@@ -250,16 +390,18 @@ timer_outcome ingest::fire_due(write_tx& tx, timestamp now, std::size_t limit) c
             continue;
         }
         ++out.fired;
+        const tx_workshop_book book(tx, contact_id);
+        const auto view = view_of(who->contact, book);
         flows::step_output step;
         if (current->run_expires_at && *current->run_expires_at <= now) {
-            step = engine_.on_expired(current->session, to_view(who->contact), now);
+            step = engine_.on_expired(current->session, view, now);
         } else if (who->contact.stopped) {
             // Cannot happen through ingest (STOP ends the run); a store edited by hand might.
             step.handled = true;
             step.effects.push_back(
                 flows::run_ended{current->session.flow_id, flows::run_status::interrupted});
         } else {
-            step = engine_.on_timeout(current->session, to_view(who->contact), now);
+            step = engine_.on_timeout(current->session, view, now);
         }
         out.queued +=
             apply_step(tx, who->channel_id, who->contact, who->urn, current, step, std::nullopt, now);

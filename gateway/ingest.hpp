@@ -49,10 +49,16 @@ class ingest {
                            std::optional<stored_session> current,
                            const flows::step_output& step,
                            std::optional<std::int64_t> reply_to,
-                           timestamp now) const;
+                           timestamp now,
+                           std::optional<timestamp> expires_at = std::nullopt) const;
 
-    // Waits that timed out take their timeout branch; runs past their flow's expire_after end as
-    // expired. At most `limit` sessions per call.
+    // At start: the config's workshops into the store. A workshop that moved moves its reminders;
+    // one that grew gives its new places to the waiting list.
+    void seed_workshops(write_tx& tx, timestamp now) const;
+
+    // Reminders and waiting-list news that fell due start their flows; waits that timed out take
+    // their timeout branch; runs past their flow's expire_after end as expired. At most `limit`
+    // of each per call.
     timer_outcome fire_due(write_tx& tx, timestamp now, std::size_t limit) const;
 
     // A webhook call was made (status 0: no response): the run waiting for it goes on. Returns
@@ -61,6 +67,21 @@ class ingest {
         write_tx& tx, const webhook_record& call, int status, std::string_view body, timestamp now) const;
 
    private:
+    // A registration changed: a place schedules its reminders; a cancelled place cancels them and
+    // goes to the waiting list.
+    void change_registration(write_tx& tx,
+                             std::int64_t contact_id,
+                             const std::string& workshop_id,
+                             flows::registration_status status,
+                             timestamp now) const;
+    void schedule_reminders(write_tx& tx,
+                            std::int64_t contact_id,
+                            const flows::workshop& w,
+                            timestamp now) const;
+    // Free places go to the waiting list, longest waiting first; each is told (promotion_flow).
+    void fill_places(write_tx& tx, const std::string& workshop_id, timestamp now) const;
+    std::size_t fire_workshop_job(write_tx& tx, const workshop_job& job, timestamp now) const;
+
     void reply(write_tx& tx,
                const std::string& channel_id,
                const contact_record& contact,
@@ -72,8 +93,8 @@ class ingest {
                bool opt_out_reply) const;
 
     const config::config& config_;
-    flows::standing_matcher keywords_;  // the config's words, normalised once
     const flows::engine& engine_;
+    flows::standing_matcher keywords_;  // the config's words, normalised once
 };
 
 flows::contact_view to_view(const contact_record& c);

@@ -68,7 +68,13 @@ int simulate(const config::config& cfg,
     sqlite_store store(opts.database);
     const flows::engine engine(*cfg.flows, cfg.triggers, cfg.engine_environment());
     const ingest in_(cfg, engine);
-    auto now = gateway::now();
+    auto now = opts.start.value_or(gateway::now());
+    {
+        auto tx = store.begin_write();
+        in_.seed_workshops(*tx, now);
+        tx->commit();
+    }
+    std::string from = *urn;
 
     std::string line;
     std::size_t number = 0;
@@ -76,6 +82,20 @@ int simulate(const config::config& cfg,
         ++number;
         if (!line.empty() && line.back() == '\r') {
             line.pop_back();
+        }
+        if (line.rfind("/from", 0) == 0) {
+            const auto arg = line.substr(5);
+            const auto start = arg.find_first_not_of(' ');
+            const auto other = start == std::string::npos
+                                   ? std::nullopt
+                                   : handlers::parse_urn(arg.substr(start), cfg.default_country);
+            if (!other) {
+                err << "flowgate simulate: line " << number
+                    << ": /from needs a URN such as tel:+962790000001\n";
+                continue;
+            }
+            from = *other;
+            continue;
         }
         if (line.rfind("/wait", 0) == 0) {
             const auto arg = line.substr(5);
@@ -87,17 +107,21 @@ int simulate(const config::config& cfg,
                     << ": /wait needs a duration such as 90m, 25h or 3d\n";
                 continue;
             }
-            // Fire in the order things fall due: step through the wait a minute at a time at most
-            // once something is due, so a timeout inside the wait fires at its own time.
+            // The clock jumps from one thing falling due to the next, so each fires at its own time
+            // and in order.
             const auto until = now + std::chrono::duration_cast<std::chrono::milliseconds>(*d);
             while (now < until) {
-                now = std::min(until, now + std::chrono::minutes(1));
-                auto tx = store.begin_write();
-                const auto fired = in_.fire_due(*tx, now, 1000);
-                tx->commit();
-                if (fired.fired > 0) {
-                    drain(store, now, opts, out);
+                std::optional<timestamp> next;
+                {
+                    auto tx = store.begin_write();
+                    next = tx->next_due(now);
+                    tx->commit();
                 }
+                now = next ? std::min(until, *next) : until;
+                auto tx = store.begin_write();
+                in_.fire_due(*tx, now, 1000);
+                tx->commit();
+                drain(store, now, opts, out);
             }
             continue;
         }
@@ -106,7 +130,7 @@ int simulate(const config::config& cfg,
             auto tx = store.begin_write();
             in_.apply(*tx,
                       channel,
-                      handlers::incoming_message{"sim-" + std::to_string(number), *urn, line, ""},
+                      handlers::incoming_message{"sim-" + std::to_string(number), from, line, ""},
                       now);
             tx->commit();
         }

@@ -1,5 +1,6 @@
 #include "gateway/sqlite_store.hpp"
 
+#include <algorithm>
 #include <array>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -12,7 +13,7 @@ namespace {
 
 // Ordered migrations: migration i brings the schema to user_version i + 1. Never edit a released one;
 // append a new one.
-constexpr std::array<std::string_view, 1> migrations = {
+constexpr std::array<std::string_view, 2> migrations = {
     R"sql(
 CREATE TABLE contacts (
     id          INTEGER PRIMARY KEY,
@@ -120,6 +121,43 @@ CREATE TABLE early_statuses (
 CREATE INDEX early_statuses_key ON early_statuses(channel_id, external_id);
 CREATE INDEX early_statuses_age ON early_statuses(received_at);
 )sql",
+    // 2: workshops, registrations, reminders; messages that expire.
+    R"sql(
+CREATE TABLE workshops (
+    id          TEXT PRIMARY KEY,
+    title       TEXT NOT NULL,
+    place       TEXT NOT NULL,
+    starts_at   INTEGER NOT NULL,
+    timezone    TEXT NOT NULL,
+    capacity    INTEGER NOT NULL,
+    open        INTEGER NOT NULL DEFAULT 1,
+    updated_at  INTEGER NOT NULL
+);
+CREATE TABLE registrations (
+    id          INTEGER PRIMARY KEY,
+    workshop_id TEXT NOT NULL REFERENCES workshops(id) ON DELETE CASCADE,
+    contact_id  INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    status      TEXT NOT NULL CHECK (status IN ('registered', 'waitlisted', 'cancelled', 'attended')),
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    UNIQUE (workshop_id, contact_id)
+);
+CREATE INDEX registrations_contact ON registrations(contact_id);
+CREATE INDEX registrations_waitlist ON registrations(workshop_id, updated_at, id) WHERE status = 'waitlisted';
+CREATE TABLE workshop_jobs (
+    id          INTEGER PRIMARY KEY,
+    contact_id  INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    workshop_id TEXT NOT NULL REFERENCES workshops(id) ON DELETE CASCADE,
+    flow_id     TEXT NOT NULL,
+    due_at      INTEGER NOT NULL,
+    expires_at  INTEGER
+);
+CREATE INDEX workshop_jobs_due ON workshop_jobs(due_at);
+CREATE INDEX workshop_jobs_registration ON workshop_jobs(contact_id, workshop_id);
+ALTER TABLE messages ADD COLUMN expires_at INTEGER;
+CREATE INDEX messages_expiring ON messages(expires_at)
+    WHERE direction = 'out' AND state = 'queued' AND expires_at IS NOT NULL;
+)sql",
 };
 
 std::optional<msg_state> state_from_string(std::string_view s) {
@@ -221,6 +259,13 @@ struct sqlite_store::statements {
           due_sessions(db,
                        "SELECT contact_id FROM sessions WHERE wait_expires_at <= ?1 UNION "
                        "SELECT contact_id FROM sessions WHERE run_expires_at <= ?1 LIMIT ?2"),
+          next_due(
+              db,
+              "SELECT min(t) FROM (SELECT min(wait_expires_at) AS t FROM sessions WHERE wait_expires_at > ?1 "
+              "UNION ALL SELECT min(run_expires_at) FROM sessions WHERE run_expires_at > ?1 "
+              "UNION ALL SELECT min(due_at) FROM workshop_jobs WHERE due_at > ?1 "
+              "UNION ALL SELECT min(next_attempt_at) FROM messages WHERE direction = 'out' "
+              "AND state = 'queued' AND next_attempt_at > ?1)"),
           contact_by_id(db,
                         "SELECT c.id, c.uuid, c.name, c.language, c.stopped, c.fields, u.urn, u.channel_id "
                         "FROM contacts c JOIN contact_urns u ON u.contact_id = c.id WHERE c.id = ?1 "
@@ -238,8 +283,50 @@ struct sqlite_store::statements {
           enqueue(
               db,
               "INSERT INTO messages (uuid, direction, channel_id, contact_id, urn, text, state, encoding, "
-              "segments, next_attempt_at, reply_to, created_at, updated_at, opt_out_reply) VALUES "
-              "(?1, 'out', ?2, ?3, ?4, ?5, 'queued', ?6, ?7, coalesce(?11, ?8), ?9, ?8, ?8, ?10)"),
+              "segments, next_attempt_at, reply_to, created_at, updated_at, opt_out_reply, expires_at) "
+              "VALUES (?1, 'out', ?2, ?3, ?4, ?5, 'queued', ?6, ?7, coalesce(?11, ?8), ?9, ?8, ?8, ?10, "
+              "?12)"),
+          expire_queued(
+              db,
+              "UPDATE messages SET state = 'expired', error = 'past_validity', next_attempt_at = NULL, "
+              "updated_at = ?1 WHERE direction = 'out' AND state = 'queued' AND expires_at IS NOT NULL "
+              "AND expires_at <= ?1"),
+          upsert_workshop(
+              db,
+              "INSERT INTO workshops (id, title, place, starts_at, timezone, capacity, open, updated_at) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO UPDATE SET "
+              "title = excluded.title, place = excluded.place, starts_at = excluded.starts_at, "
+              "timezone = excluded.timezone, capacity = excluded.capacity, open = excluded.open, "
+              "updated_at = excluded.updated_at"),
+          find_workshop(db,
+                        "SELECT w.id, w.title, w.place, w.starts_at, w.timezone, w.capacity, w.open, "
+                        "(SELECT count(*) FROM registrations r WHERE r.workshop_id = w.id "
+                        "AND r.status IN ('registered', 'attended')) FROM workshops w WHERE w.id = ?1"),
+          open_workshops(db,
+                         "SELECT w.id, w.title, w.place, w.starts_at, w.timezone, w.capacity, w.open, "
+                         "(SELECT count(*) FROM registrations r WHERE r.workshop_id = w.id "
+                         "AND r.status IN ('registered', 'attended')) FROM workshops w "
+                         "WHERE w.open = 1 AND w.starts_at > ?1 ORDER BY w.starts_at, w.id"),
+          find_registration(db,
+                            "SELECT status FROM registrations WHERE contact_id = ?1 AND workshop_id = ?2"),
+          set_registration(
+              db,
+              "INSERT INTO registrations (workshop_id, contact_id, status, created_at, updated_at) "
+              "VALUES (?2, ?1, ?3, ?4, ?4) ON CONFLICT (workshop_id, contact_id) DO UPDATE SET "
+              "status = excluded.status, updated_at = excluded.updated_at"),
+          first_waitlisted(db,
+                           "SELECT contact_id FROM registrations WHERE workshop_id = ?1 AND status = "
+                           "'waitlisted' ORDER BY updated_at, id LIMIT 1"),
+          registered_contacts(
+              db, "SELECT contact_id FROM registrations WHERE workshop_id = ?1 AND status = 'registered'"),
+          schedule_job(db,
+                       "INSERT INTO workshop_jobs (contact_id, workshop_id, flow_id, due_at, expires_at) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5)"),
+          cancel_jobs(db, "DELETE FROM workshop_jobs WHERE contact_id = ?1 AND workshop_id = ?2"),
+          take_jobs(db,
+                    "DELETE FROM workshop_jobs WHERE id IN (SELECT id FROM workshop_jobs WHERE due_at <= ?1 "
+                    "ORDER BY due_at, id LIMIT ?2) RETURNING id, contact_id, workshop_id, flow_id, due_at, "
+                    "expires_at"),
           fail_stopped(
               db,
               "UPDATE messages SET state = 'failed', error = 'contact_stopped', next_attempt_at = NULL, "
@@ -297,9 +384,12 @@ struct sqlite_store::statements {
     sqlite::statement set_field, add_group, remove_group, remove_groups, load_groups;
     sqlite::statement enqueue_webhook, claim_webhooks, finish_webhook;
     sqlite::statement insert_inbound;
-    sqlite::statement load_session, save_session, delete_session, due_sessions, contact_by_id;
+    sqlite::statement load_session, save_session, delete_session, due_sessions, next_due, contact_by_id;
     sqlite::statement start_run, end_run, save_result, touch_run;
-    sqlite::statement enqueue, fail_stopped, cancel_queued, claim, mark_sent, mark_retry, mark_failed;
+    sqlite::statement enqueue, expire_queued, upsert_workshop, find_workshop, open_workshops;
+    sqlite::statement find_registration, set_registration, first_waitlisted, registered_contacts;
+    sqlite::statement schedule_job, cancel_jobs, take_jobs;
+    sqlite::statement fail_stopped, cancel_queued, claim, mark_sent, mark_retry, mark_failed;
     sqlite::statement find_out, set_state, keep_early, purge_early, find_early, drop_early, interrupted;
 };
 
@@ -561,6 +651,7 @@ class sqlite_write_tx final : public write_tx {
             .bind(9, m.reply_to)
             .bind(10, m.opt_out_reply ? 1 : 0)
             .bind(11, m.not_before ? std::optional(to_millis(*m.not_before)) : std::nullopt)
+            .bind(12, m.expires_at ? std::optional(to_millis(*m.expires_at)) : std::nullopt)
             .run();
         return s_.db.last_insert_rowid();
     }
@@ -570,8 +661,146 @@ class sqlite_write_tx final : public write_tx {
         return static_cast<std::size_t>(s_.db.changes());
     }
 
+    void upsert_workshop(const flows::workshop& w, timestamp now) override {
+        s_.upsert_workshop.bind(1, w.id)
+            .bind(2, nlohmann::json(w.title).dump())
+            .bind(3, nlohmann::json(w.place).dump())
+            .bind(4, to_millis(w.starts_at))
+            .bind(5, w.timezone)
+            .bind(6, static_cast<std::int64_t>(w.capacity))
+            .bind(7, w.open ? 1 : 0)
+            .bind(8, to_millis(now))
+            .run();
+    }
+
+    // Columns id, title, place, starts_at, timezone, capacity, open, taken.
+    static flows::workshop workshop_from_row(const sqlite::statement& q) {
+        flows::workshop w;
+        w.id = q.column_text(0);
+        w.title = nlohmann::json::parse(q.column_text(1)).get<flows::lang_text>();
+        w.place = nlohmann::json::parse(q.column_text(2)).get<flows::lang_text>();
+        w.starts_at = from_millis(q.column_int64(3));
+        w.timezone = q.column_text(4);
+        w.capacity = static_cast<int>(q.column_int64(5));
+        w.open = q.column_int64(6) != 0;
+        w.taken = static_cast<int>(q.column_int64(7));
+        return w;
+    }
+
+    std::optional<timestamp> next_due(timestamp now) override {
+        auto& q = s_.next_due;
+        sqlite::reset_guard g(q);
+        q.bind(1, to_millis(now));
+        if (!q.step() || q.column_is_null(0)) {
+            return std::nullopt;
+        }
+        return from_millis(q.column_int64(0));
+    }
+
+    std::optional<flows::workshop> find_workshop(const std::string& id) override {
+        auto& q = s_.find_workshop;
+        sqlite::reset_guard g(q);
+        q.bind(1, id);
+        if (!q.step()) {
+            return std::nullopt;
+        }
+        return workshop_from_row(q);
+    }
+
+    std::vector<flows::workshop> open_workshops(timestamp now) override {
+        auto& q = s_.open_workshops;
+        sqlite::reset_guard g(q);
+        q.bind(1, to_millis(now));
+        std::vector<flows::workshop> out;
+        while (q.step()) {
+            out.push_back(workshop_from_row(q));
+        }
+        return out;
+    }
+
+    std::optional<flows::registration_status> registration(std::int64_t contact_id,
+                                                           const std::string& workshop_id) override {
+        auto& q = s_.find_registration;
+        sqlite::reset_guard g(q);
+        q.bind(1, contact_id).bind(2, workshop_id);
+        if (!q.step()) {
+            return std::nullopt;
+        }
+        return flows::registration_status_from(q.column_text(0));
+    }
+
+    void set_registration(std::int64_t contact_id,
+                          const std::string& workshop_id,
+                          flows::registration_status status,
+                          timestamp now) override {
+        s_.set_registration.bind(1, contact_id)
+            .bind(2, workshop_id)
+            .bind(3, flows::to_string(status))
+            .bind(4, to_millis(now))
+            .run();
+    }
+
+    std::optional<std::int64_t> first_waitlisted(const std::string& workshop_id) override {
+        auto& q = s_.first_waitlisted;
+        sqlite::reset_guard g(q);
+        q.bind(1, workshop_id);
+        if (!q.step()) {
+            return std::nullopt;
+        }
+        return q.column_int64(0);
+    }
+
+    std::vector<std::int64_t> registered_contacts(const std::string& workshop_id) override {
+        auto& q = s_.registered_contacts;
+        sqlite::reset_guard g(q);
+        q.bind(1, workshop_id);
+        std::vector<std::int64_t> out;
+        while (q.step()) {
+            out.push_back(q.column_int64(0));
+        }
+        return out;
+    }
+
+    void schedule_workshop_job(const workshop_job& job) override {
+        s_.schedule_job.bind(1, job.contact_id)
+            .bind(2, job.workshop_id)
+            .bind(3, job.flow_id)
+            .bind(4, to_millis(job.due_at))
+            .bind(5, job.expires_at ? std::optional(to_millis(*job.expires_at)) : std::nullopt)
+            .run();
+    }
+
+    void cancel_workshop_jobs(std::int64_t contact_id, const std::string& workshop_id) override {
+        s_.cancel_jobs.bind(1, contact_id).bind(2, workshop_id).run();
+    }
+
+    std::vector<workshop_job> take_due_workshop_jobs(timestamp now, std::size_t limit) override {
+        auto& q = s_.take_jobs;
+        sqlite::reset_guard g(q);
+        q.bind(1, to_millis(now)).bind(2, static_cast<std::int64_t>(limit));
+        std::vector<workshop_job> out;
+        while (q.step()) {
+            workshop_job j;
+            j.id = q.column_int64(0);
+            j.contact_id = q.column_int64(1);
+            j.workshop_id = q.column_text(2);
+            j.flow_id = q.column_text(3);
+            j.due_at = from_millis(q.column_int64(4));
+            if (!q.column_is_null(5)) {
+                j.expires_at = from_millis(q.column_int64(5));
+            }
+            out.push_back(std::move(j));
+        }
+        // RETURNING gives no order: the oldest first, as they fell due.
+        std::sort(out.begin(), out.end(), [](const workshop_job& a, const workshop_job& b) {
+            return std::pair(a.due_at, a.id) < std::pair(b.due_at, b.id);
+        });
+        return out;
+    }
+
     std::vector<outbound_record> claim_outbound(timestamp now, std::size_t limit) override {
         s_.fail_stopped.bind(1, to_millis(now)).run();
+        s_.expire_queued.bind(1, to_millis(now)).run();
         auto& q = s_.claim;
         sqlite::reset_guard g(q);
         q.bind(1, to_millis(now)).bind(2, static_cast<std::int64_t>(limit));

@@ -49,6 +49,8 @@ struct new_outbound {
     bool opt_out_reply = false;
     // Not sent before this (quiet hours); unset: at once.
     std::optional<timestamp> not_before = std::nullopt;
+    // Not sent from this time on: it expires instead (a reminder once its workshop has started).
+    std::optional<timestamp> expires_at = std::nullopt;
 };
 
 struct outbound_record {
@@ -68,6 +70,17 @@ struct webhook_record {
     std::int64_t id = 0;
     std::int64_t contact_id = 0;
     flows::webhook_call call;
+};
+
+// A flow to start for a contact about a workshop at a time: a reminder, or the news of a place
+// from the waiting list.
+struct workshop_job {
+    std::int64_t id = 0;
+    std::int64_t contact_id = 0;
+    std::string workshop_id;
+    std::string flow_id;
+    timestamp due_at{};
+    std::optional<timestamp> expires_at;  // dropped if it could not start before this
 };
 
 struct stored_session {
@@ -125,6 +138,9 @@ class write_tx {
     virtual std::optional<stored_session> load_session(std::int64_t contact_id) = 0;
     virtual void save_session(std::int64_t contact_id, const stored_session& s, timestamp now) = 0;
     virtual void delete_session(std::int64_t contact_id) = 0;
+    // The earliest time after `now` at which something falls due: a wait's timeout, a run's
+    // expiry, a workshop job, a queued message held back (simulate's virtual clock jumps to it).
+    virtual std::optional<timestamp> next_due(timestamp now) = 0;
     // Contacts whose session's wait timed out or whose run expired by `now`.
     virtual std::vector<std::int64_t> due_sessions(timestamp now, std::size_t limit) = 0;
     virtual std::optional<contact_address> load_contact(std::int64_t contact_id) = 0;
@@ -135,11 +151,32 @@ class write_tx {
                              const std::string& key,
                              const flows::result_value& value) = 0;
 
+    // Workshops (config "workshops"), added or changed in place; `taken` is counted, not stored.
+    virtual void upsert_workshop(const flows::workshop& w, timestamp now) = 0;
+    virtual std::optional<flows::workshop> find_workshop(const std::string& id) = 0;
+    // Open and not started at `now`, soonest first.
+    virtual std::vector<flows::workshop> open_workshops(timestamp now) = 0;
+    virtual std::optional<flows::registration_status> registration(std::int64_t contact_id,
+                                                                   const std::string& workshop_id) = 0;
+    virtual void set_registration(std::int64_t contact_id,
+                                  const std::string& workshop_id,
+                                  flows::registration_status status,
+                                  timestamp now) = 0;
+    // The contact longest on the workshop's waiting list.
+    virtual std::optional<std::int64_t> first_waitlisted(const std::string& workshop_id) = 0;
+    // Contacts with a place (registered).
+    virtual std::vector<std::int64_t> registered_contacts(const std::string& workshop_id) = 0;
+    virtual void schedule_workshop_job(const workshop_job& job) = 0;
+    virtual void cancel_workshop_jobs(std::int64_t contact_id, const std::string& workshop_id) = 0;
+    // Jobs due at `now`, removed as they are taken (the caller's transaction starts their flows).
+    virtual std::vector<workshop_job> take_due_workshop_jobs(timestamp now, std::size_t limit) = 0;
+
     // Outbox. A message goes queued → sending → sent | failed (or back to queued for a retry).
     virtual std::int64_t enqueue_outbound(const new_outbound& message) = 0;
     // Due queued messages, now marked sending with one more attempt. One contact's messages are
     // claimed one at a time, in order. Queued messages to contacts who opted out fail instead
-    // (contact_stopped): the opt-out is checked again at send time.
+    // (contact_stopped): the opt-out is checked again at send time; messages past their
+    // expires_at become expired.
     virtual std::vector<outbound_record> claim_outbound(timestamp now, std::size_t limit) = 0;
     // A STOP: the contact's queued messages fail (contact_stopped), except an opt-out reply.
     // Returns how many.

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <tuple>
 
+#include "flows/calendar.hpp"
 #include "flows/keywords.hpp"
 #include "flows/loader.hpp"
 #include "flows/rapidpro.hpp"
@@ -376,6 +377,173 @@ TEST(ingest, a_nudge_in_quiet_hours_waits_for_morning_but_answers_do_not) {
     ASSERT_EQ(claimed.size(), 1u);
     EXPECT_EQ(claimed[0].text, "Thanks");
     tx->commit();
+}
+
+// Workshops through the store: places and the waiting list, reminders scheduled with a place and
+// cancelled with it, the waiting list told when a place frees up.
+const char* const book_flow = R"({"id": "book", "language": "en", "nodes": [
+  {"id": "choose", "workshop": "choose", "ask": "Which workshop?", "next": "register", "other": "choose"},
+  {"id": "register", "workshop": "register", "registered": "yes", "waitlisted": "wait"},
+  {"id": "yes", "send": "Registered for @workshop.title"},
+  {"id": "wait", "send": "Waiting list for @workshop.title"}]})";
+const char* const remind_flow = R"({"id": "remind", "language": "en", "nodes": [
+  {"id": "ask", "ask": "@workshop.title on @workshop.date: 1 coming, 2 cancel", "cases": [
+    {"test": "has_any_word", "args": [2], "category": "Cancel", "next": "cancel"}]},
+  {"id": "cancel", "workshop": "cancel", "send": "Cancelled"}]})";
+const char* const soon_flow = R"({"id": "soon", "language": "en", "nodes": [
+  {"id": "soon", "send": "Starts at @workshop.time"}]})";
+const char* const place_flow = R"({"id": "place", "language": "en", "nodes": [
+  {"id": "place", "send": "A place is yours at @workshop.title"}]})";
+
+struct workshop_fixture {
+    test::temp_dir dir;
+    config::config cfg;
+    std::unique_ptr<sqlite_store> store;
+    std::unique_ptr<flows::engine> engine;
+    std::unique_ptr<ingest> in;
+    int n = 0;
+
+    workshop_fixture() {
+        for (const char* text : {book_flow, remind_flow, soon_flow, place_flow}) {
+            auto loaded = flows::load_flow(nlohmann::json::parse(text));
+            EXPECT_TRUE(loaded.problems.empty())
+                << loaded.problems[0].pointer << ": " << loaded.problems[0].message;
+            cfg.flows->add(std::move(*loaded.loaded));
+        }
+        cfg.timezone = "Asia/Amman";
+        cfg.triggers.push_back({{"BOOK"}, "book", flows::keyword_trigger::match::first_word});
+        flows::workshop w{
+            "amman", {{"en", "Amman"}}, {{"en", "Weibdeh"}}, at("2027-03-14T10:00"), "Asia/Amman", 1};
+        cfg.workshops.push_back(w);
+        cfg.reminders.push_back({std::chrono::hours(-48), 10 * 60, "remind"});
+        cfg.reminders.push_back({std::chrono::hours(-2), std::nullopt, "soon"});
+        cfg.promotion_flow = "place";
+        open(at("2027-03-01T09:00"));
+    }
+    static timestamp at(const char* local) { return *flows::parse_local(local, "Asia/Amman"); }
+    void open(timestamp now) {
+        in.reset();
+        engine.reset();
+        store.reset();
+        store = std::make_unique<sqlite_store>(dir.file("w.db"));
+        engine = std::make_unique<flows::engine>(*cfg.flows, cfg.triggers, cfg.engine_environment());
+        in = std::make_unique<ingest>(cfg, *engine);
+        auto tx = store->begin_write();
+        in->seed_workshops(*tx, now);
+        tx->commit();
+    }
+    // What each contact was sent, as "A: text", in order.
+    std::vector<std::string> say(const std::string& who, const std::string& text, timestamp now) {
+        {
+            auto tx = store->begin_write();
+            in->apply(*tx,
+                      "local",
+                      handlers::incoming_message{"m" + std::to_string(++n), "ext:" + who, text, ""},
+                      now);
+            tx->commit();
+        }
+        return sent(now);
+    }
+    std::vector<std::string> tick(timestamp now) {
+        {
+            auto tx = store->begin_write();
+            in->fire_due(*tx, now, 100);
+            tx->commit();
+        }
+        return sent(now);
+    }
+    std::vector<std::string> sent(timestamp now) {
+        std::vector<std::string> out;
+        auto tx = store->begin_write();
+        for (;;) {
+            const auto claimed = tx->claim_outbound(now, 100);
+            if (claimed.empty()) {
+                break;
+            }
+            for (const auto& m : claimed) {
+                out.push_back(m.urn.substr(4) + ": " + m.text);
+                tx->mark_sent(m.id, "", now);
+            }
+        }
+        tx->commit();
+        return out;
+    }
+    std::vector<std::string> registrations() {
+        sqlite::connection db(dir.file("w.db"));
+        sqlite::statement q(
+            db,
+            "SELECT u.urn, r.status FROM registrations r JOIN contact_urns u ON u.contact_id = "
+            "r.contact_id ORDER BY u.urn");
+        std::vector<std::string> out;
+        while (q.step()) {
+            out.push_back(q.column_text(0).substr(4) + " " + q.column_text(1));
+        }
+        return out;
+    }
+};
+
+using lines = std::vector<std::string>;
+
+TEST(ingest, a_freed_place_goes_to_the_waiting_list_and_reminders_follow_the_places) {
+    workshop_fixture f;
+    const auto at = workshop_fixture::at;
+    EXPECT_EQ(f.say("a", "BOOK", at("2027-03-01T09:00")),
+              lines{"a: Which workshop?\n1 Amman: Sun, 14 Mar 10:00"});
+    EXPECT_EQ(f.say("a", "1", at("2027-03-01T09:01")), lines{"a: Registered for Amman"});
+    f.say("b", "BOOK", at("2027-03-01T09:02"));
+    EXPECT_EQ(f.say("b", "amman", at("2027-03-01T09:03")), lines{"b: Waiting list for Amman"});
+    EXPECT_EQ(f.registrations(), (lines{"a registered", "b waitlisted"}));
+    // Nothing before the reminder's time; then only the contact with a place gets it.
+    EXPECT_EQ(f.tick(at("2027-03-12T09:59")), lines{});
+    EXPECT_EQ(f.tick(at("2027-03-12T10:00")), lines{"a: Amman on Sun, 14 Mar: 1 coming, 2 cancel"});
+    // A cancels: B gets the place and is told; A's other reminder is cancelled; B's two-day
+    // reminder has passed, so B gets only the two-hour one.
+    EXPECT_EQ(f.say("a", "2", at("2027-03-12T11:00")), lines{"a: Cancelled"});
+    EXPECT_EQ(f.registrations(), (lines{"a cancelled", "b registered"}));
+    EXPECT_EQ(f.tick(at("2027-03-12T11:00")), lines{"b: A place is yours at Amman"});
+    EXPECT_EQ(f.tick(at("2027-03-14T08:00")), lines{"b: Starts at 10:00"});
+    EXPECT_EQ(f.tick(at("2027-03-20T00:00")), lines{});
+}
+
+TEST(ingest, a_moved_workshop_moves_its_reminders_and_a_bigger_one_fills_from_the_waiting_list) {
+    workshop_fixture f;
+    const auto at = workshop_fixture::at;
+    for (const char* who : {"a", "b", "c"}) {
+        f.say(who, "BOOK", at("2027-03-01T09:00"));
+        f.say(who, "1", at("2027-03-01T09:01"));
+    }
+    EXPECT_EQ(f.registrations(), (lines{"a registered", "b waitlisted", "c waitlisted"}));
+    // The config moves the workshop a week on and makes room for one more; the server restarts.
+    f.cfg.workshops[0].starts_at = at("2027-03-21T10:00");
+    f.cfg.workshops[0].capacity = 2;
+    f.open(at("2027-03-02T09:00"));
+    EXPECT_EQ(f.registrations(), (lines{"a registered", "b registered", "c waitlisted"}));
+    EXPECT_EQ(f.tick(at("2027-03-02T09:00")), lines{"b: A place is yours at Amman"});
+    EXPECT_EQ(f.tick(at("2027-03-14T08:00")), lines{}) << "the old dates are gone";
+    EXPECT_EQ(f.tick(at("2027-03-19T10:00")),
+              (lines{"a: Amman on Sun, 21 Mar: 1 coming, 2 cancel",
+                     "b: Amman on Sun, 21 Mar: 1 coming, 2 cancel"}));
+}
+
+TEST(ingest, a_reminder_held_past_the_start_expires_instead_of_going_out_late) {
+    workshop_fixture f;
+    const auto at = workshop_fixture::at;
+    f.cfg.timezone = "UTC";
+    f.cfg.quiet_hours =
+        std::pair{config::clock_time{0}, config::clock_time{12 * 60}};  // 03:00-15:00 in Amman
+    f.say("a", "BOOK", at("2027-03-01T16:00"));
+    f.say("a", "1", at("2027-03-01T16:01"));
+    // The two-hour reminder falls due at 08:00, inside quiet hours, and is held until 15:00 —
+    // after the 10:00 start: it expires.
+    EXPECT_EQ(f.tick(at("2027-03-14T08:00")), lines{});
+    EXPECT_EQ(f.tick(at("2027-03-14T15:00")), lines{});
+    sqlite::connection db(f.dir.file("w.db"));
+    sqlite::statement q(
+        db, "SELECT text, state, error FROM messages WHERE direction = 'out' ORDER BY id DESC LIMIT 1");
+    ASSERT_TRUE(q.step());
+    EXPECT_EQ(q.column_text(0), "Starts at 10:00");
+    EXPECT_EQ(q.column_text(1), "expired");
+    EXPECT_EQ(q.column_text(2), "past_validity");
 }
 
 TEST(writer, group_commit_isolates_a_failing_job) {
