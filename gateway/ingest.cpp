@@ -379,21 +379,36 @@ std::size_t ingest::fire_workshop_job(write_tx& tx, const workshop_job& job, tim
 
 timer_outcome ingest::fire_due(write_tx& tx, timestamp now, std::size_t limit) const {
     timer_outcome out;
-    for (const auto& job : tx.take_due_workshop_jobs(now, limit)) {
+    // In quiet hours, what would only message a contact out of the blue (a reminder, a wait's
+    // timeout) waits for morning itself, rather than running now and holding its message: an
+    // answer in the night then still finds the conversation where the contact left it.
+    const timestamp morning = config_.outside_quiet_hours(now);
+    for (auto& job : tx.take_due_workshop_jobs(now, limit)) {
         ++out.fired;
+        if (morning != now) {
+            job.due_at = morning;
+            tx.schedule_workshop_job(job);
+            continue;
+        }
         out.queued += fire_workshop_job(tx, job, now);
     }
     for (const std::int64_t contact_id : tx.due_sessions(now, limit)) {
-        const auto current = tx.load_session(contact_id);
+        auto current = tx.load_session(contact_id);
         const auto who = tx.load_contact(contact_id);
         if (!current || !who) {
             continue;
         }
         ++out.fired;
+        const bool expired = current->run_expires_at && *current->run_expires_at <= now;
+        if (!expired && morning != now && !current->session.webhook && !who->contact.stopped) {
+            current->session.wait_expires_at = morning;
+            tx.save_session(contact_id, *current, now);
+            continue;
+        }
         const tx_workshop_book book(tx, contact_id);
         const auto view = view_of(who->contact, book);
         flows::step_output step;
-        if (current->run_expires_at && *current->run_expires_at <= now) {
+        if (expired) {
             step = engine_.on_expired(current->session, view, now);
         } else if (who->contact.stopped) {
             // Cannot happen through ingest (STOP ends the run); a store edited by hand might.

@@ -347,36 +347,40 @@ TEST(ingest, waits_time_out_and_runs_expire) {
     }
 }
 
-TEST(ingest, a_nudge_in_quiet_hours_waits_for_morning_but_answers_do_not) {
-    fixture f;
-    f.cfg.timezone = "UTC";
-    f.cfg.quiet_hours = std::pair{config::clock_time{22 * 60}, config::clock_time{6 * 60}};
+TEST(ingest, a_timeout_in_quiet_hours_waits_for_morning_and_a_night_answer_cancels_it) {
     using std::chrono::hours;
-    const auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
-    // 21:30: an answer goes at once even this late; the nudge an hour later (22:30) waits for 06:00.
-    f.receive("m1", "ext:p1", "SURVEY", ms(hours(21) + std::chrono::minutes(30)));
-    {
-        auto tx = f.store.begin_write();
-        f.in.fire_due(*tx, from_millis(ms(hours(22) + std::chrono::minutes(30))), 10);
-        tx->commit();
+    using std::chrono::minutes;
+    const std::vector<std::pair<const char*, std::vector<timed_step>>> cases = {
+        {"no answer: the nudge due at 22:30 goes at 06:00",
+         {{hours(21) + minutes(30), "SURVEY", {"Rate the workshop 1-5"}},
+          {hours(22) + minutes(30), "", {}},
+          {hours(29) + minutes(59), "", {}},
+          {hours(30), "", {"We have not heard from you. Rate 1-5"}}}},
+        {"an answer at 23:00 goes at once, and no nudge ever follows",
+         {{hours(21) + minutes(30), "SURVEY", {"Rate the workshop 1-5"}},
+          {hours(22) + minutes(30), "", {}},
+          {hours(23), "4", {"Thanks"}},
+          {hours(30), "", {}}}},
+    };
+    for (const auto& [label, steps] : cases) {
+        SCOPED_TRACE(label);
+        fixture f;
+        f.cfg.timezone = "UTC";
+        f.cfg.quiet_hours = std::pair{config::clock_time{22 * 60}, config::clock_time{6 * 60}};
+        int n = 0;
+        for (const auto& s : steps) {
+            SCOPED_TRACE(std::to_string(s.at.count()) + "m " + s.text);
+            const auto now = from_millis(std::chrono::duration_cast<std::chrono::milliseconds>(s.at).count());
+            if (s.text.empty()) {
+                auto tx = f.store.begin_write();
+                f.in.fire_due(*tx, now, 100);
+                tx->commit();
+            } else {
+                f.receive("m" + std::to_string(++n), "ext:p1", s.text, to_millis(now));
+            }
+            EXPECT_EQ(f.outbox(), s.replies);
+        }
     }
-    sqlite::connection db(f.dir.file("ingest.db"));
-    sqlite::statement q(db, "SELECT text, next_attempt_at FROM messages WHERE direction = 'out' ORDER BY id");
-    ASSERT_TRUE(q.step());
-    EXPECT_EQ(q.column_int64(1), ms(hours(21) + std::chrono::minutes(30))) << q.column_text(0);
-    ASSERT_TRUE(q.step());
-    EXPECT_EQ(q.column_text(0), "We have not heard from you. Rate 1-5");
-    EXPECT_EQ(q.column_int64(1), ms(hours(30)));
-    // The contact answers at 23:00: the answer goes at once, not behind the held nudge.
-    f.receive("m2", "ext:p1", "4", ms(hours(23)));
-    auto tx = f.store.begin_write();
-    for (const auto& m : tx->claim_outbound(from_millis(ms(hours(21) + std::chrono::minutes(30))), 10)) {
-        tx->mark_sent(m.id, "", from_millis(ms(hours(21) + std::chrono::minutes(31))));  // the question
-    }
-    const auto claimed = tx->claim_outbound(from_millis(ms(hours(23))), 10);
-    ASSERT_EQ(claimed.size(), 1u);
-    EXPECT_EQ(claimed[0].text, "Thanks");
-    tx->commit();
 }
 
 // Workshops through the store: places and the waiting list, reminders scheduled with a place and
@@ -525,25 +529,42 @@ TEST(ingest, a_moved_workshop_moves_its_reminders_and_a_bigger_one_fills_from_th
                      "b: Amman on Sun, 21 Mar: 1 coming, 2 cancel"}));
 }
 
-TEST(ingest, a_reminder_held_past_the_start_expires_instead_of_going_out_late) {
-    workshop_fixture f;
+TEST(ingest, a_reminder_never_goes_out_after_the_start) {
     const auto at = workshop_fixture::at;
-    f.cfg.timezone = "UTC";
-    f.cfg.quiet_hours =
-        std::pair{config::clock_time{0}, config::clock_time{12 * 60}};  // 03:00-15:00 in Amman
-    f.say("a", "BOOK", at("2027-03-01T16:00"));
-    f.say("a", "1", at("2027-03-01T16:01"));
-    // The two-hour reminder falls due at 08:00, inside quiet hours, and is held until 15:00 —
-    // after the 10:00 start: it expires.
-    EXPECT_EQ(f.tick(at("2027-03-14T08:00")), lines{});
-    EXPECT_EQ(f.tick(at("2027-03-14T15:00")), lines{});
-    sqlite::connection db(f.dir.file("w.db"));
-    sqlite::statement q(
-        db, "SELECT text, state, error FROM messages WHERE direction = 'out' ORDER BY id DESC LIMIT 1");
-    ASSERT_TRUE(q.step());
-    EXPECT_EQ(q.column_text(0), "Starts at 10:00");
-    EXPECT_EQ(q.column_text(1), "expired");
-    EXPECT_EQ(q.column_text(2), "past_validity");
+    {
+        SCOPED_TRACE("due in quiet hours that last past the start: dropped");
+        workshop_fixture f;
+        f.cfg.timezone = "UTC";
+        f.cfg.quiet_hours =
+            std::pair{config::clock_time{0}, config::clock_time{12 * 60}};  // 03:00-15:00 in Amman
+        f.say("a", "BOOK", at("2027-03-01T16:00"));
+        f.say("a", "1", at("2027-03-01T16:01"));
+        EXPECT_EQ(f.tick(at("2027-03-14T08:00")), lines{});
+        EXPECT_EQ(f.tick(at("2027-03-14T15:00")), lines{});
+        EXPECT_EQ(f.store->count_messages().outbound, 2) << "the menu and the confirmation only";
+    }
+    {
+        SCOPED_TRACE("queued in time, but the provider fails until after the start: expired");
+        workshop_fixture f;
+        f.say("a", "BOOK", at("2027-03-01T16:00"));
+        f.say("a", "1", at("2027-03-01T16:01"));
+        {
+            auto tx = f.store->begin_write();
+            f.in->fire_due(*tx, at("2027-03-14T08:00"), 100);
+            const auto claimed = tx->claim_outbound(at("2027-03-14T08:00"), 10);
+            ASSERT_EQ(claimed.size(), 1u);
+            tx->mark_retry(claimed[0].id, at("2027-03-14T10:30"), "http_503", at("2027-03-14T08:00"));
+            tx->commit();
+        }
+        EXPECT_EQ(f.sent(at("2027-03-14T10:30")), lines{});
+        sqlite::connection db(f.dir.file("w.db"));
+        sqlite::statement q(
+            db, "SELECT text, state, error FROM messages WHERE direction = 'out' ORDER BY id DESC LIMIT 1");
+        ASSERT_TRUE(q.step());
+        EXPECT_EQ(q.column_text(0), "Starts at 10:00");
+        EXPECT_EQ(q.column_text(1), "expired");
+        EXPECT_EQ(q.column_text(2), "past_validity");
+    }
 }
 
 TEST(writer, group_commit_isolates_a_failing_job) {
