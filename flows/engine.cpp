@@ -491,7 +491,9 @@ class run_walker {
         return c.arguments;
     }
 
-    std::string operand(const node& n) const {
+    // The router's operand; an @(expression) in it that fails to evaluate sets operand_error_.
+    std::string operand(const node& n) {
+        operand_error_.reset();
         switch (n.router->kind) {
             case operand_kind::webhook_status:
                 return std::to_string(session_.last_webhook ? session_.last_webhook->status : 0);
@@ -514,7 +516,7 @@ class run_walker {
             case operand_kind::text:
                 break;
         }
-        return render(n.router->operand, context());
+        return render(n.router->operand, context(), &operand_error_);
     }
 
     std::optional<std::size_t> route(const node& n, const std::string& operand) {
@@ -532,6 +534,7 @@ class run_walker {
         ctx.default_country = env_.default_country;
         ctx.day_first = env_.day_first;
         ctx.groups = &groups;
+        ctx.operand_error = operand_error_;
         if (r.kind == operand_kind::workshop_choice) {
             // The value is the workshop's id; the input is what the contact wrote.
             session_.menu.clear();
@@ -628,6 +631,7 @@ class run_walker {
     timestamp now_;
     std::vector<effect>& effects_;
     std::string child_status_;
+    std::optional<std::string> operand_error_;                  // operand()'s, for has_error
     mutable std::optional<workshop> workshop_;                  // run_workshop()'s cache
     std::map<std::string, registration_status> registrations_;  // changed in this step
     int steps_ = 0;

@@ -282,7 +282,7 @@ flowgate::problems check_template(std::string_view text) {
     return out;
 }
 
-std::string render(std::string_view text, const template_context& ctx) {
+std::string render(std::string_view text, const template_context& ctx, std::optional<std::string>* error) {
     std::string out;
     for (const auto& p : parse(text)) {
         switch (p.k) {
@@ -307,6 +307,9 @@ std::string render(std::string_view text, const template_context& ctx) {
                         }
                         return resolve(path, ctx);
                     });
+                if (!value && error != nullptr && !*error) {
+                    *error = "could not evaluate " + excerpt(p.text);
+                }
                 out += value.value_or("");
                 break;
             }

@@ -2,6 +2,7 @@
 // Message templates: @contact.name, @results.x, @input.text, @workshop.title ... and @(expressions) such as
 // @(upper(contact.name)) (docs/flows.md "Templates"; the expression language is flows/expression.hpp).
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,7 +26,10 @@ struct template_context {
 // format_date of a non-date render as nothing.
 flowgate::problems check_template(std::string_view text);
 
-// Never throws.
-std::string render(std::string_view text, const template_context& ctx);
+// Never throws. An @(expression) that fails to evaluate (format_date of a non-date, 1/0) renders
+// as nothing; with `error`, the first such failure is also reported there (has_error reads it).
+std::string render(std::string_view text,
+                   const template_context& ctx,
+                   std::optional<std::string>* error = nullptr);
 
 }  // namespace flowgate::flows

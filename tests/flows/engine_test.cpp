@@ -773,3 +773,55 @@ TEST(engine, catch_all_and_flows_that_ignore_keywords) {
 
 }  // namespace
 }  // namespace flowgate::flows
+
+namespace flowgate::flows {
+namespace {
+
+// has_error matches when the router's operand could not be evaluated; the value says which part.
+TEST(engine, has_error_catches_an_operand_that_fails_to_evaluate) {
+    auto loaded = load_flow(nlohmann::json::parse(R"json({
+      "id": "dates", "language": "en",
+      "nodes": [
+        {"id": "ask", "ask": "Your birthday?", "cases": [
+          {"test": "has_text", "category": "Answered", "next": "check"}]},
+        {"id": "check", "branch": "@(format_date(input.text))", "result": "Birthday",
+         "cases": [{"test": "has_error", "category": "Not a date", "next": "again"}],
+         "other": "thanks"},
+        {"id": "again", "send": "That is not a date"},
+        {"id": "thanks", "send": "Thanks"}
+      ]
+    })json"));
+    ASSERT_TRUE(loaded.loaded) << loaded.problems[0].pointer << ": " << loaded.problems[0].message;
+    flow_set flows;
+    flows.add(std::move(*loaded.loaded));
+    const engine eng(flows, {{{"BIRTHDAY"}, "dates"}}, environment{{"en"}});
+    const contact_view contact{"c-1", "", "en", {}};
+    const struct {
+        const char* answer;
+        const char* category;
+        const char* value;
+        const char* reply;
+    } cases[] = {
+        {"next tuesday", "Not a date", "could not evaluate @(format_date(input.text))", "That is not a date"},
+        {"2026-12-25", "Other", "25-12-2026", "Thanks"},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.answer);
+        const auto started = eng.on_message(std::nullopt, contact, "BIRTHDAY", from_millis(0));
+        const auto out = eng.on_message(started.session, contact, c.answer, from_millis(1000));
+        std::vector<std::string> seen;
+        for (const auto& e : out.effects) {
+            if (const auto* r = std::get_if<result_saved>(&e); r && r->key == "birthday") {
+                seen.push_back(r->value.category + ": " + r->value.value);
+            } else if (const auto* m = std::get_if<send_msg>(&e)) {
+                seen.push_back("> " + m->text);
+            }
+        }
+        EXPECT_EQ(seen,
+                  (std::vector<std::string>{std::string(c.category) + ": " + c.value,
+                                            std::string("> ") + c.reply}));
+    }
+}
+
+}  // namespace
+}  // namespace flowgate::flows
