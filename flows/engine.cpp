@@ -26,6 +26,21 @@ const char* to_string(run_status s) {
 
 namespace {
 
+// The number an answer gives for a numbered list: its first word that is a number from 1 to 999,
+// in any script ("2", " ٢ ", "2.", "number 2").
+std::optional<std::size_t> option_number(std::string_view answer) {
+    for (const auto& w : tokenize(answer)) {
+        if (!w.empty() && w.size() <= 3 &&
+            std::all_of(w.begin(), w.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+            const auto n = static_cast<std::size_t>(std::stoi(w));
+            if (n >= 1) {
+                return n;
+            }
+        }
+    }
+    return std::nullopt;
+}
+
 // Subflows inside subflows, at most this deep (a flow that enters itself must not grow a session
 // without bound).
 constexpr std::size_t max_subflow_depth = 10;
@@ -93,8 +108,25 @@ class run_walker {
         return walk(flow_->nodes.empty() ? std::nullopt : std::optional<std::size_t>{0});
     }
 
-    // The contact answered the wait of `n`.
-    std::optional<session> resume(const node& n) { return walk(route(n, operand(n))); }
+    // The contact answered the wait of `n`. After a numbered list of quick replies, an answer that
+    // is one of the numbers ("2", "٢", "2.") is read as that option's text.
+    std::optional<session> resume(const node& n) {
+        std::string value = operand(n);
+        const auto options = std::exchange(session_.quick_replies, {});
+        const auto k = options.empty() ? std::nullopt : option_number(input_);
+        if (k && *k <= options.size() && n.router->kind == operand_kind::text &&
+            !pick_case(n, value).matched) {
+            // Only when the answer as written matches no case: a flow that lists "1" itself keeps it.
+            const std::string written = std::exchange(input_, options[*k - 1]);
+            if (std::string as_option = operand(n); pick_case(n, as_option).matched) {
+                value = std::move(as_option);
+            } else {
+                input_ = written;
+                value = operand(n);
+            }
+        }
+        return walk(route(n, value));
+    }
 
     // The wait of `n` timed out.
     std::optional<session> timeout(const node& n) {
@@ -285,16 +317,10 @@ class run_walker {
     // title or place that no other listed workshop has ("Irbid", "إربد"). "" when it picks none.
     std::string chosen_workshop() const {
         const auto& menu = session_.menu;
-        const auto words = tokenize(input_);
-        for (const auto& w : words) {
-            if (!w.empty() && w.size() <= 3 &&
-                std::all_of(w.begin(), w.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-                const auto n = static_cast<std::size_t>(std::stoi(w));
-                if (n >= 1 && n <= menu.size()) {
-                    return menu[n - 1];
-                }
-            }
+        if (const auto k = option_number(input_); k && *k <= menu.size()) {
+            return menu[*k - 1];
         }
+        const auto words = tokenize(input_);
         std::vector<std::vector<std::string>> vocab;
         for (const auto& id : menu) {
             auto& v = vocab.emplace_back();
@@ -435,7 +461,8 @@ class run_walker {
 
     // SMS has no buttons: the quick replies, in the text's language if they are translated, as a
     // numbered list ("\n1 Yes\n2 No").
-    std::string quick_replies(const send_action& send, const std::string& lang) const {
+    // The options are kept in the session: an answer that is an option's number stands for it.
+    std::string quick_replies(const send_action& send, const std::string& lang) {
         auto it = send.quick_replies.find(lang);
         if (it == send.quick_replies.end()) {
             it = send.quick_replies.find(flow_->language);
@@ -443,9 +470,12 @@ class run_walker {
         if (it == send.quick_replies.end()) {
             return {};
         }
+        session_.quick_replies.clear();
         std::string out;
         for (std::size_t i = 0; i < it->second.size(); ++i) {
-            out += "\n" + std::to_string(i + 1) + " " + render(it->second[i], context(lang));
+            auto option = render(it->second[i], context(lang));
+            out += "\n" + std::to_string(i + 1) + " " + option;
+            session_.quick_replies.push_back(std::move(option));
         }
         return out;
     }
@@ -519,7 +549,14 @@ class run_walker {
         return render(n.router->operand, context(), &operand_error_);
     }
 
-    std::optional<std::size_t> route(const node& n, const std::string& operand) {
+    struct picked {
+        std::size_t category = 0;
+        std::string value;
+        bool matched = false;  // false: the default category
+    };
+
+    // The first case the operand passes (and the value it extracts), else the default category.
+    picked pick_case(const node& n, const std::string& operand) const {
         const router& r = *n.router;
         std::vector<std::string> groups;
         for (const auto& g : contact_.groups) {
@@ -535,6 +572,17 @@ class run_walker {
         ctx.day_first = env_.day_first;
         ctx.groups = &groups;
         ctx.operand_error = operand_error_;
+        for (const auto& c : r.cases) {
+            if (auto match = run_test(c.type, operand, arguments(c), ctx)) {
+                return {c.category, std::move(*match), true};
+            }
+        }
+        // No case matched: the whole operand is the value, as in RapidPro.
+        return {r.default_category, operand, false};
+    }
+
+    std::optional<std::size_t> route(const node& n, const std::string& operand) {
+        const router& r = *n.router;
         if (r.kind == operand_kind::workshop_choice) {
             // The value is the workshop's id; the input is what the contact wrote.
             session_.menu.clear();
@@ -544,14 +592,8 @@ class run_walker {
             }
         }
         const std::string& input = r.kind == operand_kind::workshop_choice ? input_ : operand;
-        for (const auto& c : r.cases) {
-            if (auto match = run_test(c.type, operand, arguments(c), ctx)) {
-                return take_category(n, c.category, *match, input);
-            }
-        }
-        // No case matched: the whole operand is the value, as in RapidPro.
-        return take_category(
-            n, r.default_category, r.kind == operand_kind::workshop_choice ? input : operand, input);
+        auto p = pick_case(n, operand);
+        return take_category(n, p.category, p.matched ? p.value : input, input);
     }
 
     std::optional<std::size_t> take_category(const node& n,

@@ -205,6 +205,9 @@ nlohmann::json to_json(const session& s) {
     if (!s.menu.empty()) {
         j["menu"] = s.menu;
     }
+    if (!s.quick_replies.empty()) {
+        j["quick_replies"] = s.quick_replies;
+    }
     return j;
 }
 
@@ -240,6 +243,9 @@ session session_from_json(const nlohmann::json& j) {
     }
     if (const auto it = j.find("menu"); it != j.end()) {
         s.menu = it->get<std::vector<std::string>>();
+    }
+    if (const auto it = j.find("quick_replies"); it != j.end()) {
+        s.quick_replies = it->get<std::vector<std::string>>();
     }
     return s;
 }

@@ -256,6 +256,7 @@ struct session {
     std::vector<parent_run> parents = {};               // outermost first
     std::string workshop_id = {};                       // the workshop the conversation is about, if any
     std::vector<std::string> menu = {};                 // the workshops a workshop menu listed, in its order
+    std::vector<std::string> quick_replies = {};        // the numbered options last sent, as sent
 
     friend bool operator==(const session&, const session&) = default;
 };

@@ -785,3 +785,52 @@ TEST(rapidpro, a_bare_flow_definition_loads) {
 }  // namespace
 
 }  // namespace flowgate::flows
+
+namespace flowgate::flows {
+namespace {
+
+// SMS has no buttons: quick replies go out as a numbered list, so a participant answers "1". When
+// the answer as written matches no case, its number stands for that option's text.
+TEST(rapidpro, a_number_answers_a_numbered_list_of_quick_replies) {
+    const json doc = json::parse(R"({"version": "13", "flows": [{
+      "uuid": "5b0c1f8e-2f0a-4a8e-9d5e-0a1b2c3d4e01", "name": "Attend", "spec_version": "13.1",
+      "language": "eng", "type": "messaging", "nodes": [{
+        "uuid": "5b0c1f8e-2f0a-4a8e-9d5e-0a1b2c3d4e02",
+        "actions": [{"uuid": "5b0c1f8e-2f0a-4a8e-9d5e-0a1b2c3d4e03", "type": "send_msg",
+                     "text": "Will you come?", "quick_replies": ["Yes", "No"]}],
+        "router": {"type": "switch", "operand": "@input.text", "wait": {"type": "msg"}, "result_name": "Attend",
+          "cases": [
+            {"uuid": "5b0c1f8e-2f0a-4a8e-9d5e-0a1b2c3d4e04", "type": "has_any_word", "arguments": ["yes"],
+             "category_uuid": "5b0c1f8e-2f0a-4a8e-9d5e-0a1b2c3d4e05"},
+            {"uuid": "5b0c1f8e-2f0a-4a8e-9d5e-0a1b2c3d4e06", "type": "has_any_word", "arguments": ["no 3"],
+             "category_uuid": "5b0c1f8e-2f0a-4a8e-9d5e-0a1b2c3d4e07"}],
+          "categories": [
+            {"uuid": "5b0c1f8e-2f0a-4a8e-9d5e-0a1b2c3d4e05", "name": "Yes", "exit_uuid": "5b0c1f8e-2f0a-4a8e-9d5e-0a1b2c3d4e08"},
+            {"uuid": "5b0c1f8e-2f0a-4a8e-9d5e-0a1b2c3d4e07", "name": "No", "exit_uuid": "5b0c1f8e-2f0a-4a8e-9d5e-0a1b2c3d4e09"},
+            {"uuid": "5b0c1f8e-2f0a-4a8e-9d5e-0a1b2c3d4e10", "name": "Other", "exit_uuid": "5b0c1f8e-2f0a-4a8e-9d5e-0a1b2c3d4e11"}],
+          "default_category_uuid": "5b0c1f8e-2f0a-4a8e-9d5e-0a1b2c3d4e10"},
+        "exits": [{"uuid": "5b0c1f8e-2f0a-4a8e-9d5e-0a1b2c3d4e08"}, {"uuid": "5b0c1f8e-2f0a-4a8e-9d5e-0a1b2c3d4e09"},
+                  {"uuid": "5b0c1f8e-2f0a-4a8e-9d5e-0a1b2c3d4e11"}]}]}]})");
+    const flow_set flows = load_set(doc, {"en"});
+    const engine eng(flows, {}, environment{{"en"}});
+    const contact_view contact{"c-1", "", "en", {}};
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"1", "save attend=Yes (Yes)"},
+        {" ٢. ", "save attend=No (No)"},
+        {"yes", "save attend=yes (Yes)"},
+        {"3", "save attend=3 (No)"},  // the flow's own "3" wins over the list
+        {"4", "save attend=4 (Other)"},
+        {"maybe 1", "save attend=Yes (Yes)"},
+    };
+    for (const auto& [answer, saved] : cases) {
+        SCOPED_TRACE(answer);
+        const auto started = eng.start("Attend", std::nullopt, contact, at(0));
+        ASSERT_EQ(describe(flows, started.effects),
+                  (std::vector<std::string>{"start Attend", "send Will you come?\n1 Yes\n2 No"}));
+        const auto out = eng.on_message(started.session, contact, answer, at(1));
+        EXPECT_EQ(describe(flows, out.effects), (std::vector<std::string>{saved, "end Attend completed"}));
+    }
+}
+
+}  // namespace
+}  // namespace flowgate::flows
