@@ -471,6 +471,35 @@ class loader {
         return r.categories.size() - 1;
     }
 
+    // "set_name" and "set_fields": the contact's name and fields, from templates, set when the node
+    // is entered (before it sends anything).
+    void load_contact_changes(const json& n, const std::string& base, node& out) {
+        if (const std::string* name = optional_string(n, base, "set_name")) {
+            check_text_template(*name, at(base, "set_name"));
+            out.actions.push_back(set_name_action{*name});
+        }
+        const auto fields = n.find("set_fields");
+        if (fields == n.end()) {
+            return;
+        }
+        const std::string fp = at(base, "set_fields");
+        if (!fields->is_object() || fields->empty()) {
+            add(fp, "must be an object of field keys and values, e.g. {\"consent\": \"@results.consent\"}");
+            return;
+        }
+        for (const auto& [key, value] : fields->items()) {
+            const std::string p = at(fp, key);
+            if (result_key(key) != key) {
+                add(p, "a field key uses only a-z, 0-9 and \"_\"");
+            } else if (!value.is_string()) {
+                add(p, "must be a string (a template)");
+            } else {
+                check_text_template(value.get<std::string>(), p);
+                out.actions.push_back(set_field_action{key, "", value.get<std::string>()});
+            }
+        }
+    }
+
     // A "workshop" node: choose from the open workshops, register, or cancel (docs/flows.md
     // "Workshops and reminders").
     void load_workshop_node(const json& n, const std::string& base, node& out) {
@@ -480,7 +509,8 @@ class loader {
         }
         const auto only = [&](std::initializer_list<std::string_view> allowed) {
             for (const auto& [key, value] : n.items()) {
-                if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+                if (key != "set_name" && key != "set_fields" &&
+                    std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
                     add(at(base, key), "is not for a \"workshop\": \"" + *op + "\" node");
                 }
             }
@@ -542,10 +572,20 @@ class loader {
         }
         const bool is_workshop = n.contains("workshop");
         if (!is_workshop) {
-            check_keys(
-                n,
-                base,
-                {"id", "send", "ask", "branch", "result", "cases", "other", "timeout", "on_timeout", "next"});
+            check_keys(n,
+                       base,
+                       {"id",
+                        "set_name",
+                        "set_fields",
+                        "send",
+                        "ask",
+                        "branch",
+                        "result",
+                        "cases",
+                        "other",
+                        "timeout",
+                        "on_timeout",
+                        "next"});
         }
         if (const std::string* id = required_string(n, base, "id")) {
             if (is_node_id(*id)) {
@@ -555,6 +595,7 @@ class loader {
             }
         }
 
+        load_contact_changes(n, base, out);
         if (const auto send = n.find("send"); send != n.end()) {
             const std::string sp = at(base, "send");
             if (send->is_array()) {
@@ -595,8 +636,9 @@ class loader {
             return out;
         }
 
-        if (!n.contains("send")) {
-            add(base, "a node needs \"send\", \"ask\" or \"branch\"");
+        if (!n.contains("send") && !n.contains("set_name") && !n.contains("set_fields")) {
+            add(base,
+                "a node needs \"send\", \"ask\", \"branch\", \"workshop\" or \"set_name\"/\"set_fields\"");
         }
         for (const char* key : {"cases", "other", "result", "timeout", "on_timeout"}) {
             if (n.contains(key)) {
