@@ -110,7 +110,15 @@ timestamp reminder_time(timestamp start,
 }
 
 std::string format_local_date(timestamp t, std::string_view tz, std::string_view language) {
-    return format(t, tz, language, "EEEdMMM");
+    std::string date = format(t, tz, language, "EEEdMMM");
+    if (language == "fr") {
+        // "août" has the one letter of French dates that GSM-7 lacks; "aout" (the 1990 spelling)
+        // keeps an August reminder in 160-character segments rather than 70.
+        if (const auto at = date.find("û"); at != std::string::npos) {
+            date.replace(at, std::string_view("û").size(), "u");
+        }
+    }
+    return date;
 }
 
 std::string format_local_time(timestamp t, std::string_view tz, std::string_view language) {

@@ -135,6 +135,13 @@ int simulate(const config::config& cfg,
             tx->commit();
         }
         drain(store, now, opts, out);
+        {
+            // What the message made due at once (a freed place offered to the waiting list).
+            auto tx = store.begin_write();
+            in_.fire_due(*tx, now, 1000);
+            tx->commit();
+        }
+        drain(store, now, opts, out);
     }
     return 0;
 }

@@ -656,7 +656,7 @@ TEST(flow, finds_nodes_by_id) {
     }
 }
 
-// The shipped demo (config/flows/demo-signup.json) loads and runs.
+// The example menu (docs/examples/city-signup.json) loads and runs.
 std::string read_file(const std::string& path) {
     std::ifstream in(path);
     std::stringstream ss;
@@ -664,15 +664,15 @@ std::string read_file(const std::string& path) {
     return ss.str();
 }
 
-TEST(demo_signup, transcripts) {
-    const std::string text = read_file(std::string(FLOWGATE_SOURCE_DIR) + "/config/flows/demo-signup.json");
+TEST(city_signup_example, transcripts) {
+    const std::string text = read_file(std::string(FLOWGATE_SOURCE_DIR) + "/docs/examples/city-signup.json");
     ASSERT_FALSE(text.empty());
     auto loaded = load_flow(json::parse(text));
     ASSERT_TRUE(loaded.problems.empty()) << loaded.problems[0].pointer << ": " << loaded.problems[0].message;
     flow_set flows;
     flows.add(std::move(*loaded.loaded));
     const engine eng(flows,
-                     {{{"JOIN", "انضم"}, "demo-signup", keyword_trigger::match::first_word}},
+                     {{{"JOIN", "انضم"}, "city-signup", keyword_trigger::match::first_word}},
                      environment{{"en", "ar"}});
 
     struct demo_case {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "flows/calendar.hpp"
 #include "flows/keywords.hpp"
 #include "gateway/sqlite.hpp"
 #include "tests/support/process.hpp"
@@ -36,6 +37,7 @@ std::string run(const config::config& cfg, const std::string& input, bool json =
     std::ostringstream err;
     simulate_options opts;
     opts.json = json;
+    opts.start = flows::parse_local("2027-03-01T09:00", "Asia/Amman");  // before the demo's workshops
     EXPECT_EQ(simulate(cfg, opts, in, out, err), 0);
     EXPECT_EQ(err.str(), "");
     return out.str();
@@ -58,36 +60,207 @@ std::vector<std::string> texts(const std::string& printed) {
     return out;
 }
 
-TEST(simulate, demo_conversations) {
+// Every message sent, as "N: text", N the last digit of the contact's number; the virtual clock
+// starts on 1 March 2027, 09:00 in Amman, before every demo workshop.
+std::vector<std::string> chat(const config::config& cfg,
+                              const std::string& input,
+                              simulate_options opts = {}) {
+    opts.json = true;
+    if (!opts.start) {
+        opts.start = flows::parse_local("2027-03-01T09:00", "Asia/Amman");
+    }
+    std::istringstream in(input);
+    std::ostringstream out;
+    std::ostringstream err;
+    EXPECT_EQ(simulate(cfg, opts, in, out, err), 0);
+    EXPECT_EQ(err.str(), "");
+    std::vector<std::string> lines;
+    std::istringstream printed(out.str());
+    std::string line;
+    while (std::getline(printed, line)) {
+        const auto j = nlohmann::json::parse(line);
+        lines.push_back(j["to"].get<std::string>().substr(j["to"].get<std::string>().size() - 1) + ": " +
+                        j["text"].get<std::string>());
+    }
+    return lines;
+}
+
+const std::string menu_en =
+    "Welcome! Which workshop would you like to join? Reply with its number:\n"
+    "1 Women's leadership, Amman: Sun, 14 Mar 10:00\n"
+    "2 Community mediation, Beirut: Sat, 20 Mar 10:00\n"
+    "3 Peace dialogue, Maiduguri: Sat, 27 Mar 10:00";
+const std::string name_en = "What is your name?";
+const std::string consent_en = "May we contact you by SMS about this workshop? Reply 1 Yes / 2 No";
+
+TEST(simulate, workshop_sign_up_in_each_language) {
     const auto cfg = demo_config();
-    const std::string welcome = "Welcome to the digital skills workshops!";
-    const std::string city = "Which city? Reply 1 for Amman, 2 for Irbid, 3 for Zarqa";
-    const std::string day = "Which day suits you? Reply 1 (Sunday), 2 (Monday) or 3 (Tuesday)";
-    const std::vector<transcript> cases = {
-        {"English, a wrong answer, then Arabic-Indic digits and a trailing dot",
-         "JOIN\nParis\n ٢ \n3.\n",
-         {welcome,
-          city,
-          "Sorry, please reply 1 (Amman), 2 (Irbid) or 3 (Zarqa)",
-          day,
-          "Thank you! You are registered in Irbid, day 3. Send JOIN to change."}},
-        {"Arabic: the city as a word with a shadda, the day in Persian digits",
-         "انضم\nعمّان\n۲\n",
-         {"أهلاً بك في ورشات المهارات الرقمية!",
-          "أي مدينة؟ أرسل ١ لعمان، ٢ لإربد، ٣ للزرقاء",
-          "أي يوم يناسبك؟ أرسل ١ (الأحد) أو ٢ (الاثنين) أو ٣ (الثلاثاء)",
-          "شكراً! تم تسجيلك في عمان، اليوم 2. أرسل انضم للتغيير."}},
-        {"no answer for a day: one reminder; then the run expires and an answer finds nothing",
-         "JOIN\n/wait 23h\n/wait 2h\n/wait 3d\n1\n",
-         {welcome, city, "Still interested? Reply 1 (Amman), 2 (Irbid) or 3 (Zarqa)"}},
-        {"STOP in the middle: one confirmation, then silence; START opts back in",
-         "JOIN\nstop\n1\nJOIN\nstart\n",
-         {welcome, city, flows::default_stop_reply().at("en"), flows::default_start_reply().at("en")}},
-        {"a message outside any flow gets no reply", "hello\n", {}},
+    const std::vector<std::pair<const char*, std::pair<std::string, std::vector<std::string>>>> cases = {
+        {"English: a number not on the list, a name, an unclear consent, then yes",
+         {"JOIN\n7\n2\nAmina\nmaybe\n1\n",
+          {"0: " + menu_en,
+           "0: Sorry, please reply with the number of a workshop:\n"
+           "1 Women's leadership, Amman: Sun, 14 Mar 10:00\n"
+           "2 Community mediation, Beirut: Sat, 20 Mar 10:00\n"
+           "3 Peace dialogue, Maiduguri: Sat, 27 Mar 10:00",
+           "0: " + name_en,
+           "0: " + consent_en,
+           "0: Sorry, please reply 1 (yes) or 2 (no)",
+           "0: Thank you! You are registered for Community mediation, Beirut on Sat, 20 Mar at 10:00, Hamra "
+           "Cultural Centre. Reply STOP to get no more messages."}}},
+        {"English: no consent, no place",
+         {"JOIN\n1\nAmina\n2\n",
+          {"0: " + menu_en,
+           "0: " + name_en,
+           "0: " + consent_en,
+           "0: We understand. Without your consent we cannot register you. Send JOIN again any time."}}},
+        {"English: silence for four days: the run expires, a late answer finds nothing",
+         {"JOIN\n/wait 4d\n1\n", {"0: " + menu_en}}},
+        {"English: STOP in the middle of the sign-up",
+         {"JOIN\n1\nSTOP\nAmina\n",
+          {"0: " + menu_en, "0: " + name_en, "0: " + flows::default_stop_reply().at("en")}}},
+        {"Arabic: an Arabic-Indic digit and an Arabic yes",
+         {"انضم\n١\nفاطمة\nنعم\n",
+          {"0: أهلاً بكم! في أي ورشة تودون المشاركة؟ أرسلوا رقمها:\n"
+           "1 قيادة النساء، عمّان: الأحد، ١٤ مارس ١٠:٠٠\n"
+           "2 الوساطة المجتمعية، بيروت: السبت، ٢٠ مارس ١٠:٠٠\n"
+           "3 حوار السلام، مايدوغوري: السبت، ٢٧ مارس ١٠:٠٠",
+           "0: ما اسمكم؟",
+           "0: هل توافقون على تلقي رسائل منا بشأن هذه الورشة؟ أرسلوا ١ نعم / ٢ لا",
+           "0: شكراً! تم تسجيلكم: قيادة النساء، عمّان، يوم الأحد، ١٤ مارس الساعة ١٠:٠٠، مركز جبل اللويبدة "
+           "المجتمعي. لإيقاف الرسائل أرسلوا توقف"}}},
+        {"French: the workshop chosen by a word of its title",
+         {"INSCRIPTION\nmédiation\nMarie\noui\n",
+          {"0: Bienvenue ! Quel atelier vous intéresse ? Répondez par son numéro :\n"
+           "1 Leadership des femmes, Amman: dim. 14 mars 10:00\n"
+           "2 Médiation communautaire, Beyrouth: sam. 20 mars 10:00\n"
+           "3 Dialogue pour la paix, Maiduguri: sam. 27 mars 10:00",
+           "0: Quel est votre nom ?",
+           "0: Acceptez-vous que nous vous contactions par SMS au sujet de cet atelier ? Répondez 1 Oui / 2 "
+           "Non",
+           "0: Merci ! Votre inscription est confirmée : Médiation communautaire, Beyrouth, le sam. 20 mars "
+           "à "
+           "10:00, Centre culturel de Hamra. Répondez STOP pour ne plus recevoir de messages."}}},
+        {"a message outside any flow gets no reply", {"hello\n", {}}},
+    };
+    for (const auto& [label, c] : cases) {
+        SCOPED_TRACE(label);
+        EXPECT_EQ(chat(cfg, c.first), c.second);
+    }
+}
+
+struct lifecycle_case {
+    const char* label;
+    std::string join, yes, cancel;
+    std::vector<std::string> after_sign_up;  // from the first reminder on
+};
+
+// Maiduguri has two places: contacts 0 and 1 get them, 2 waits. Two days before, 0 and 1 are
+// reminded; 0 cancels, 2 gets the place and confirms; on the day 1 and 2 are told it starts; the
+// day after, the follow-up survey begins for them (and not for 0).
+TEST(simulate, a_full_workshop_its_waiting_list_reminders_and_survey_in_each_language) {
+    const auto cfg = demo_config();
+    const std::vector<lifecycle_case> cases = {
+        {"English",
+         "JOIN",
+         "1",
+         "2",
+         {"0: Reminder: Peace dialogue, Maiduguri on Sat, 27 Mar at 10:00, Women's Development Centre. Reply "
+          "1 if "
+          "you will come, 2 to cancel your place.",
+          "1: Reminder: Peace dialogue, Maiduguri on Sat, 27 Mar at 10:00, Women's Development Centre. Reply "
+          "1 if "
+          "you will come, 2 to cancel your place.",
+          "0: Your place is cancelled. Thank you for telling us.",
+          "2: Good news: a place has opened for you at Peace dialogue, Maiduguri on Sat, 27 Mar at 10:00, "
+          "Women's "
+          "Development Centre. You are now registered. Reply 1 to confirm, 2 if you cannot come.",
+          "2: Thank you! See you on Sat, 27 Mar at 10:00.",
+          "1: Peace dialogue, Maiduguri starts today at 10:00, Women's Development Centre. See you soon!",
+          "2: Peace dialogue, Maiduguri starts today at 10:00, Women's Development Centre. See you soon!",
+          "1: Thank you for joining the workshop! 5 short questions. Reply STOP to get no more messages.",
+          "2: Thank you for joining the workshop! 5 short questions. Reply STOP to get no more messages.",
+          "1: 1/5 How useful was the workshop? Reply 1 (not at all) to 5 (very)",
+          "2: 1/5 How useful was the workshop? Reply 1 (not at all) to 5 (very)"}},
+        {"Arabic, cancelling with a word",
+         "انضم",
+         "نعم",
+         "إلغاء",
+         {"0: تذكير: حوار السلام، مايدوغوري، يوم السبت، ٢٧ مارس الساعة ١٠:٠٠، مركز تنمية المرأة. أرسلوا ١ "
+          "إذا "
+          "كنتم ستحضرون، أو ٢ لإلغاء مكانكم.",
+          "1: تذكير: حوار السلام، مايدوغوري، يوم السبت، ٢٧ مارس الساعة ١٠:٠٠، مركز تنمية المرأة. أرسلوا ١ "
+          "إذا "
+          "كنتم ستحضرون، أو ٢ لإلغاء مكانكم.",
+          "0: تم إلغاء مكانكم. شكراً لإبلاغنا.",
+          "2: بشرى: توفر مكان وتم تسجيلكم في حوار السلام، مايدوغوري، السبت، ٢٧ مارس الساعة ١٠:٠٠، مركز تنمية "
+          "المرأة. أرسلوا ١ للتأكيد أو ٢ للإلغاء",
+          "2: شكراً! نراكم يوم السبت، ٢٧ مارس الساعة ١٠:٠٠.",
+          "1: حوار السلام، مايدوغوري: تبدأ الورشة اليوم الساعة ١٠:٠٠، مركز تنمية المرأة. نراكم قريباً!",
+          "2: حوار السلام، مايدوغوري: تبدأ الورشة اليوم الساعة ١٠:٠٠، مركز تنمية المرأة. نراكم قريباً!",
+          "1: شكراً لمشاركتكم في الورشة! ٥ أسئلة قصيرة. لإيقاف الرسائل أرسلوا STOP",
+          "2: شكراً لمشاركتكم في الورشة! ٥ أسئلة قصيرة. لإيقاف الرسائل أرسلوا STOP",
+          "1: ١/٥ ما مدى فائدة الورشة؟ أرسلوا رقماً من ١ (قليلة) إلى ٥ (كبيرة)",
+          "2: ١/٥ ما مدى فائدة الورشة؟ أرسلوا رقماً من ١ (قليلة) إلى ٥ (كبيرة)"}},
+        {"French, cancelling with a word",
+         "INSCRIPTION",
+         "oui",
+         "annuler",
+         {"0: Rappel : Dialogue pour la paix, Maiduguri, le sam. 27 mars à 10:00, Centre pour le "
+          "développement des "
+          "femmes. Répondez 1 si vous venez, 2 pour annuler votre place.",
+          "1: Rappel : Dialogue pour la paix, Maiduguri, le sam. 27 mars à 10:00, Centre pour le "
+          "développement des "
+          "femmes. Répondez 1 si vous venez, 2 pour annuler votre place.",
+          "0: Votre place est annulée. Merci de nous avoir prévenus.",
+          "2: Bonne nouvelle : une place s'est libérée pour vous à l'atelier Dialogue pour la paix, "
+          "Maiduguri, le "
+          "sam. 27 mars à 10:00, Centre pour le développement des femmes. Votre place est réservée. Répondez "
+          "1 "
+          "pour confirmer, 2 si vous ne pouvez pas venir.",
+          "2: Merci ! Nous vous attendons le sam. 27 mars à 10:00.",
+          "1: L'atelier Dialogue pour la paix, Maiduguri commence aujourd'hui à 10:00, Centre pour le "
+          "développement des femmes. Nous vous attendons !",
+          "2: L'atelier Dialogue pour la paix, Maiduguri commence aujourd'hui à 10:00, Centre pour le "
+          "développement des femmes. Nous vous attendons !",
+          "1: Merci d'avoir participé à l'atelier ! 5 questions courtes. Répondez STOP pour ne plus rien "
+          "recevoir.",
+          "2: Merci d'avoir participé à l'atelier ! 5 questions courtes. Répondez STOP pour ne plus rien "
+          "recevoir.",
+          "1: 1/5 L'atelier vous a-t-il été utile ? Répondez de 1 (pas du tout) à 5 (très)",
+          "2: 1/5 L'atelier vous a-t-il été utile ? Répondez de 1 (pas du tout) à 5 (très)"}},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.label);
-        EXPECT_EQ(texts(run(cfg, c.input)), c.output);
+        test::temp_dir dir;
+        simulate_options opts;
+        opts.database = dir.file("sim.db");
+        std::string input;
+        for (const char* who : {"0", "1", "2"}) {
+            input += std::string("/from tel:+96279000000") + who + "\n" + c.join + "\n3\nName " + who + "\n" +
+                     c.yes + "\n";
+        }
+        // Two days before at 10:00 in Maiduguri (Lagos time) is 27 - 2 = 25 March, 12:00 in Amman.
+        input += "/wait 24d\n/wait 3h\n";
+        input += "/from tel:+962790000000\n" + c.cancel + "\n/from tel:+962790000002\n١\n/wait 4d\n";
+        const auto lines = chat(cfg, input, opts);
+        ASSERT_GE(lines.size(), 12u);  // four replies to each sign-up
+        const std::vector<std::string> after(lines.begin() + 12, lines.end());
+        EXPECT_EQ(after, c.after_sign_up);
+
+        sqlite::connection db(opts.database);
+        sqlite::statement q(db,
+                            "SELECT u.urn, r.status, c.name, json_extract(c.fields, '$.sms_consent') FROM "
+                            "registrations r JOIN contacts c ON c.id = r.contact_id JOIN contact_urns u ON "
+                            "u.contact_id = c.id ORDER BY u.urn");
+        std::vector<std::string> stored;
+        while (q.step()) {
+            stored.push_back(q.column_text(0).substr(q.column_text(0).size() - 1) + " " + q.column_text(1) +
+                             " " + q.column_text(2) + " " + q.column_text(3));
+        }
+        EXPECT_EQ(stored,
+                  (std::vector<std::string>{
+                      "0 cancelled Name 0 Yes", "1 registered Name 1 Yes", "2 registered Name 2 Yes"}));
     }
 }
 
@@ -228,7 +401,7 @@ TEST(simulate, a_rapidpro_export_runs_end_to_end_and_its_contact_changes_are_sto
 
 TEST(simulate, json_lines_carry_encoding_and_segments) {
     const auto cfg = demo_config();
-    std::istringstream lines(run(cfg, "انضم\n", true));
+    std::istringstream lines(run(cfg, "استبيان\n", true));
     std::string line;
     std::vector<nlohmann::json> got;
     while (std::getline(lines, line)) {
