@@ -9,6 +9,7 @@
 
 #include "flows/loader.hpp"
 #include "flows/segments.hpp"
+#include "tests/flows/transcript.hpp"
 
 namespace flowgate::flows {
 
@@ -22,6 +23,7 @@ namespace flowgate::flows {
 namespace {
 
 using nlohmann::json;
+using namespace playback;
 
 // Small flows written for these transcripts; each shows one part of the engine's behaviour.
 const char* const signup_flow = R"({
@@ -108,43 +110,6 @@ std::vector<keyword_trigger> test_triggers() {
     };
 }
 
-// Effects as one readable line each.
-std::vector<std::string> describe(const std::vector<effect>& effects) {
-    std::vector<std::string> out;
-    for (const auto& e : effects) {
-        if (const auto* s = std::get_if<send_msg>(&e)) {
-            out.push_back("send " + s->text);
-        } else if (const auto* r = std::get_if<run_started>(&e)) {
-            out.push_back("start " + r->flow_id);
-        } else if (const auto* v = std::get_if<result_saved>(&e)) {
-            out.push_back("save " + v->key + "=" + v->value.value + " (" + v->value.category + ")");
-        } else if (const auto* x = std::get_if<run_ended>(&e)) {
-            out.push_back("end " + x->flow_id + " " + to_string(x->status));
-        }
-    }
-    return out;
-}
-
-enum class kind { message, timeout, start };
-
-struct step {
-    kind what;
-    std::string text;  // the message, or the flow id to start
-    int minute;        // virtual time
-    std::vector<std::string> effects;
-    bool waiting;  // the contact is in a flow afterwards
-};
-
-step msg(std::string text, int minute, std::vector<std::string> effects, bool waiting) {
-    return {kind::message, std::move(text), minute, std::move(effects), waiting};
-}
-step timeout(int minute, std::vector<std::string> effects, bool waiting) {
-    return {kind::timeout, "", minute, std::move(effects), waiting};
-}
-step start(std::string flow_id, int minute, std::vector<std::string> effects, bool waiting) {
-    return {kind::start, std::move(flow_id), minute, std::move(effects), waiting};
-}
-
 struct transcript {
     std::string label;
     std::string language;  // the contact's
@@ -160,9 +125,6 @@ std::vector<std::string> ticks(int n) {
     out.push_back("end loop failed");
     return out;
 }
-
-const timestamp t0 = from_millis(1'700'000'000'000);
-timestamp at(int minute) { return t0 + std::chrono::minutes(minute); }
 
 TEST(engine, transcripts) {
     const std::string city_q = "send City? 1 Amman 2 Irbid 3 Zarqa";
@@ -303,35 +265,7 @@ TEST(engine, transcripts) {
     const engine eng(flows, test_triggers(), environment{{"en", "ar"}});
     for (const auto& c : cases) {
         SCOPED_TRACE(c.label);
-        const contact_view contact{"c-1", "Rania", c.language, {}};
-        std::optional<session> current = c.initial;
-        for (const auto& s : c.steps) {
-            SCOPED_TRACE("minute " + std::to_string(s.minute) + ": " +
-                         (s.what == kind::timeout ? "timeout" : s.text));
-            step_output out;
-            switch (s.what) {
-                case kind::message:
-                    out = eng.on_message(current, contact, s.text, at(s.minute));
-                    break;
-                case kind::timeout:
-                    ASSERT_TRUE(current);
-                    out = eng.on_timeout(*current, contact, at(s.minute));
-                    break;
-                case kind::start:
-                    out = eng.start(s.text, current, contact, at(s.minute));
-                    break;
-            }
-            EXPECT_EQ(describe(out.effects), s.effects);
-            EXPECT_EQ(out.handled, !s.effects.empty());
-            EXPECT_EQ(out.session.has_value(), s.waiting);
-            current = out.session;
-            if (current) {
-                // Through the store's JSON, as between two messages in the gateway.
-                const session restored = session_from_json(json::parse(to_json(*current).dump()));
-                EXPECT_EQ(restored, *current);
-                current = restored;
-            }
-        }
+        playback::play(flows, eng, contact_view{"c-1", "Rania", c.language, {}}, c.initial, c.steps);
     }
 }
 

@@ -7,12 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace flowgate {
-// Readable failures: "pointer: message" instead of bytes.
-[[maybe_unused]] static void PrintTo(const problem& p, std::ostream* os) {
-    *os << p.pointer << ": " << p.message;
-}
-}  // namespace flowgate
+#include "tests/support/print.hpp"
 
 namespace flowgate::flows {
 namespace {

@@ -11,18 +11,14 @@
 #include "flows/engine.hpp"
 #include "flows/matcher.hpp"
 #include "flows/template.hpp"
-
-namespace flowgate {
-[[maybe_unused]] static void PrintTo(const problem& p, std::ostream* os) {
-    *os << p.pointer << ": " << p.message;
-}
-}  // namespace flowgate
+#include "tests/flows/transcript.hpp"
 
 namespace flowgate::flows {
 
 namespace {
 
 using nlohmann::json;
+using namespace playback;
 
 // The exports in tests/flows/data/ were written for these tests (not taken from RapidPro): one
 // spec 14 export with a registration flow, a consent subflow and a flow whose one question has a
@@ -46,111 +42,11 @@ flow_set load_set(const json& doc, const std::vector<std::string>& languages) {
     return set;
 }
 
-std::string name_of(const flow_set& flows, const std::string& id) {
-    const flow* f = flows.find(id);
-    return f != nullptr ? f->name : "?" + id;
-}
-
-std::string join(const std::vector<group_ref>& groups) {
-    std::string out;
-    for (const auto& g : groups) {
-        out += (out.empty() ? "" : ",") + g.name;
-    }
-    return out;
-}
-
-// Effects as one readable line each; flows by name instead of UUID.
-std::vector<std::string> describe(const flow_set& flows, const std::vector<effect>& effects) {
-    std::vector<std::string> out;
-    for (const auto& e : effects) {
-        if (const auto* s = std::get_if<send_msg>(&e)) {
-            out.push_back("send " + s->text);
-        } else if (const auto* r = std::get_if<run_started>(&e)) {
-            out.push_back("start " + name_of(flows, r->flow_id));
-        } else if (const auto* v = std::get_if<result_saved>(&e)) {
-            out.push_back("save " + v->key + "=" + v->value.value + " (" + v->value.category + ")");
-        } else if (const auto* x = std::get_if<run_ended>(&e)) {
-            out.push_back("end " + name_of(flows, x->flow_id) + " " + to_string(x->status));
-        } else if (const auto* f = std::get_if<contact_field_changed>(&e)) {
-            out.push_back("field " + f->key + "=" + f->value);
-        } else if (const auto* n = std::get_if<contact_name_changed>(&e)) {
-            out.push_back("name " + n->name);
-        } else if (const auto* l = std::get_if<contact_language_changed>(&e)) {
-            out.push_back("language " + l->language);
-        } else if (const auto* g = std::get_if<contact_groups_changed>(&e)) {
-            out.push_back("groups +" + join(g->added) + " -" + (g->removed_all ? "all:" : "") +
-                          join(g->removed));
-        } else if (const auto* w = std::get_if<webhook_call>(&e)) {
-            std::string headers;
-            for (const auto& [k, val] : w->headers) {
-                headers += (headers.empty() ? "" : "; ") + k + ": " + val;
-            }
-            out.push_back("webhook " + w->method + " " + w->url + " | " + headers + " | " + w->body);
-        }
-    }
-    return out;
-}
-
-// What the gateway does with the contact effects between two inputs.
-void apply_contact(contact_view& c, const std::vector<effect>& effects) {
-    for (const auto& e : effects) {
-        if (const auto* f = std::get_if<contact_field_changed>(&e)) {
-            c.fields[f->key] = f->value;
-        } else if (const auto* n = std::get_if<contact_name_changed>(&e)) {
-            c.name = n->name;
-        } else if (const auto* l = std::get_if<contact_language_changed>(&e)) {
-            c.language = l->language;
-        } else if (const auto* g = std::get_if<contact_groups_changed>(&e)) {
-            if (g->removed_all) {
-                c.groups.clear();
-            }
-            std::erase_if(c.groups, [&](const group_ref& x) {
-                return std::find(g->removed.begin(), g->removed.end(), x) != g->removed.end();
-            });
-            for (const auto& a : g->added) {
-                if (std::find(c.groups.begin(), c.groups.end(), a) == c.groups.end()) {
-                    c.groups.push_back(a);
-                }
-            }
-        }
-    }
-}
-
-enum class kind { message, timeout, start, webhook, expire };
-
-struct step {
-    kind what;
-    std::string text;  // the message, the flow to start, or the webhook's response body
-    int minute;        // virtual time
-    std::vector<std::string> effects;
-    bool waiting;    // the contact is in a flow afterwards
-    int status = 0;  // a webhook's HTTP status
-};
-
-step msg(std::string text, int minute, std::vector<std::string> effects, bool waiting) {
-    return {kind::message, std::move(text), minute, std::move(effects), waiting};
-}
-step timeout(int minute, std::vector<std::string> effects, bool waiting) {
-    return {kind::timeout, "", minute, std::move(effects), waiting};
-}
-step start(std::string flow, int minute, std::vector<std::string> effects, bool waiting) {
-    return {kind::start, std::move(flow), minute, std::move(effects), waiting};
-}
-step webhook(int status, std::string body, int minute, std::vector<std::string> effects, bool waiting) {
-    return {kind::webhook, std::move(body), minute, std::move(effects), waiting, status};
-}
-step expire(int minute, std::vector<std::string> effects, bool waiting) {
-    return {kind::expire, "", minute, std::move(effects), waiting};
-}
-
 struct transcript {
     std::string label;
     std::string language;  // the contact's, at the start
     std::vector<step> steps;
 };
-
-const timestamp t0 = from_millis(1'700'000'000'000);  // 2023-11-14T22:13:20Z
-timestamp at(int minute) { return t0 + std::chrono::minutes(minute); }
 
 void run_transcripts(const flow_set& flows,
                      const engine& eng,
@@ -158,43 +54,7 @@ void run_transcripts(const flow_set& flows,
                      std::vector<group_ref> groups = {}) {
     for (const auto& c : cases) {
         SCOPED_TRACE(c.label);
-        contact_view contact{"c-1", "", c.language, {}, groups};
-        std::optional<session> current;
-        for (const auto& s : c.steps) {
-            SCOPED_TRACE("minute " + std::to_string(s.minute) + ": " + s.text);
-            step_output out;
-            switch (s.what) {
-                case kind::message:
-                    out = eng.on_message(current, contact, s.text, at(s.minute));
-                    break;
-                case kind::timeout:
-                    ASSERT_TRUE(current);
-                    out = eng.on_timeout(*current, contact, at(s.minute));
-                    break;
-                case kind::start:
-                    out = eng.start(s.text, current, contact, at(s.minute));
-                    break;
-                case kind::webhook:
-                    ASSERT_TRUE(current);
-                    out = eng.on_webhook_result(*current, contact, s.status, s.text, at(s.minute));
-                    break;
-                case kind::expire:
-                    ASSERT_TRUE(current);
-                    out = eng.on_expired(*current, contact, at(s.minute));
-                    break;
-            }
-            EXPECT_EQ(describe(flows, out.effects), s.effects);
-            EXPECT_EQ(out.handled, !s.effects.empty());
-            EXPECT_EQ(out.session.has_value(), s.waiting);
-            apply_contact(contact, out.effects);
-            current = out.session;
-            if (current) {
-                // Through the store's JSON, as between two inputs in the gateway.
-                const session restored = session_from_json(json::parse(to_json(*current).dump()));
-                EXPECT_EQ(restored, *current);
-                current = restored;
-            }
-        }
+        playback::play(flows, eng, contact_view{"c-1", "", c.language, {}, groups}, std::nullopt, c.steps);
     }
 }
 
@@ -788,6 +648,8 @@ TEST(rapidpro, a_bare_flow_definition_loads) {
 
 namespace flowgate::flows {
 namespace {
+
+using namespace playback;
 
 // SMS has no buttons: quick replies go out as a numbered list, so a participant answers "1". When
 // the answer as written matches no case, its number stands for that option's text.

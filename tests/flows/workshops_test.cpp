@@ -91,7 +91,8 @@ TEST(calendar, dates_read_in_the_participant_language) {
     EXPECT_EQ(format_local_date(t, "Asia/Amman", "fr"), "lun. 29 mars");
     EXPECT_EQ(format_local_date(t, "Asia/Amman", "ar"), "الاثنين، ٢٩ مارس");
     // August in French without its circumflex: GSM-7, not UCS-2.
-    EXPECT_EQ(format_local_date(*parse_local("2027-08-02T10:00", "Asia/Amman"), "Asia/Amman", "fr"), "lun. 2 aout");
+    EXPECT_EQ(format_local_date(*parse_local("2027-08-02T10:00", "Asia/Amman"), "Asia/Amman", "fr"),
+              "lun. 2 aout");
     EXPECT_EQ(format_local_time(t, "Asia/Amman", "en"), "10:00");
     EXPECT_EQ(format_local_time(t, "Africa/Lagos", "en"), "08:00");
     EXPECT_EQ(format_local_time(t, "Asia/Amman", "ar"), "١٠:٠٠");

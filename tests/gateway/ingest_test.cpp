@@ -52,6 +52,14 @@ config::config make_config() {
     return cfg;
 }
 
+// Virtual time: each step is a message (or, with an empty text, the timer firing) at a time, and
+// what the outbox holds afterwards.
+struct timed_step {
+    std::chrono::minutes at;
+    std::string text;  // "" : the timer loop runs
+    std::vector<std::string> replies;
+};
+
 struct fixture {
     test::temp_dir dir;
     config::config cfg = make_config();
@@ -68,6 +76,22 @@ struct fixture {
             in.apply(*tx, "local", handlers::incoming_message{id, urn, text, ""}, from_millis(t));
         tx->commit();
         return out;
+    }
+    // Plays the steps in virtual time from midnight UTC of day one, checking each step's replies.
+    void play(const std::vector<timed_step>& steps) {
+        int n = 0;
+        for (const auto& s : steps) {
+            SCOPED_TRACE(std::to_string(s.at.count()) + "m " + s.text);
+            const auto now = from_millis(std::chrono::duration_cast<std::chrono::milliseconds>(s.at).count());
+            if (s.text.empty()) {
+                auto tx = store.begin_write();
+                in.fire_due(*tx, now, 100);
+                tx->commit();
+            } else {
+                receive("m" + std::to_string(++n), "ext:p1", s.text, to_millis(now));
+            }
+            EXPECT_EQ(outbox(), s.replies);
+        }
     }
     std::vector<std::string> outbox() {
         auto tx = store.begin_write();
@@ -285,14 +309,6 @@ TEST(ingest, stop_inside_a_subflow_ends_every_run_of_the_conversation) {
     EXPECT_EQ(sessions.column_int64(0), 0);
 }
 
-// Virtual time: each step is a message (or, with an empty text, the timer firing) at a time, and
-// what the outbox holds afterwards.
-struct timed_step {
-    std::chrono::minutes at;
-    std::string text;  // "" : the timer loop runs
-    std::vector<std::string> replies;
-};
-
 TEST(ingest, waits_time_out_and_runs_expire) {
     using std::chrono::hours;
     using std::chrono::minutes;
@@ -324,19 +340,7 @@ TEST(ingest, waits_time_out_and_runs_expire) {
     for (const auto& [label, steps, final_status] : cases) {
         SCOPED_TRACE(label);
         fixture f;
-        int n = 0;
-        for (const auto& s : steps) {
-            SCOPED_TRACE(std::to_string(s.at.count()) + "m " + s.text);
-            const auto now = from_millis(std::chrono::duration_cast<std::chrono::milliseconds>(s.at).count());
-            if (s.text.empty()) {
-                auto tx = f.store.begin_write();
-                f.in.fire_due(*tx, now, 100);
-                tx->commit();
-            } else {
-                f.receive("m" + std::to_string(++n), "ext:p1", s.text, to_millis(now));
-            }
-            EXPECT_EQ(f.outbox(), s.replies);
-        }
+        f.play(steps);
         sqlite::connection db(f.dir.file("ingest.db"));
         sqlite::statement q(db, "SELECT status FROM runs");
         ASSERT_TRUE(q.step());
@@ -367,19 +371,7 @@ TEST(ingest, a_timeout_in_quiet_hours_waits_for_morning_and_a_night_answer_cance
         fixture f;
         f.cfg.timezone = "UTC";
         f.cfg.quiet_hours = std::pair{config::clock_time{22 * 60}, config::clock_time{6 * 60}};
-        int n = 0;
-        for (const auto& s : steps) {
-            SCOPED_TRACE(std::to_string(s.at.count()) + "m " + s.text);
-            const auto now = from_millis(std::chrono::duration_cast<std::chrono::milliseconds>(s.at).count());
-            if (s.text.empty()) {
-                auto tx = f.store.begin_write();
-                f.in.fire_due(*tx, now, 100);
-                tx->commit();
-            } else {
-                f.receive("m" + std::to_string(++n), "ext:p1", s.text, to_millis(now));
-            }
-            EXPECT_EQ(f.outbox(), s.replies);
-        }
+        f.play(steps);
     }
 }
 
