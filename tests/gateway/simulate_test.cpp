@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <tuple>
 
 #include "flows/calendar.hpp"
 #include "flows/keywords.hpp"
@@ -141,6 +142,37 @@ TEST(simulate, workshop_sign_up_in_each_language) {
            "0: Merci ! Votre inscription est confirmée : Médiation communautaire, Beyrouth, le sam. 20 mars "
            "à "
            "10:00, Centre culturel de Hamra. Répondez STOP pour ne plus recevoir de messages."}}},
+        {"Arabic: a city not on the list, then an unclear answer and no",
+         {"انضم\nلندن\n٢\nفاطمة\nربما\n٢\n",
+          {"0: أهلاً بكم! في أي ورشة تودون المشاركة؟ أرسلوا رقمها:\n"
+           "1 قيادة النساء، عمّان: الأحد، ١٤ مارس ١٠:٠٠\n"
+           "2 الوساطة المجتمعية، بيروت: السبت، ٢٠ مارس ١٠:٠٠\n"
+           "3 حوار السلام، مايدوغوري: السبت، ٢٧ مارس ١٠:٠٠",
+           "0: عذراً، أرسلوا رقم إحدى الورشات:\n"
+           "1 قيادة النساء، عمّان: الأحد، ١٤ مارس ١٠:٠٠\n"
+           "2 الوساطة المجتمعية، بيروت: السبت، ٢٠ مارس ١٠:٠٠\n"
+           "3 حوار السلام، مايدوغوري: السبت، ٢٧ مارس ١٠:٠٠",
+           "0: ما اسمكم؟",
+           "0: هل توافقون على تلقي رسائل منا بشأن هذه الورشة؟ أرسلوا ١ نعم / ٢ لا",
+           "0: عذراً، أرسلوا ١ (نعم) أو ٢ (لا)",
+           "0: نتفهم ذلك. لا يمكننا تسجيلكم دون موافقتكم. أرسلوا انضم في أي وقت."}}},
+        {"French: a city not on the list, then an unclear answer and no",
+         {"INSCRIPTION\nParis\n1\nMarie\npeut-être\nnon\n",
+          {"0: Bienvenue ! Quel atelier vous intéresse ? Répondez par son numéro :\n"
+           "1 Leadership des femmes, Amman: dim. 14 mars 10:00\n"
+           "2 Médiation communautaire, Beyrouth: sam. 20 mars 10:00\n"
+           "3 Dialogue pour la paix, Maiduguri: sam. 27 mars 10:00",
+           "0: Désolé, répondez par le numéro d'un atelier :\n"
+           "1 Leadership des femmes, Amman: dim. 14 mars 10:00\n"
+           "2 Médiation communautaire, Beyrouth: sam. 20 mars 10:00\n"
+           "3 Dialogue pour la paix, Maiduguri: sam. 27 mars 10:00",
+           "0: Quel est votre nom ?",
+           "0: Acceptez-vous que nous vous contactions par SMS au sujet de cet atelier ? Répondez 1 Oui / 2 "
+           "Non",
+           "0: Désolé, répondez 1 (oui) ou 2 (non)",
+           "0: Nous comprenons. Sans votre accord, nous ne pouvons pas vous inscrire. Envoyez INSCRIPTION "
+           "quand "
+           "vous voulez."}}},
         {"a message outside any flow gets no reply", {"hello\n", {}}},
     };
     for (const auto& [label, c] : cases) {
@@ -261,6 +293,40 @@ TEST(simulate, a_full_workshop_its_waiting_list_reminders_and_survey_in_each_lan
         EXPECT_EQ(stored,
                   (std::vector<std::string>{
                       "0 cancelled Name 0 Yes", "1 registered Name 1 Yes", "2 registered Name 2 Yes"}));
+    }
+}
+
+// A reminder answered with neither 1 nor 2 is asked once more with a hint; then the place is kept.
+TEST(simulate, a_reminder_answered_unclearly_keeps_the_place_in_each_language) {
+    const auto cfg = demo_config();
+    const std::vector<std::tuple<const char*, std::string, std::vector<std::string>>> cases = {
+        {"English",
+         "JOIN\n1\nA\n1\n",
+         {"0: Reminder: Women's leadership, Amman on Sun, 14 Mar at 10:00, Jabal Al-Weibdeh Community "
+          "Centre. Reply 1 "
+          "if you will come, 2 to cancel your place.",
+          "0: Sorry, please reply 1 if you will come or 2 to cancel your place.",
+          "0: We will keep your place. See you there!"}},
+        {"Arabic",
+         "انضم\n1\nA\nنعم\n",
+         {"0: تذكير: قيادة النساء، عمّان، يوم الأحد، ١٤ مارس الساعة ١٠:٠٠، مركز جبل اللويبدة المجتمعي. أرسلوا "
+          "١ "
+          "إذا كنتم ستحضرون، أو ٢ لإلغاء مكانكم.",
+          "0: عذراً، أرسلوا ١ إذا كنتم ستحضرون أو ٢ لإلغاء مكانكم.",
+          "0: سنحتفظ بمكانكم. نراكم هناك!"}},
+        {"French",
+         "INSCRIPTION\n1\nA\noui\n",
+         {"0: Rappel : Leadership des femmes, Amman, le dim. 14 mars à 10:00, Centre communautaire de Jabal "
+          "Al-Weibdeh. Répondez 1 si vous venez, 2 pour annuler votre place.",
+          "0: Désolé, répondez 1 si vous venez ou 2 pour annuler votre place.",
+          "0: Nous gardons votre place. Nous vous attendons !"}},
+    };
+    for (const auto& [label, sign_up, expected] : cases) {
+        SCOPED_TRACE(label);
+        // The reminder is due on 12 March at 10:00 in Amman; the sign-up's four replies come first.
+        const auto lines = chat(cfg, sign_up + "/wait 11d\n/wait 1h\nmaybe later\n???\n");
+        ASSERT_EQ(lines.size(), 7u);
+        EXPECT_EQ(std::vector<std::string>(lines.begin() + 4, lines.end()), expected);
     }
 }
 
