@@ -330,6 +330,51 @@ TEST(simulate, a_reminder_answered_unclearly_keeps_the_place_in_each_language) {
     }
 }
 
+// No answer to the survey's first question: one nudge a day later, then the run expires after
+// three days and a late answer finds nothing; an answer to the nudge goes on with the survey.
+TEST(simulate, follow_up_survey_nudges_once_then_expires_in_each_language) {
+    const auto cfg = demo_config();
+    const std::vector<std::tuple<const char*, std::string, std::vector<std::string>>> cases = {
+        {"English",
+         "SURVEY",
+         {"0: Thank you for joining the workshop! 5 short questions. Reply STOP to get no more messages.",
+          "0: 1/5 How useful was the workshop? Reply 1 (not at all) to 5 (very)",
+          "0: We would still like to hear from you. How useful was the workshop? Reply 1 (not at all) to 5 "
+          "(very)"}},
+        {"Arabic",
+         "استبيان",
+         {"0: شكراً لمشاركتكم في الورشة! ٥ أسئلة قصيرة. لإيقاف الرسائل أرسلوا STOP",
+          "0: ١/٥ ما مدى فائدة الورشة؟ أرسلوا رقماً من ١ (قليلة) إلى ٥ (كبيرة)",
+          "0: نودّ سماع رأيكم: ما فائدة الورشة؟ أرسلوا من ١ (قليلة) إلى ٥ (كبيرة)"}},
+        {"French",
+         "ENQUETE",
+         {"0: Merci d'avoir participé à l'atelier ! 5 questions courtes. Répondez STOP pour ne plus rien "
+          "recevoir.",
+          "0: 1/5 L'atelier vous a-t-il été utile ? Répondez de 1 (pas du tout) à 5 (très)",
+          "0: Votre avis compte pour nous. L'atelier vous a-t-il été utile ? Répondez de 1 (pas du tout) à 5 "
+          "(très)"}},
+    };
+    for (const auto& [label, keyword, expected] : cases) {
+        SCOPED_TRACE(label);
+        test::temp_dir dir;
+        simulate_options opts;
+        opts.database = dir.file("sim.db");
+        EXPECT_EQ(chat(cfg, keyword + "\n/wait 23h\n/wait 2h\n/wait 3d\n5\n", opts), expected);
+        sqlite::connection db(opts.database);
+        sqlite::statement q(db,
+                            "SELECT r.category, runs.status FROM results r JOIN runs ON runs.id = r.run_id");
+        ASSERT_TRUE(q.step());
+        EXPECT_EQ(q.column_text(0), "No Response");
+        EXPECT_EQ(q.column_text(1), "expired");
+        EXPECT_FALSE(q.step());
+        // Answered after the nudge: the survey goes on.
+        const auto answered = chat(cfg, keyword + "\n/wait 1d\n٤\n");
+        ASSERT_EQ(answered.size(), 4u);
+        EXPECT_TRUE(answered[3].rfind("0: 2/5", 0) == 0 || answered[3].rfind("0: ٢/٥", 0) == 0)
+            << answered[3];
+    }
+}
+
 struct survey_case {
     const char* label;
     std::string input;
