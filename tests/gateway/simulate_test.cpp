@@ -419,6 +419,16 @@ TEST(simulate, follow_up_survey_in_each_language_with_stored_results) {
          4,  // the intro, two questions, the opt-out confirmation
          {{"usefulness", "Rated"}},
          ""},
+        {"Arabic STOP (توقف) in the middle of the survey",
+         "استبيان\n٥\nتوقف\n٢\n",
+         4,
+         {{"usefulness", "Rated"}},
+         ""},
+        {"French STOP (ARRET) in the middle of the survey",
+         "ENQUETE\n5\narrêt\n2\n",
+         4,
+         {{"usefulness", "Rated"}},
+         ""},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.label);
