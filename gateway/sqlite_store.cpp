@@ -315,8 +315,9 @@ struct sqlite_store::statements {
               "VALUES (?2, ?1, ?3, ?4, ?4) ON CONFLICT (workshop_id, contact_id) DO UPDATE SET "
               "status = excluded.status, updated_at = excluded.updated_at"),
           first_waitlisted(db,
-                           "SELECT contact_id FROM registrations WHERE workshop_id = ?1 AND status = "
-                           "'waitlisted' ORDER BY updated_at, id LIMIT 1"),
+                           "SELECT r.contact_id FROM registrations r JOIN contacts c ON c.id = r.contact_id "
+                           "WHERE r.workshop_id = ?1 AND r.status = 'waitlisted' AND c.stopped = 0 "
+                           "ORDER BY r.updated_at, r.id LIMIT 1"),
           registered_contacts(
               db, "SELECT contact_id FROM registrations WHERE workshop_id = ?1 AND status = 'registered'"),
           schedule_job(db,

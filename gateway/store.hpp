@@ -162,7 +162,8 @@ class write_tx {
                                   const std::string& workshop_id,
                                   flows::registration_status status,
                                   timestamp now) = 0;
-    // The contact longest on the workshop's waiting list.
+    // The contact longest on the workshop's waiting list, passing over contacts who opted out
+    // (they could not be told; they keep their turn should they opt back in).
     virtual std::optional<std::int64_t> first_waitlisted(const std::string& workshop_id) = 0;
     // Contacts with a place (registered).
     virtual std::vector<std::int64_t> registered_contacts(const std::string& workshop_id) = 0;

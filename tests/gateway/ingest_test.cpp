@@ -486,16 +486,20 @@ TEST(ingest, a_freed_place_goes_to_the_waiting_list_and_reminders_follow_the_pla
     EXPECT_EQ(f.say("a", "BOOK", at("2027-03-01T09:00")),
               lines{"a: Which workshop?\n1 Amman: Sun, 14 Mar 10:00"});
     EXPECT_EQ(f.say("a", "1", at("2027-03-01T09:01")), lines{"a: Registered for Amman"});
+    // C joins the waiting list first, then opts out: C is passed over when a place frees up.
+    f.say("c", "BOOK", at("2027-03-01T09:01"));
+    EXPECT_EQ(f.say("c", "1", at("2027-03-01T09:01")), lines{"c: Waiting list for Amman"});
+    f.say("c", "STOP", at("2027-03-01T09:02"));
     f.say("b", "BOOK", at("2027-03-01T09:02"));
     EXPECT_EQ(f.say("b", "amman", at("2027-03-01T09:03")), lines{"b: Waiting list for Amman"});
-    EXPECT_EQ(f.registrations(), (lines{"a registered", "b waitlisted"}));
+    EXPECT_EQ(f.registrations(), (lines{"a registered", "b waitlisted", "c waitlisted"}));
     // Nothing before the reminder's time; then only the contact with a place gets it.
     EXPECT_EQ(f.tick(at("2027-03-12T09:59")), lines{});
     EXPECT_EQ(f.tick(at("2027-03-12T10:00")), lines{"a: Amman on Sun, 14 Mar: 1 coming, 2 cancel"});
     // A cancels: B gets the place and is told; A's other reminder is cancelled; B's two-day
     // reminder has passed, so B gets only the two-hour one.
     EXPECT_EQ(f.say("a", "2", at("2027-03-12T11:00")), lines{"a: Cancelled"});
-    EXPECT_EQ(f.registrations(), (lines{"a cancelled", "b registered"}));
+    EXPECT_EQ(f.registrations(), (lines{"a cancelled", "b registered", "c waitlisted"}));
     EXPECT_EQ(f.tick(at("2027-03-12T11:00")), lines{"b: A place is yours at Amman"});
     EXPECT_EQ(f.tick(at("2027-03-14T08:00")), lines{"b: Starts at 10:00"});
     EXPECT_EQ(f.tick(at("2027-03-20T00:00")), lines{});
