@@ -172,6 +172,11 @@ asio::awaitable<http_response> routes::channel_request(const channel_runtime& ch
     raw.public_url = base + std::string(request.target());
 
     handlers::receive_result result = handler.receive(endpoint, raw);
+    if (result.respond) {
+        co_return make_response(static_cast<http::status>(result.respond->status),
+                                result.respond->content_type,
+                                result.respond->body);
+    }
     if (result.result != handlers::receive_result::outcome::accepted || result.events.empty()) {
         const auto reply = handler.reply(endpoint, result);
         co_return make_response(static_cast<http::status>(reply.status), reply.content_type, reply.body);

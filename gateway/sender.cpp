@@ -129,7 +129,8 @@ asio::awaitable<void> sender::send_one(outbound_record m) {
         error = "channel not configured";
     } else {
         co_await pace(m.channel_id);
-        const handlers::outgoing_message out{m.uuid, m.channel_id, m.urn, m.text};
+        const handlers::outgoing_message out{
+            m.uuid, m.channel_id, m.urn, m.text, gateway::now(), m.last_inbound_at};
         const handlers::handler& h = *it->second.handler;
         const auto req = h.build_send(out);
         auto outcome = co_await client_.request(req, opts_.request_timeout);

@@ -349,7 +349,10 @@ struct sqlite_store::statements {
                 // ...except a first attempt held back by quiet hours: answers do not wait for it.
                 "AND NOT (p.state = 'queued' AND p.attempts = 0 AND p.next_attempt_at > ?1)) "
                 "ORDER BY m.next_attempt_at, m.id LIMIT ?2) "
-                "RETURNING id, uuid, channel_id, contact_id, urn, text, attempts"),
+                "RETURNING id, uuid, channel_id, contact_id, urn, text, attempts, "
+                // When the contact last wrote on this channel (WhatsApp's 24-hour window).
+                "(SELECT max(i.created_at) FROM messages i WHERE i.contact_id = messages.contact_id "
+                "AND i.direction = 'in' AND i.channel_id = messages.channel_id)"),
           mark_sent(db,
                     "UPDATE messages SET state = 'sent', external_id = NULLIF(?2, ''), error = NULL, "
                     "next_attempt_at = NULL, updated_at = ?3 WHERE id = ?1 AND state = 'sending'"),
@@ -816,6 +819,9 @@ class sqlite_write_tx final : public write_tx {
             r.text = q.column_text(5);
             r.state = msg_state::sending;
             r.attempts = static_cast<int>(q.column_int64(6));
+            if (!q.column_is_null(7)) {
+                r.last_inbound_at = from_millis(q.column_int64(7));
+            }
             out.push_back(std::move(r));
         }
         return out;

@@ -62,6 +62,7 @@ struct outbound_record {
     std::string text;
     msg_state state = msg_state::queued;
     int attempts = 0;
+    std::optional<timestamp> last_inbound_at;  // the contact's last message to us on this channel
 };
 
 // A flow's HTTP call, kept until it is made and its result applied (the request may hold

@@ -2,6 +2,7 @@
 // The one small, pure interface every provider handler implements (STYLE.md): a request in,
 // events out; a message in, an HTTP request description out. No sockets, no database, no clock.
 
+#include <chrono>
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -65,6 +66,12 @@ using event = std::variant<incoming_message, status_update, channel_event>;
 
 enum class endpoint { receive, status };
 
+struct http_reply {
+    int status = 200;
+    std::string content_type = "application/json";
+    std::string body;
+};
+
 // Courier's three outcomes: accepted (2xx, events to store), ignored (200 with a reason, nothing to
 // store), rejected (4xx with a short fixed reason — never a secret or an echo of the payload).
 struct receive_result {
@@ -72,16 +79,13 @@ struct receive_result {
     int http_status = 200;
     std::string reason;
     std::vector<event> events;
+    // Set by a handler that answers the request itself, with no events to store (Meta's GET
+    // verification handshake echoes hub.challenge): the server sends it as it is.
+    std::optional<http_reply> respond = std::nullopt;
 
     static receive_result accept(std::vector<event> events);
     static receive_result ignore(std::string reason);
     static receive_result reject(int http_status, std::string reason);
-};
-
-struct http_reply {
-    int status = 200;
-    std::string content_type = "application/json";
-    std::string body;
 };
 
 // An outbound message as the sender hands it to a handler.
@@ -90,6 +94,10 @@ struct outgoing_message {
     std::string channel_id;
     std::string urn;
     std::string text;
+    // When the sender builds the request, and when the contact last wrote to us on this channel
+    // (unset: never): WhatsApp allows free text only within 24 hours of it, a template otherwise.
+    timestamp now = {};
+    std::optional<timestamp> last_inbound_at = std::nullopt;
 };
 
 // An HTTP request for the sender to perform.
@@ -124,6 +132,8 @@ struct send_result {
     send_error error = send_error::none;
     std::string provider_id;
     std::string detail;  // short and fixed: never the message text or a secret
+    // throttled: how long the provider asked us to wait (HTTP Retry-After, Telegram's retry_after).
+    std::optional<std::chrono::seconds> retry_after = std::nullopt;
 };
 
 class handler {
