@@ -33,20 +33,6 @@ new_outbound outbound_text(const std::string& channel_id,
             now};
 }
 
-// At once and for good: the contact's runs end, what is still queued to them is cancelled.
-void opt_out(write_tx& tx, std::int64_t contact_id, timestamp now) {
-    tx.set_contact_stopped(contact_id, true, now);
-    if (const auto current = tx.load_session(contact_id)) {
-        // Every run of the conversation ends: a subflow's and the runs waiting for it.
-        tx.end_run(current->run_id, flows::run_status::interrupted, now);
-        for (auto it = current->parent_runs.rbegin(); it != current->parent_runs.rend(); ++it) {
-            tx.end_run(*it, flows::run_status::interrupted, now);
-        }
-        tx.delete_session(contact_id);
-    }
-    tx.cancel_queued(contact_id, now);
-}
-
 // The workshops as one contact's flow step sees them, read in the step's own transaction.
 class tx_workshop_book final : public flows::workshop_book {
    public:
@@ -75,6 +61,19 @@ flows::contact_view view_of(const contact_record& c, const flows::workshop_book&
 }
 
 }  // namespace
+
+void opt_out(write_tx& tx, std::int64_t contact_id, timestamp now) {
+    tx.set_contact_stopped(contact_id, true, now);
+    if (const auto current = tx.load_session(contact_id)) {
+        // Every run of the conversation ends: a subflow's and the runs waiting for it.
+        tx.end_run(current->run_id, flows::run_status::interrupted, now);
+        for (auto it = current->parent_runs.rbegin(); it != current->parent_runs.rend(); ++it) {
+            tx.end_run(*it, flows::run_status::interrupted, now);
+        }
+        tx.delete_session(contact_id);
+    }
+    tx.cancel_queued(contact_id, now);
+}
 
 ingest::ingest(const config::config& cfg, const flows::engine& engine)
     : config_(cfg), engine_(engine), keywords_(cfg.keywords) {}

@@ -99,4 +99,9 @@ class ingest {
 
 flows::contact_view to_view(const contact_record& c);
 
+// A contact opts out, at once and for good: marked stopped, their conversation ends (every run of
+// it, as interrupted), and what is still queued to them fails. For STOP, a provider's opt-out
+// callback, and a provider refusing a send because the contact blocked or unsubscribed.
+void opt_out(write_tx& tx, std::int64_t contact_id, timestamp now);
+
 }  // namespace flowgate::gateway

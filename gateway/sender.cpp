@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "gateway/clock.hpp"
+#include "gateway/ingest.hpp"
 #include "gateway/log.hpp"
 
 namespace flowgate::gateway {
@@ -100,17 +101,16 @@ asio::awaitable<void> sender::loop() {
     }
 }
 
-asio::awaitable<void> sender::pace(const std::string& channel_id) {
+asio::awaitable<void> sender::pace(const std::string& channel_id, int segments) {
     const auto it = channels_.find(channel_id);
-    if (it == channels_.end() || it->second.config->max_per_second <= 0) {
-        co_return;
-    }
-    const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-        std::chrono::duration<double>(1.0 / it->second.config->max_per_second));
+    const double rate = it == channels_.end() ? 0 : it->second.config->max_per_second;
     const auto now = std::chrono::steady_clock::now();
     auto& slot = next_slot_[channel_id];
     const auto mine = std::max(slot, now);
-    slot = mine + interval;
+    if (rate > 0) {
+        slot = mine + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                          std::chrono::duration<double>(std::max(segments, 1) / rate));
+    }
     if (mine > now) {
         asio::steady_timer t(strand_);
         t.expires_at(mine);
@@ -119,16 +119,23 @@ asio::awaitable<void> sender::pace(const std::string& channel_id) {
     }
 }
 
+void sender::hold(const std::string& channel_id, std::chrono::seconds wait) {
+    auto& slot = next_slot_[channel_id];
+    slot = std::max(slot, std::chrono::steady_clock::now() + wait);
+}
+
 asio::awaitable<void> sender::send_one(outbound_record m) {
     const auto it = channels_.find(m.channel_id);
     std::string error;
     bool sent = false;
     bool retry = false;
+    bool stopped = false;  // the provider says the contact opted out (blocked us, unsubscribed)
+    std::chrono::seconds retry_after{0};
     std::string provider_id;
     if (it == channels_.end()) {
         error = "channel not configured";
     } else {
-        co_await pace(m.channel_id);
+        co_await pace(m.channel_id, m.segments);
         const handlers::outgoing_message out{
             m.uuid, m.channel_id, m.urn, m.text, gateway::now(), m.last_inbound_at};
         const handlers::handler& h = *it->second.handler;
@@ -145,6 +152,11 @@ asio::awaitable<void> sender::send_one(outbound_record m) {
             sent = true;
             provider_id = result.provider_id;
         } else {
+            stopped = result.error == handlers::send_error::contact_stopped;
+            if (result.retry_after) {
+                hold(m.channel_id, *result.retry_after);
+                retry_after = *result.retry_after;
+            }
             error = std::string(handlers::to_string(result.error)) +
                     (result.detail.empty() ? "" : ": " + result.detail);
             retry = handlers::is_retryable(result.error) && m.attempts < opts_.max_attempts;
@@ -152,7 +164,8 @@ asio::awaitable<void> sender::send_one(outbound_record m) {
     }
     const auto now = gateway::now();
     const auto id = m.id;
-    const auto next = now + opts_.retry_delay(m.attempts);
+    const auto next = now + std::max<std::chrono::milliseconds>(opts_.retry_delay(m.attempts), retry_after);
+    const auto contact_id = m.contact_id;
     writer::job record = [=](write_tx& tx) {
         if (sent) {
             tx.mark_sent(id, provider_id, now);
@@ -160,6 +173,9 @@ asio::awaitable<void> sender::send_one(outbound_record m) {
             tx.mark_retry(id, next, error, now);
         } else {
             tx.mark_failed(id, error, now);
+        }
+        if (stopped) {
+            opt_out(tx, contact_id, now);  // honoured at once, as a STOP
         }
     };
     const write_status st = co_await writer_.write(std::move(record));

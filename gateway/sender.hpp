@@ -56,7 +56,11 @@ class sender {
    private:
     boost::asio::awaitable<void> loop();
     boost::asio::awaitable<void> send_one(outbound_record message);
-    boost::asio::awaitable<void> pace(const std::string& channel_id);
+    // Waits for the channel's rate (max_per_second, in segments): each send takes `segments`
+    // slots of 1/max_per_second seconds.
+    boost::asio::awaitable<void> pace(const std::string& channel_id, int segments);
+    // The provider asked us to slow down: nothing more goes out on the channel for `wait`.
+    void hold(const std::string& channel_id, std::chrono::seconds wait);
 
     boost::asio::strand<boost::asio::io_context::executor_type> strand_;
     writer& writer_;

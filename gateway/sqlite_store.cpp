@@ -349,7 +349,7 @@ struct sqlite_store::statements {
                 // ...except a first attempt held back by quiet hours: answers do not wait for it.
                 "AND NOT (p.state = 'queued' AND p.attempts = 0 AND p.next_attempt_at > ?1)) "
                 "ORDER BY m.next_attempt_at, m.id LIMIT ?2) "
-                "RETURNING id, uuid, channel_id, contact_id, urn, text, attempts, "
+                "RETURNING id, uuid, channel_id, contact_id, urn, text, attempts, coalesce(segments, 1), "
                 // When the contact last wrote on this channel (WhatsApp's 24-hour window).
                 "(SELECT max(i.created_at) FROM messages i WHERE i.contact_id = messages.contact_id "
                 "AND i.direction = 'in' AND i.channel_id = messages.channel_id)"),
@@ -819,8 +819,9 @@ class sqlite_write_tx final : public write_tx {
             r.text = q.column_text(5);
             r.state = msg_state::sending;
             r.attempts = static_cast<int>(q.column_int64(6));
-            if (!q.column_is_null(7)) {
-                r.last_inbound_at = from_millis(q.column_int64(7));
+            r.segments = static_cast<int>(q.column_int64(7));
+            if (!q.column_is_null(8)) {
+                r.last_inbound_at = from_millis(q.column_int64(8));
             }
             out.push_back(std::move(r));
         }

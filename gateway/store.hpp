@@ -63,6 +63,7 @@ struct outbound_record {
     msg_state state = msg_state::queued;
     int attempts = 0;
     std::optional<timestamp> last_inbound_at;  // the contact's last message to us on this channel
+    int segments = 1;                          // what the message costs against a channel's rate
 };
 
 // A flow's HTTP call, kept until it is made and its result applied (the request may hold

@@ -187,7 +187,12 @@ send_request external_handler::build_send(const outgoing_message& message) const
 send_result external_handler::parse_send_response(const outgoing_message&,
                                                   const http_response& response) const {
     if (response.status == 429) {
-        return {send_error::throttled, "", "HTTP 429"};
+        send_result r{send_error::throttled, "", "HTTP 429"};
+        r.retry_after = retry_after_header(response.headers);
+        return r;
+    }
+    if (response.status == 410) {
+        return {send_error::contact_stopped, "", "HTTP 410"};  // the recipient opted out
     }
     if (response.status >= 500) {
         return {send_error::server_error, "", "HTTP " + std::to_string(response.status)};

@@ -87,6 +87,16 @@ receive_result receive_result::reject(int http_status, std::string reason) {
     return {outcome::rejected, http_status, std::move(reason), {}};
 }
 
+std::optional<std::chrono::seconds> retry_after_header(const std::vector<http_header>& headers) {
+    const std::string_view v = find_header(headers, "Retry-After");
+    if (v.empty() || v.size() > 9 ||
+        !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return std::nullopt;
+    }
+    return std::min<std::chrono::seconds>(std::chrono::seconds(std::stol(std::string(v))),
+                                          std::chrono::hours(24));
+}
+
 const char* to_string(send_error e) {
     switch (e) {
         case send_error::none:

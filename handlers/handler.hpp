@@ -128,6 +128,10 @@ enum class send_error {
 const char* to_string(send_error e);
 bool is_retryable(send_error e);
 
+// An HTTP Retry-After header in seconds ("120"); nullopt when absent or not a number of seconds
+// (the HTTP-date form is not used by the providers we talk to). Capped at a day.
+std::optional<std::chrono::seconds> retry_after_header(const std::vector<http_header>& headers);
+
 struct send_result {
     send_error error = send_error::none;
     std::string provider_id;

@@ -28,6 +28,7 @@ struct send_case {
     std::size_t requests;  // how many requests the provider must see, no more
     std::string final_state;
     std::string external_id;  // kept from a 2xx answer
+    bool opted_out = false;   // the provider said the contact opted out: the contact is stopped
 };
 
 TEST(sender, retries_classifies_and_settles) {
@@ -37,6 +38,7 @@ TEST(sender, retries_classifies_and_settles) {
         {"429 is retried", {429, 503, 200}, 6, 3, "sent", "provider-3"},
         {"4xx fails without a retry", {400}, 6, 1, "failed", ""},
         {"gives up after the last attempt", {500, 500, 500}, 3, 3, "failed", ""},
+        {"410: the contact opted out at the provider", {410}, 6, 1, "failed", "", true},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.label);
@@ -106,6 +108,9 @@ TEST(sender, retries_classifies_and_settles) {
         EXPECT_EQ(q.column_text(0), c.final_state);
         EXPECT_EQ(q.column_int64(1), static_cast<std::int64_t>(c.requests));
         EXPECT_EQ(q.column_text(2), c.external_id);
+        sqlite::statement contact(db, "SELECT stopped FROM contacts");
+        ASSERT_TRUE(contact.step());
+        EXPECT_EQ(contact.column_int64(0) != 0, c.opted_out);
     }
 }
 

@@ -256,6 +256,8 @@ struct response_case {
     std::string body;
     send_error error;
     std::string provider_id;
+    std::vector<http_header> headers = {};
+    std::optional<std::chrono::seconds> retry_after = std::nullopt;
 };
 
 TEST(external, classifies_send_responses) {
@@ -267,6 +269,20 @@ TEST(external, classifies_send_responses) {
         {"200 with non-JSON body", 200, "OK", send_error::none, ""},
         {"200 with numeric id ignored", 200, R"({"id":5})", send_error::none, ""},
         {"429 throttled", 429, "", send_error::throttled, ""},
+        {"429 with Retry-After",
+         429,
+         "",
+         send_error::throttled,
+         "",
+         {{"retry-after", "30"}},
+         std::chrono::seconds(30)},
+        {"429 with a Retry-After date is not read",
+         429,
+         "",
+         send_error::throttled,
+         "",
+         {{"Retry-After", "Wed, 21 Oct 2026 07:28:00 GMT"}}},
+        {"410: the recipient opted out", 410, "", send_error::contact_stopped, ""},
         {"500 server error", 500, "", send_error::server_error, ""},
         {"503 server error", 503, "", send_error::server_error, ""},
         {"400 refused", 400, R"({"error":"bad"})", send_error::bad_response, ""},
@@ -274,9 +290,10 @@ TEST(external, classifies_send_responses) {
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.label);
-        const auto r = h.parse_send_response(m, {c.status, {}, c.body});
+        const auto r = h.parse_send_response(m, {c.status, c.headers, c.body});
         EXPECT_EQ(r.error, c.error);
         EXPECT_EQ(r.provider_id, c.provider_id);
+        EXPECT_EQ(r.retry_after, c.retry_after);
         EXPECT_EQ(is_retryable(r.error),
                   c.error == send_error::throttled || c.error == send_error::server_error);
     }
