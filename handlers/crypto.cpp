@@ -12,6 +12,8 @@ namespace flowgate::handlers {
 namespace {
 const EVP_MD* md_of(digest d) {
     switch (d) {
+        case digest::md5:
+            return EVP_md5();
         case digest::sha1:
             return EVP_sha1();
         case digest::sha256:
@@ -20,6 +22,15 @@ const EVP_MD* md_of(digest d) {
             return EVP_sha512();
     }
     return EVP_sha256();
+}
+
+std::string hash(digest d, std::string_view data) {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_Digest(data.data(), data.size(), out, &len, md_of(d), nullptr) != 1) {
+        throw std::runtime_error("digest failed");
+    }
+    return std::string(reinterpret_cast<const char*>(out), len);
 }
 }  // namespace
 
@@ -38,14 +49,8 @@ std::string hmac(digest d, std::string_view key, std::string_view data) {
     return std::string(reinterpret_cast<const char*>(out), len);
 }
 
-std::string sha256(std::string_view data) {
-    unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr) != 1) {
-        throw std::runtime_error("SHA-256 failed");
-    }
-    return std::string(reinterpret_cast<const char*>(out), len);
-}
+std::string sha256(std::string_view data) { return hash(digest::sha256, data); }
+std::string md5(std::string_view data) { return hash(digest::md5, data); }
 
 std::string to_hex(std::string_view bytes) {
     static constexpr char digits[] = "0123456789abcdef";

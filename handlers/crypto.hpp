@@ -6,11 +6,13 @@
 
 namespace flowgate::handlers {
 
-enum class digest { sha1, sha256, sha512 };
+// md5 only for providers that still sign with it (Vonage's "MD5 hash" and HMAC-MD5 methods).
+enum class digest { md5, sha1, sha256, sha512 };
 
 // Raw (binary) HMAC of `data` under `key`.
 std::string hmac(digest d, std::string_view key, std::string_view data);
 std::string sha256(std::string_view data);
+std::string md5(std::string_view data);
 
 std::string to_hex(std::string_view bytes);  // lower case
 std::string to_base64(std::string_view bytes);

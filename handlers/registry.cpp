@@ -3,12 +3,16 @@
 #include <array>
 
 #include "handlers/external.hpp"
+#include "handlers/twilio.hpp"
+#include "handlers/vonage.hpp"
 
 namespace flowgate::handlers {
 
 std::span<const handler_type> register_all() {
-    static const std::array<handler_type, 1> types = {
+    static const std::array<handler_type, 3> types = {
         external_handler::describe(),
+        twilio_handler::describe(),
+        vonage_handler::describe(),
     };
     return types;
 }

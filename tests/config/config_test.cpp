@@ -7,6 +7,8 @@
 #include <map>
 #include <sstream>
 
+#include "handlers/registry.hpp"
+
 namespace flowgate::config {
 namespace {
 
@@ -101,7 +103,17 @@ struct bad_case {
     std::vector<std::string> expected;  // every error line, in order
 };
 
+// Every registered channel type, as the loader lists them for an unknown one.
+std::string known_channel_types() {
+    std::string known;
+    for (const auto& t : handlers::register_all()) {
+        known += (known.empty() ? "" : ", ") + t.name;
+    }
+    return known;
+}
+
 TEST(config, reports_each_problem_with_its_pointer) {
+    ASSERT_NE(known_channel_types().find("external"), std::string::npos);
     const std::vector<bad_case> cases = {
         {"unknown top-level key",
          R"("data_key": "none",)",
@@ -118,7 +130,8 @@ TEST(config, reports_each_problem_with_its_pointer) {
         {"unknown channel type",
          R"("type": "external", "send_url": "http://127)",
          R"("type": "twillio", "send_url": "http://127)",
-         {"test.json: /channels/0/type: unknown channel type \"twillio\" (known: external)"}},
+         {"test.json: /channels/0/type: unknown channel type \"twillio\" (known: " + known_channel_types() +
+          ")"}},
         {"missing env secret",
          "env:EXT_SECRET",
          "env:NOPE",

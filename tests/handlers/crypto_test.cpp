@@ -15,7 +15,7 @@ struct hmac_case {
     const char* hex;
 };
 
-// RFC 4231 (HMAC-SHA-256) and RFC 2202 (HMAC-SHA-1) published vectors.
+// RFC 4231 (HMAC-SHA-256) and RFC 2202 (HMAC-SHA-1, HMAC-MD5) published vectors.
 TEST(crypto, hmac_matches_published_vectors) {
     const std::vector<hmac_case> cases = {
         {"RFC 4231 case 1",
@@ -38,11 +38,39 @@ TEST(crypto, hmac_matches_published_vectors) {
          "Jefe",
          "what do ya want for nothing?",
          "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"},
+        {"RFC 2202 HMAC-MD5 case 1",
+         digest::md5,
+         std::string(16, '\x0b'),
+         "Hi There",
+         "9294727a3638bb1c13f48ef8158bfc9d"},
+        {"RFC 2202 HMAC-MD5 case 2",
+         digest::md5,
+         "Jefe",
+         "what do ya want for nothing?",
+         "750c783e6ab0b503eaa86e310a5db738"},
+        {"RFC 2202 HMAC-MD5 case 6 (key longer than the block)",
+         digest::md5,
+         std::string(80, '\xaa'),
+         "Test Using Larger Than Block-Size Key - Hash Key First",
+         "6b1ab7fe4bd7bf8f0b62e6ce61b9d0cd"},
+        {"RFC 4231 case 2, SHA-512",
+         digest::sha512,
+         "Jefe",
+         "what do ya want for nothing?",
+         "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcae"
+         "ab1a34d4a6b4b636e070a38bce737"},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.label);
         EXPECT_EQ(to_hex(hmac(c.d, c.key, c.data)), c.hex);
     }
+}
+
+// RFC 1321 appendix A.5.
+TEST(crypto, md5_matches_rfc_1321) {
+    EXPECT_EQ(to_hex(md5("")), "d41d8cd98f00b204e9800998ecf8427e");
+    EXPECT_EQ(to_hex(md5("abc")), "900150983cd24fb0d6963f7d28e17f72");
+    EXPECT_EQ(to_hex(md5("message digest")), "f96b697d7cb7938d525a2f31aaf161d0");
 }
 
 TEST(crypto, sha256_and_base64) {
