@@ -2,13 +2,15 @@
 
 #include <array>
 
+#include "handlers/africastalking.hpp"
 #include "handlers/external.hpp"
 
 namespace flowgate::handlers {
 
 std::span<const handler_type> register_all() {
-    static const std::array<handler_type, 1> types = {
+    static const std::array<handler_type, 2> types = {
         external_handler::describe(),
+        africastalking_handler::describe(),
     };
     return types;
 }
