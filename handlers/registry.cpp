@@ -4,13 +4,15 @@
 
 #include "handlers/africastalking.hpp"
 #include "handlers/external.hpp"
+#include "handlers/infobip.hpp"
 
 namespace flowgate::handlers {
 
 std::span<const handler_type> register_all() {
-    static const std::array<handler_type, 2> types = {
+    static const std::array<handler_type, 3> types = {
         external_handler::describe(),
         africastalking_handler::describe(),
+        infobip_handler::describe(),
     };
     return types;
 }
