@@ -5,14 +5,16 @@
 #include "handlers/africastalking.hpp"
 #include "handlers/external.hpp"
 #include "handlers/infobip.hpp"
+#include "handlers/kannel.hpp"
 
 namespace flowgate::handlers {
 
 std::span<const handler_type> register_all() {
-    static const std::array<handler_type, 3> types = {
+    static const std::array<handler_type, 4> types = {
         external_handler::describe(),
         africastalking_handler::describe(),
         infobip_handler::describe(),
+        kannel_handler::describe(),
     };
     return types;
 }
