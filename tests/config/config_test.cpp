@@ -7,6 +7,8 @@
 #include <map>
 #include <sstream>
 
+#include "handlers/registry.hpp"
+
 namespace flowgate::config {
 namespace {
 
@@ -101,6 +103,15 @@ struct bad_case {
     std::vector<std::string> expected;  // every error line, in order
 };
 
+// Every registered type, in registration order, as the message lists them.
+std::string known_types() {
+    std::string out;
+    for (const auto& t : handlers::register_all()) {
+        out += (out.empty() ? "" : ", ") + t.name;
+    }
+    return out;
+}
+
 TEST(config, reports_each_problem_with_its_pointer) {
     const std::vector<bad_case> cases = {
         {"unknown top-level key",
@@ -118,7 +129,7 @@ TEST(config, reports_each_problem_with_its_pointer) {
         {"unknown channel type",
          R"("type": "external", "send_url": "http://127)",
          R"("type": "twillio", "send_url": "http://127)",
-         {"test.json: /channels/0/type: unknown channel type \"twillio\" (known: external)"}},
+         {"test.json: /channels/0/type: unknown channel type \"twillio\" (known: " + known_types() + ")"}},
         {"missing env secret",
          "env:EXT_SECRET",
          "env:NOPE",
