@@ -2,17 +2,23 @@
 
 #include <array>
 
+#include "handlers/africastalking.hpp"
 #include "handlers/external.hpp"
 #include "handlers/twilio.hpp"
 #include "handlers/vonage.hpp"
+#include "handlers/infobip.hpp"
+#include "handlers/kannel.hpp"
 
 namespace flowgate::handlers {
 
 std::span<const handler_type> register_all() {
-    static const std::array<handler_type, 3> types = {
+    static const std::array<handler_type, 6> types = {
         external_handler::describe(),
         twilio_handler::describe(),
         vonage_handler::describe(),
+        africastalking_handler::describe(),
+        infobip_handler::describe(),
+        kannel_handler::describe(),
     };
     return types;
 }
