@@ -3,12 +3,16 @@
 #include <array>
 
 #include "handlers/external.hpp"
+#include "handlers/messenger.hpp"
+#include "handlers/whatsapp.hpp"
 
 namespace flowgate::handlers {
 
 std::span<const handler_type> register_all() {
-    static const std::array<handler_type, 1> types = {
+    static const std::array<handler_type, 3> types = {
         external_handler::describe(),
+        whatsapp_handler::describe(),
+        messenger_handler::describe(),
     };
     return types;
 }
