@@ -4,13 +4,15 @@
 
 #include "handlers/external.hpp"
 #include "handlers/messenger.hpp"
+#include "handlers/telegram.hpp"
 #include "handlers/whatsapp.hpp"
 
 namespace flowgate::handlers {
 
 std::span<const handler_type> register_all() {
-    static const std::array<handler_type, 3> types = {
+    static const std::array<handler_type, 4> types = {
         external_handler::describe(),
+        telegram_handler::describe(),
         whatsapp_handler::describe(),
         messenger_handler::describe(),
     };

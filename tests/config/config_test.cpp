@@ -118,7 +118,7 @@ TEST(config, reports_each_problem_with_its_pointer) {
         {"unknown channel type",
          R"("type": "external", "send_url": "http://127)",
          R"("type": "twillio", "send_url": "http://127)",
-         {"test.json: /channels/0/type: unknown channel type \"twillio\" (known: external, whatsapp, messenger)"}},
+         {"test.json: /channels/0/type: unknown channel type \"twillio\" (known: external, telegram, whatsapp, messenger)"}},
         {"missing env secret",
          "env:EXT_SECRET",
          "env:NOPE",
