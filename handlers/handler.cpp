@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cctype>
 
+#include "handlers/crypto.hpp"
+#include "handlers/form.hpp"
+
 namespace flowgate::handlers {
 
 namespace {
@@ -85,6 +88,18 @@ receive_result receive_result::ignore(std::string reason) {
 }
 receive_result receive_result::reject(int http_status, std::string reason) {
     return {outcome::rejected, http_status, std::move(reason), {}};
+}
+
+bool has_url_secret(const raw_request& request, std::string_view expected) {
+    if (expected.empty()) {
+        return false;
+    }
+    const auto query = decode_form(request.query);
+    if (!query) {
+        return false;
+    }
+    const std::string* given = find_field(*query, "secret");
+    return given != nullptr && equal_constant_time(*given, expected);
 }
 
 std::optional<std::chrono::seconds> retry_after_header(const std::vector<http_header>& headers) {

@@ -128,6 +128,11 @@ enum class send_error {
 const char* to_string(send_error e);
 bool is_retryable(send_error e);
 
+// Channels that sign nothing (Africa's Talking, Infobip, Kannel) carry a secret in their webhook
+// URLs: the `secret` query parameter against the channel's url_secret, in constant time. No
+// configured secret lets nothing in.
+bool has_url_secret(const raw_request& request, std::string_view expected);
+
 // An HTTP Retry-After header in seconds ("120"); nullopt when absent or not a number of seconds
 // (the HTTP-date form is not used by the providers we talk to). Capped at a day.
 std::optional<std::chrono::seconds> retry_after_header(const std::vector<http_header>& headers);

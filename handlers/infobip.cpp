@@ -13,24 +13,9 @@ namespace {
 using json = nlohmann::json;
 
 constexpr std::size_t max_id_length = 255;
-constexpr std::chrono::seconds max_retry_after{24 * 3600};
 
 std::unique_ptr<handler> make_infobip(const channel_settings& settings) {
     return std::make_unique<infobip_handler>(settings);
-}
-
-// The webhook URL's `secret` query parameter against the channel's url_secret, in constant time.
-// No configured secret lets nothing in.
-bool has_url_secret(const raw_request& request, std::string_view expected) {
-    if (expected.empty()) {
-        return false;
-    }
-    const auto query = decode_form(request.query);
-    if (!query) {
-        return false;
-    }
-    const std::string* given = find_field(*query, "secret");
-    return given != nullptr && equal_constant_time(*given, expected);
 }
 
 const std::string* string_field(const json& object, const char* key) {
@@ -107,21 +92,6 @@ std::string error_code(const json& result, const json& status) {
     }
     const std::string* name = string_field(status, "name");
     return name != nullptr && name->size() <= 64 ? *name : std::string{};
-}
-
-std::optional<std::chrono::seconds> retry_after(const http_response& response) {
-    const std::string_view v = find_header(response.headers, "retry-after");
-    if (v.empty() || v.size() > 9) {
-        return std::nullopt;
-    }
-    long seconds = 0;
-    for (char c : v) {
-        if (c < '0' || c > '9') {
-            return std::nullopt;
-        }
-        seconds = seconds * 10 + (c - '0');
-    }
-    return std::min(std::chrono::seconds{seconds}, max_retry_after);
 }
 
 // A REJECTED status in the send answer, by its documented name.
@@ -271,7 +241,7 @@ send_result infobip_handler::parse_send_response(const outgoing_message&,
         return {send_error::config, "", "authentication refused (HTTP " + std::to_string(status) + ")"};
     }
     if (status == 429) {
-        return {send_error::throttled, "", "HTTP 429", retry_after(response)};
+        return {send_error::throttled, "", "HTTP 429", retry_after_header(response.headers)};
     }
     if (status >= 500) {
         return {send_error::server_error, "", "HTTP " + std::to_string(status)};

@@ -17,16 +17,6 @@ std::unique_ptr<handler> make_kannel(const channel_settings& settings) {
     return std::make_unique<kannel_handler>(settings);
 }
 
-// The webhook URL's `secret` query parameter against the channel's url_secret, in constant time.
-// No configured secret lets nothing in.
-bool has_url_secret(const form_fields& query, std::string_view expected) {
-    if (expected.empty()) {
-        return false;
-    }
-    const std::string* given = find_field(query, "secret");
-    return given != nullptr && equal_constant_time(*given, expected);
-}
-
 bool valid_id(const std::string& id) {
     return !id.empty() && id.size() <= max_id_length && is_valid_utf8(id);
 }
@@ -226,7 +216,7 @@ bool kannel_handler::allows(endpoint, std::string_view method) const { return me
 
 receive_result kannel_handler::receive(endpoint e, const raw_request& request) const {
     const auto query = decode_form(request.query);
-    if (!query || !has_url_secret(*query, url_secret_)) {
+    if (!query || !has_url_secret(request, url_secret_)) {
         return receive_result::reject(403, "invalid secret");
     }
     const std::string* id = find_field(*query, "id");

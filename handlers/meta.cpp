@@ -141,26 +141,11 @@ std::optional<graph_error> parse_graph_error(std::string_view body) {
     return out;
 }
 
-std::optional<std::chrono::seconds> retry_after_header(const http_response& response) {
-    const std::string_view v = find_header(response.headers, "retry-after");
-    if (v.empty() || v.size() > 9) {
-        return std::nullopt;
-    }
-    long long seconds = 0;
-    for (char c : v) {
-        if (c < '0' || c > '9') {
-            return std::nullopt;
-        }
-        seconds = seconds * 10 + (c - '0');
-    }
-    return std::chrono::seconds{seconds};
-}
-
 send_result classify_failure(const http_response& response, const std::optional<graph_error>& error) {
     const long long code = error ? error->code : 0;
     if (response.status == 429 || is_rate_limit_code(code)) {
         send_result r{send_error::throttled, "", "rate limited by Meta"};
-        r.retry_after = retry_after_header(response);
+        r.retry_after = retry_after_header(response.headers);
         return r;
     }
     if (response.status >= 500) {

@@ -49,9 +49,6 @@ struct graph_error {
 };
 std::optional<graph_error> parse_graph_error(std::string_view body);
 
-// An HTTP Retry-After given in seconds (the HTTP-date form is not used by Meta); nullopt otherwise.
-std::optional<std::chrono::seconds> retry_after_header(const http_response& response);
-
 // The classification both providers share, for a response that is not a success and carries none of
 // the provider's own codes: rate-limit codes and 429 → throttled, 5xx → server_error, token and
 // permission errors (190, 10, 200-299, HTTP 401/403) → config, other 4xx → invalid_message.

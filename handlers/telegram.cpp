@@ -117,21 +117,6 @@ receive_result from_member_update(const json& update) {
         {channel_event{channel_event::kind::stop_contact, "telegram:" + std::to_string(*chat_id)}});
 }
 
-std::optional<std::chrono::seconds> retry_after_header(const http_response& response) {
-    const std::string_view v = find_header(response.headers, "retry-after");
-    if (v.empty() || v.size() > 9) {
-        return std::nullopt;
-    }
-    long long seconds = 0;
-    for (char c : v) {
-        if (c < '0' || c > '9') {
-            return std::nullopt;
-        }
-        seconds = seconds * 10 + (c - '0');
-    }
-    return std::chrono::seconds{seconds};
-}
-
 bool contains(std::string_view text, std::string_view part) {
     return text.find(part) != std::string_view::npos;
 }
@@ -290,7 +275,7 @@ send_result telegram_handler::parse_send_response(const outgoing_message& messag
         const json* parameters = member(doc, "parameters");
         const auto seconds = parameters == nullptr ? std::nullopt : int_member(*parameters, "retry_after");
         r.retry_after = seconds && *seconds >= 0 ? std::optional(std::chrono::seconds{*seconds})
-                                                 : retry_after_header(response);
+                                                 : retry_after_header(response.headers);
         return r;
     }
     if (code >= 500) {

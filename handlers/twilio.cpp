@@ -233,16 +233,6 @@ receive_result message_of(const form_fields& params, std::string_view default_co
     return receive_result::accept(std::move(events));
 }
 
-std::optional<std::chrono::seconds> retry_after_of(const http_response& response) {
-    const std::string_view v = find_header(response.headers, "retry-after");
-    long long seconds = 0;
-    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
-    if (v.empty() || ec != std::errc{} || end != v.data() + v.size() || seconds < 0) {
-        return std::nullopt;
-    }
-    return std::chrono::seconds{seconds};
-}
-
 }  // namespace
 
 handler_type twilio_handler::describe() {
@@ -404,7 +394,7 @@ send_result twilio_handler::parse_send_response(const outgoing_message&,
     const std::string detail =
         code.empty() ? "HTTP " + std::to_string(response.status) : "Twilio error " + code;
     if (response.status == 429 || code == "20429") {
-        return {send_error::throttled, "", detail, retry_after_of(response)};
+        return {send_error::throttled, "", detail, retry_after_header(response.headers)};
     }
     if (response.status >= 500) {
         return {send_error::server_error, "", detail};

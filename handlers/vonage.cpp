@@ -195,16 +195,6 @@ bool is_gsm7(std::string_view text) {
     return true;
 }
 
-std::optional<std::chrono::seconds> retry_after_of(const http_response& response) {
-    const std::string_view v = find_header(response.headers, "retry-after");
-    long long seconds = 0;
-    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
-    if (v.empty() || ec != std::errc{} || end != v.data() + v.size() || seconds < 0) {
-        return std::nullopt;
-    }
-    return std::chrono::seconds{seconds};
-}
-
 // A non-zero `status` of one message element (providers.md §2.4).
 send_result classify_status(int status) {
     const std::string detail = "Vonage status " + std::to_string(status);
@@ -401,7 +391,7 @@ send_result vonage_handler::parse_send_response(const outgoing_message&,
                                                 const http_response& response) const {
     const std::string http = "HTTP " + std::to_string(response.status);
     if (response.status == 429) {
-        return {send_error::throttled, "", http, retry_after_of(response)};
+        return {send_error::throttled, "", http, retry_after_header(response.headers)};
     }
     if (response.status >= 500) {
         return {send_error::server_error, "", http};

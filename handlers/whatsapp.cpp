@@ -308,7 +308,7 @@ send_result whatsapp_handler::parse_send_response(const outgoing_message&,
     }
     if (code == code_throughput || code == code_spam_rate || code == code_pair_rate) {
         send_result r{send_error::throttled, "", "rate limited by Meta (" + std::to_string(code) + ")"};
-        r.retry_after = meta::retry_after_header(response);
+        r.retry_after = retry_after_header(response.headers);
         return r;
     }
     if (code == code_template_params || code == code_template_missing) {
