@@ -437,6 +437,15 @@ void load_channels(const json& root, config& cfg, const environment& env, report
                     }
                     break;
             }
+            if (!spec->choices.empty() &&
+                std::find(spec->choices.begin(), spec->choices.end(), v) == spec->choices.end()) {
+                std::string list;
+                for (const auto& choice : spec->choices) {
+                    list += (list.empty() ? "" : ", ") + choice;
+                }
+                r.error(ptr(base, key), "must be one of: " + list);
+                ok = false;
+            }
             ch.settings.values[key] = v;
         }
         for (const auto& spec : type->settings) {
@@ -446,6 +455,11 @@ void load_channels(const json& root, config& cfg, const environment& env, report
             }
         }
         if (ok) {
+            std::string url = cfg.server.public_url;
+            while (!url.empty() && url.back() == '/') {
+                url.pop_back();
+            }
+            ch.settings.values["public_url"] = url;
             cfg.channels.push_back(std::move(ch));
         }
     }

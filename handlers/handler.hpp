@@ -170,11 +170,16 @@ struct channel_settings {
     std::string get(std::string_view key) const;
 };
 
+// Every channel's settings also hold "public_url": server.public_url, the address providers reach
+// us at, for handlers that name our status URL in each send (Twilio's StatusCallback, Kannel's
+// dlr-url). Empty when the config has none.
+
 // One key a provider type accepts in its channel config.
 struct setting_spec {
     std::string name;
     enum class kind { string, url, secret } type = kind::string;
     bool required = false;
+    std::vector<std::string> choices = {};  // non-empty: the value must be one of these
 };
 
 struct handler_type {

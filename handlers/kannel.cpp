@@ -182,7 +182,10 @@ kannel_handler::kannel_handler(const channel_settings& settings)
       username_(settings.get("username")),
       password_(settings.get("password")),
       url_secret_(settings.get("url_secret")),
-      dlr_url_(settings.get("dlr_url")),
+      // Without its own dlr_url, the channel's status endpoint at the server's public URL.
+      dlr_url_(!settings.get("dlr_url").empty() || settings.get("public_url").empty()
+                   ? settings.get("dlr_url")
+                   : settings.get("public_url") + "/c/" + settings.id + "/status"),
       default_country_(settings.default_country) {}
 
 bool kannel_handler::is_gsm7(std::string_view text) {

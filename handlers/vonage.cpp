@@ -238,7 +238,10 @@ handler_type vonage_handler::describe() {
                 {"api_key", setting_spec::kind::string, true},
                 {"api_secret", setting_spec::kind::secret, true},
                 {"signature_secret", setting_spec::kind::secret, false},
-                {"signature_method", setting_spec::kind::string, false},
+                {"signature_method",
+                 setting_spec::kind::string,
+                 false,
+                 {"md5hash", "md5", "sha1", "sha256", "sha512"}},
                 {"api_base", setting_spec::kind::url, false},
             },
             &make_vonage};

@@ -250,6 +250,29 @@ TEST(config, minimal_config_gets_defaults) {
     EXPECT_EQ(out.loaded->server.body_limit, 64u * 1024);
     EXPECT_EQ(out.loaded->default_country, "JO");
     EXPECT_EQ(out.loaded->languages, std::vector<std::string>{"en"});
+    EXPECT_EQ(out.loaded->channels.at(0).settings.get("public_url"), "");
+}
+
+TEST(config, channel_settings_get_the_public_url_and_choices_are_checked) {
+    const auto w = world();
+    auto out =
+        load_text("v.json",
+                  R"({"server": {"public_url": "https://sms.example.org/"}, "store": {"sqlite": "x.db"},
+            "channels": [{"id": "v", "type": "vonage", "address": "+962790000000", "api_key": "k", "api_secret": "env:EXT_SECRET",
+                          "signature_secret": "env:EXT_SECRET", "signature_method": "sha256"}]})",
+                  w.env_of());
+    ASSERT_TRUE(out.loaded) << ::testing::PrintToString(messages(out));
+    EXPECT_EQ(out.loaded->channels.at(0).settings.get("public_url"), "https://sms.example.org");
+    out = load_text("v.json",
+                    R"({"store": {"sqlite": "x.db"},
+            "channels": [{"id": "v", "type": "vonage", "address": "+962790000000", "api_key": "k", "api_secret": "env:EXT_SECRET",
+                          "signature_secret": "env:EXT_SECRET", "signature_method": "sha3"}]})",
+                    w.env_of());
+    EXPECT_FALSE(out.loaded);
+    EXPECT_EQ(
+        messages(out),
+        std::vector<std::string>{
+            "v.json: /channels/0/signature_method: must be one of: md5hash, md5, sha1, sha256, sha512"});
 }
 
 }  // namespace

@@ -305,6 +305,14 @@ TEST(kannel, builds_the_sendsms_request) {
     EXPECT_EQ(
         bare.build_send({our_id, "kannel-jo", "tel:+962791234567", "hi"}).url,
         sendsms + "?smsc=zain&username=tester&password=foobar&to=%2B962791234567&text=hi&charset=UTF-8");
+
+    // Without a dlr_url of its own, the channel asks for reports at the server's public URL.
+    s.values["public_url"] = "https://sms.example.org";
+    s.id = "kannel-jo";
+    const kannel_handler public_url_only(s);
+    const auto url = public_url_only.build_send({our_id, "kannel-jo", "tel:+962791234567", "hi"}).url;
+    EXPECT_NE(url.find("&dlr-url=https%3A%2F%2Fsms.example.org%2Fc%2Fkannel-jo%2Fstatus"), std::string::npos)
+        << url;
 }
 
 TEST(kannel, the_dlr_url_comes_back_to_the_status_endpoint) {
