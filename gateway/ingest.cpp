@@ -247,7 +247,7 @@ bool ingest::apply(write_tx& tx,
                    const std::string& channel_id,
                    const handlers::status_update& update,
                    timestamp now) const {
-    return tx.apply_status(channel_id, update.message_id, update.state, now);
+    return tx.apply_status(channel_id, update.message_id, update.state, now, update.error_code);
 }
 
 void ingest::apply(write_tx& tx,

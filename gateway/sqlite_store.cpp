@@ -367,7 +367,10 @@ struct sqlite_store::statements {
           find_out(db,
                    "SELECT id, state FROM messages WHERE direction = 'out' AND channel_id = ?1 "
                    "AND (uuid = ?2 OR external_id = ?2) LIMIT 1"),
-          set_state(db, "UPDATE messages SET state = ?2, updated_at = ?3 WHERE id = ?1"),
+          set_state(
+              db,
+              "UPDATE messages SET state = ?2, updated_at = ?3, error = coalesce(nullif(?4, ''), error) "
+              "WHERE id = ?1"),
           keep_early(db,
                      "INSERT INTO early_statuses (channel_id, external_id, state, received_at) "
                      "VALUES (?1, ?2, ?3, ?4)"),
@@ -850,7 +853,7 @@ class sqlite_write_tx final : public write_tx {
         }
         if (early) {
             if (state != msg_state::sent) {
-                s_.set_state.bind(1, id).bind(2, to_string(state)).bind(3, to_millis(now)).run();
+                s_.set_state.bind(1, id).bind(2, to_string(state)).bind(3, to_millis(now)).bind(4, "").run();
             }
             s_.drop_early.bind(1, id).run();
         }
@@ -874,7 +877,8 @@ class sqlite_write_tx final : public write_tx {
     bool apply_status(const std::string& channel_id,
                       const std::string& message_id,
                       msg_state state,
-                      timestamp now) override {
+                      timestamp now,
+                      const std::string& error) override {
         std::int64_t id = 0;
         msg_state current;
         {
@@ -899,7 +903,7 @@ class sqlite_write_tx final : public write_tx {
         if (!is_forward(current, state)) {
             return false;
         }
-        s_.set_state.bind(1, id).bind(2, to_string(state)).bind(3, to_millis(now)).run();
+        s_.set_state.bind(1, id).bind(2, to_string(state)).bind(3, to_millis(now)).bind(4, error).run();
         return true;
     }
 

@@ -196,11 +196,13 @@ class write_tx {
                             timestamp now) = 0;
     virtual void mark_failed(std::int64_t id, const std::string& error, timestamp now) = 0;
     // A status callback; `message_id` is our UUID or the provider's id. Never moves a message
-    // backwards. Returns whether the state changed.
+    // backwards. `error`: the provider's error code for a failure, kept on the message. Returns
+    // whether the state changed.
     virtual bool apply_status(const std::string& channel_id,
                               const std::string& message_id,
                               msg_state state,
-                              timestamp now) = 0;
+                              timestamp now,
+                              const std::string& error = {}) = 0;
     // At start-up: sends interrupted by a crash (state sending) become unknown. Returns how many.
     virtual std::size_t mark_interrupted_sends_unknown(timestamp now) = 0;
 };

@@ -179,6 +179,24 @@ TEST_F(store_test, status_callbacks_never_move_backwards) {
     }
 }
 
+TEST_F(store_test, a_failure_report_keeps_the_provider_error_code) {
+    sqlite_store s(path);
+    {
+        auto tx = s.begin_write();
+        const auto c = tx->upsert_contact("ext:a", "local", at(0));
+        tx->enqueue_outbound({"local", c.id, "ext:a", "hi", "GSM-7", 1, std::nullopt, at(0)});
+        const auto m = tx->claim_outbound(at(0), 1).at(0);
+        tx->mark_sent(m.id, "prov-1", at(1));
+        EXPECT_TRUE(tx->apply_status("local", "prov-1", msg_state::failed, at(2), "30003"));
+        tx->commit();
+    }
+    sqlite::connection db(path);
+    sqlite::statement q(db, "SELECT state, error FROM messages WHERE direction = 'out'");
+    ASSERT_TRUE(q.step());
+    EXPECT_EQ(q.column_text(0), "failed");
+    EXPECT_EQ(q.column_text(1), "30003");
+}
+
 TEST_F(store_test, interrupted_sends_become_unknown) {
     sqlite_store s(path);
     auto tx = s.begin_write();
