@@ -4,6 +4,7 @@
 #include "flows/keywords.hpp"
 #include "flows/normalize.hpp"
 #include "flows/segments.hpp"
+#include "handlers/registry.hpp"
 
 namespace flowgate::gateway {
 
@@ -76,7 +77,13 @@ void opt_out(write_tx& tx, std::int64_t contact_id, timestamp now) {
 }
 
 ingest::ingest(const config::config& cfg, const flows::engine& engine)
-    : config_(cfg), engine_(engine), keywords_(cfg.keywords) {}
+    : config_(cfg), engine_(engine), keywords_(cfg.keywords) {
+    for (const auto& c : cfg.channels) {
+        if (const auto* type = handlers::find_handler_type(c.settings.type)) {
+            text_limits_[c.settings.id] = type->max_text_length;
+        }
+    }
+}
 
 ingest_outcome ingest::apply(write_tx& tx,
                              const std::string& channel_id,
@@ -154,7 +161,26 @@ void ingest::reply(write_tx& tx,
     const auto chosen = flows::pick_text(text, contact.language, hint, config_.languages).second;
     auto out = outbound_text(channel_id, contact.id, urn, chosen, reply_to, now);
     out.opt_out_reply = opt_out_reply;
-    tx.enqueue_outbound(out);
+    enqueue(tx, out);
+}
+
+std::size_t ingest::enqueue(write_tx& tx, const new_outbound& out) const {
+    const auto limit = text_limits_.find(out.channel_id);
+    if (limit == text_limits_.end() || limit->second == 0) {
+        tx.enqueue_outbound(out);
+        return 1;
+    }
+    // A provider that does not join long texts gets them as several messages, in order.
+    const auto parts = handlers::split_text(out.text, limit->second);
+    for (const auto& part : parts) {
+        auto piece = out;
+        const auto seg = flows::count_segments(part);
+        piece.text = part;
+        piece.encoding = flows::to_string(seg.encoding);
+        piece.segments = static_cast<int>(seg.segments);
+        tx.enqueue_outbound(piece);
+    }
+    return parts.size();
 }
 
 std::size_t ingest::apply_step(write_tx& tx,
@@ -198,8 +224,7 @@ std::size_t ingest::apply_step(write_tx& tx,
                     out.not_before = when;
                 }
             }
-            tx.enqueue_outbound(out);
-            ++queued;
+            queued += enqueue(tx, out);
         } else if (const auto* field = std::get_if<flows::contact_field_changed>(&e)) {
             tx.set_contact_field(contact.id, field->key, field->value);
         } else if (const auto* name = std::get_if<flows::contact_name_changed>(&e)) {

@@ -4,6 +4,7 @@
 // session, run, results and outbound messages — commit together (a transactional outbox).
 
 #include <cstddef>
+#include <map>
 #include <string>
 
 #include "config/config.hpp"
@@ -82,6 +83,9 @@ class ingest {
     void fill_places(write_tx& tx, const std::string& workshop_id, timestamp now) const;
     std::size_t fire_workshop_job(write_tx& tx, const workshop_job& job, timestamp now) const;
 
+    // Queues a message, as several when the channel's provider takes shorter texts. Returns how many.
+    std::size_t enqueue(write_tx& tx, const new_outbound& out) const;
+
     void reply(write_tx& tx,
                const std::string& channel_id,
                const contact_record& contact,
@@ -94,7 +98,8 @@ class ingest {
 
     const config::config& config_;
     const flows::engine& engine_;
-    flows::standing_matcher keywords_;  // the config's words, normalised once
+    flows::standing_matcher keywords_;                // the config's words, normalised once
+    std::map<std::string, std::size_t> text_limits_;  // channel id → handler_type::max_text_length
 };
 
 flows::contact_view to_view(const contact_record& c);

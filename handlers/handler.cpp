@@ -9,6 +9,22 @@
 namespace flowgate::handlers {
 
 namespace {
+
+// Length in bytes of the UTF-8 sequence at `i` and its length in UTF-16 units; an invalid byte is a
+// sequence of its own.
+std::pair<std::size_t, std::size_t> sequence_at(std::string_view text, std::size_t i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t n = c < 0x80             ? 1
+                    : (c & 0xe0) == 0xc0 ? 2
+                    : (c & 0xf0) == 0xe0 ? 3
+                    : (c & 0xf8) == 0xf0 ? 4
+                                         : 0;
+    if (n == 0 || i + n > text.size() || !is_valid_utf8(text.substr(i, n))) {
+        return {1, 1};
+    }
+    return {n, n == 4 ? 2 : 1};
+}
+
 bool iequals(std::string_view a, std::string_view b) {
     return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](unsigned char x, unsigned char y) {
         return std::tolower(x) == std::tolower(y);
@@ -110,6 +126,32 @@ std::optional<std::chrono::seconds> retry_after_header(const std::vector<http_he
     }
     return std::min<std::chrono::seconds>(std::chrono::seconds(std::stol(std::string(v))),
                                           std::chrono::hours(24));
+}
+
+std::vector<std::string> split_text(std::string_view text, std::size_t max_chars) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    while (start < text.size()) {
+        std::size_t i = start;
+        std::size_t units = 0;
+        std::size_t after_space = 0;  // end of the last space or line break that fits, 0 if none
+        while (i < text.size()) {
+            const auto [bytes, cost] = sequence_at(text, i);
+            // Every part holds at least one character, so a tiny limit still makes progress.
+            if (units + cost > max_chars && i > start) {
+                break;
+            }
+            units += cost;
+            i += bytes;
+            if (bytes == 1 && (text[i - 1] == ' ' || text[i - 1] == '\n')) {
+                after_space = i;
+            }
+        }
+        const std::size_t end = i < text.size() && after_space > start ? after_space : i;
+        parts.emplace_back(text.substr(start, end - start));
+        start = end;
+    }
+    return parts;
 }
 
 const char* to_string(send_error e) {

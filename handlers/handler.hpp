@@ -186,6 +186,16 @@ struct handler_type {
     std::string name;
     std::vector<setting_spec> settings;
     std::unique_ptr<handler> (*make)(const channel_settings&);
+    // The longest text one message may carry where the provider does not join parts itself, in
+    // split_text's units (0: no limit of ours). Longer texts are queued as several messages.
+    std::size_t max_text_length = 0;
 };
+
+// Splits UTF-8 `text` into parts of at most `max_chars` characters as Telegram counts them (UTF-16
+// code units: a character beyond U+FFFF, such as most emoji, counts two), never inside a UTF-8
+// sequence. A part ends after the last space or line break that fits when there is one, otherwise at
+// the last whole character that fits. The parts joined give `text` back; empty text gives no parts.
+// Bytes that are not valid UTF-8 count one each and are kept as they are.
+std::vector<std::string> split_text(std::string_view text, std::size_t max_chars);
 
 }  // namespace flowgate::handlers

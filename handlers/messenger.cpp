@@ -56,7 +56,8 @@ handler_type messenger_handler::describe() {
                 {"verify_token", setting_spec::kind::secret, true},
                 {"api_base", setting_spec::kind::url, false},
             },
-            &make_messenger};
+            &make_messenger,
+            2000};
 }
 
 messenger_handler::messenger_handler(const channel_settings& settings)

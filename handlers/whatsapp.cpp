@@ -140,7 +140,8 @@ handler_type whatsapp_handler::describe() {
                 {"template_name", setting_spec::kind::string, false},
                 {"template_language", setting_spec::kind::string, false},
             },
-            &make_whatsapp};
+            &make_whatsapp,
+            4096};
 }
 
 whatsapp_handler::whatsapp_handler(const channel_settings& settings)

@@ -563,6 +563,60 @@ TEST(ingest, a_reminder_never_goes_out_after_the_start) {
     }
 }
 
+// A provider that does not join long texts (Telegram: 4096) gets them as several messages, in order,
+// each with its own encoding and segments; SMS channels keep one message.
+TEST(ingest, a_text_longer_than_the_provider_takes_is_queued_in_parts) {
+    test::temp_dir dir;
+    config::config cfg;
+    std::string long_text;
+    for (int i = 0; i < 1000; ++i) {
+        long_text += "words ";
+    }
+    long_text += "end";
+    auto loaded = flows::load_flow(
+        nlohmann::json{{"id", "news"}, {"language", "en"}, {"nodes", {{{"id", "n"}, {"send", long_text}}}}});
+    ASSERT_TRUE(loaded.loaded);
+    cfg.flows->add(std::move(*loaded.loaded));
+    cfg.triggers.push_back({{"NEWS"}, "news", flows::keyword_trigger::match::first_word});
+    for (const char* type : {"telegram", "external"}) {
+        config::channel_config ch;
+        ch.settings.id = type;
+        ch.settings.type = type;
+        cfg.channels.push_back(ch);
+    }
+    sqlite_store store(dir.file("parts.db"));
+    flows::engine engine(*cfg.flows, cfg.triggers, {{"en"}});
+    ingest in(cfg, engine);
+    {
+        auto tx = store.begin_write();
+        EXPECT_EQ(in.apply(*tx,
+                           "telegram",
+                           handlers::incoming_message{"t1", "telegram:42", "NEWS", ""},
+                           from_millis(1))
+                      .queued,
+                  2u);
+        EXPECT_EQ(
+            in.apply(*tx, "external", handlers::incoming_message{"e1", "ext:a", "NEWS", ""}, from_millis(1))
+                .queued,
+            1u);
+        tx->commit();
+    }
+    sqlite::connection db(dir.file("parts.db"));
+    sqlite::statement q(db,
+                        "SELECT text, segments FROM messages WHERE direction = 'out' AND channel_id = "
+                        "'telegram' ORDER BY id");
+    std::string joined;
+    int parts = 0;
+    while (q.step()) {
+        EXPECT_LE(q.column_text(0).size(), 4096u);
+        EXPECT_GT(q.column_int64(1), 0);
+        joined += q.column_text(0);
+        ++parts;
+    }
+    EXPECT_EQ(parts, 2);
+    EXPECT_EQ(joined, long_text);
+}
+
 TEST(writer, group_commit_isolates_a_failing_job) {
     test::temp_dir dir;
     sqlite_store store(dir.file("w.db"));
