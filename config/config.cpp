@@ -10,6 +10,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "flows/calendar.hpp"
 #include "flows/duration.hpp"
@@ -560,30 +561,47 @@ void load_triggers(const json& root, config& cfg, reporter& r, bool flows_comple
             r.error(base, "must be an object");
             continue;
         }
-        check_keys(t, base, {"keywords", "flow", "match", "language", "catch_all"}, r);
+        check_keys(t, base, {"keywords", "flow", "match", "language", "catch_all", "new_conversation"}, r);
         flows::keyword_trigger trig;
         const auto kw = t.find("keywords");
-        bool catch_all = false;
-        if (const auto ca = t.find("catch_all"); ca != t.end()) {
-            if (!ca->is_boolean()) {
-                r.error(base + "/catch_all", "must be true or false");
-            } else {
-                catch_all = ca->get<bool>();
+        // Triggers without keywords: catch_all (a message no keyword took, from a contact in no flow)
+        // and new_conversation (a chat channel's "Start": Telegram /start, Messenger Get Started).
+        bool keywordless = false;
+        for (const auto& [key, kind, what] :
+             {std::tuple{"catch_all", flows::keyword_trigger::match::catch_all, "a catch-all trigger"},
+              std::tuple{"new_conversation",
+                         flows::keyword_trigger::match::new_conversation,
+                         "a new-conversation trigger"}}) {
+            const auto flag = t.find(key);
+            if (flag == t.end()) {
+                continue;
+            }
+            if (!flag->is_boolean()) {
+                r.error(ptr(base, key), "must be true or false");
+                continue;
+            }
+            if (!flag->get<bool>()) {
+                continue;
+            }
+            if (keywordless) {
+                r.error(ptr(base, key), "a trigger is catch_all or new_conversation, not both");
+                continue;
+            }
+            keywordless = true;
+            trig.match_type = kind;
+            if (kw != t.end()) {
+                r.error(base + "/keywords", std::string(what) + " has no keywords");
+            }
+            if (std::any_of(
+                    cfg.triggers.begin(), cfg.triggers.end(), [kind = kind](const flows::keyword_trigger& o) {
+                        return o.match_type == kind;
+                    })) {
+                r.error(ptr(base, key), std::string("there is already ") + what);
             }
         }
-        if (catch_all) {
-            trig.match_type = flows::keyword_trigger::match::catch_all;
-            if (kw != t.end()) {
-                r.error(base + "/keywords", "a catch-all trigger has no keywords");
-            }
-            if (std::any_of(cfg.triggers.begin(), cfg.triggers.end(), [](const flows::keyword_trigger& o) {
-                    return o.match_type == flows::keyword_trigger::match::catch_all;
-                })) {
-                r.error(base + "/catch_all", "there is already a catch-all trigger");
-            }
-        } else if (kw == t.end() || !kw->is_array() || kw->empty()) {
+        if (!keywordless && (kw == t.end() || !kw->is_array() || kw->empty())) {
             r.error(base + "/keywords", "must be a non-empty array of keywords");
-        } else {
+        } else if (!keywordless) {
             for (std::size_t k = 0; k < kw->size(); ++k) {
                 const json& word = (*kw)[k];
                 const std::string wp = ptr(base + "/keywords", k);
@@ -608,7 +626,7 @@ void load_triggers(const json& root, config& cfg, reporter& r, bool flows_comple
         } else if (!t.contains("flow")) {
             r.error(base + "/flow", "is required");
         }
-        if (const std::string* m = catch_all ? nullptr : get_string(t, "match", base, r)) {
+        if (const std::string* m = keywordless ? nullptr : get_string(t, "match", base, r)) {
             if (*m == "first_word") {
                 trig.match_type = flows::keyword_trigger::match::first_word;
             } else if (*m == "only_word") {

@@ -823,6 +823,17 @@ step_output engine::start(std::string_view flow_id,
     return begin_run(flows_, *f, current, contact, env_, "", false, now, {}, workshop_id);
 }
 
+step_output engine::on_new_conversation(const std::optional<session>& current,
+                                        const contact_view& contact,
+                                        timestamp now) const {
+    for (const auto& t : triggers_) {
+        if (t.match_type == keyword_trigger::match::new_conversation) {
+            return start(t.flow_id, current, contact, now);
+        }
+    }
+    return {current, {}, false};
+}
+
 step_output engine::on_timeout(const session& current, const contact_view& contact, timestamp now) const {
     step_output out;
     out.handled = true;

@@ -20,7 +20,9 @@ struct keyword_trigger {
     std::string flow_id;
     // catch_all: no keywords; starts its flow for a message from a contact in no flow that no
     // keyword took (RapidPro's catch-all trigger).
-    enum class match { first_word, only_word, catch_all } match_type = match::first_word;
+    // new_conversation: no keywords; starts its flow when a chat channel reports a new conversation
+    // (Telegram's /start, Messenger's Get Started), interrupting any flow the contact is in.
+    enum class match { first_word, only_word, catch_all, new_conversation } match_type = match::first_word;
 };
 
 // Effects, in the order they happened.
@@ -131,6 +133,13 @@ class engine {
                       const contact_view& contact,
                       timestamp now,
                       std::string_view workshop_id = {}) const;
+
+    // A chat channel reports that the contact opened a conversation (Telegram /start, Messenger
+    // Get Started): the new_conversation trigger's flow starts, interrupting `current`. Not
+    // handled when there is no such trigger.
+    step_output on_new_conversation(const std::optional<session>& current,
+                                    const contact_view& contact,
+                                    timestamp now) const;
 
     // The wait's timeout fell due: route through the timeout category. A run waiting for a
     // webhook goes on as if the call got no response.

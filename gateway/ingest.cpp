@@ -191,7 +191,8 @@ std::size_t ingest::apply_step(write_tx& tx,
                                const flows::step_output& step,
                                std::optional<std::int64_t> reply_to,
                                timestamp now,
-                               std::optional<timestamp> expires_at) const {
+                               std::optional<timestamp> expires_at,
+                               bool direct) const {
     if (!step.handled) {
         return 0;
     }
@@ -217,7 +218,7 @@ std::size_t ingest::apply_step(write_tx& tx,
         } else if (const auto* send = std::get_if<flows::send_msg>(&e)) {
             auto out = outbound_text(channel_id, contact.id, urn, send->text, reply_to, now);
             out.expires_at = expires_at;
-            if (!reply_to) {
+            if (!reply_to && !direct) {
                 // Not an answer to the contact (a timeout's nudge, a webhook's outcome): quiet
                 // hours hold it until morning.
                 if (const auto when = config_.outside_quiet_hours(now); when != now) {
@@ -282,7 +283,20 @@ void ingest::apply(write_tx& tx,
     const contact_record contact = tx.upsert_contact(event.urn, channel_id, now);
     if (event.type == handlers::channel_event::kind::stop_contact) {
         opt_out(tx, contact.id, now);
+        return;
     }
+    if (contact.stopped) {
+        return;  // opening the chat again is not an opt-in: that takes START
+    }
+    const auto current = tx.load_session(contact.id);
+    std::optional<flows::session> session;
+    if (current) {
+        session = current->session;
+    }
+    const tx_workshop_book book(tx, contact.id);
+    const auto step = engine_.on_new_conversation(session, view_of(contact, book), now);
+    // The contact just pressed Start: the answer is a reply, never held by quiet hours.
+    apply_step(tx, channel_id, contact, event.urn, current, step, std::nullopt, now, std::nullopt, true);
 }
 
 std::size_t ingest::apply_webhook_result(

@@ -42,7 +42,9 @@ class ingest {
                const handlers::channel_event& event,
                timestamp now) const;
 
-    // Applies a flow step's effects for a contact; returns the outbound messages queued.
+    // Applies a flow step's effects for a contact; returns the outbound messages queued. Messages
+    // that answer nothing (no `reply_to`, not `direct`) wait out quiet hours; `expires_at` is
+    // their validity.
     std::size_t apply_step(write_tx& tx,
                            const std::string& channel_id,
                            const contact_record& contact,
@@ -51,7 +53,8 @@ class ingest {
                            const flows::step_output& step,
                            std::optional<std::int64_t> reply_to,
                            timestamp now,
-                           std::optional<timestamp> expires_at = std::nullopt) const;
+                           std::optional<timestamp> expires_at = std::nullopt,
+                           bool direct = false) const;
 
     // At start: the config's workshops into the store. A workshop that moved moves its reminders;
     // one that grew gives its new places to the waiting list.

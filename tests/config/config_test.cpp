@@ -253,6 +253,28 @@ TEST(config, minimal_config_gets_defaults) {
     EXPECT_EQ(out.loaded->channels.at(0).settings.get("public_url"), "");
 }
 
+TEST(config, keywordless_triggers_are_one_of_a_kind) {
+    const auto w = world();
+    const auto out = load_text("t.json",
+                               R"({"store": {"sqlite": "x.db"}, "flows": [],
+            "triggers": [{"new_conversation": true, "flow": "x"}, {"new_conversation": true, "flow": "x"},
+                         {"new_conversation": true, "catch_all": true, "flow": "x"},
+                         {"new_conversation": true, "keywords": ["HI"], "flow": "x"}]})",
+                               w.env_of());
+    EXPECT_EQ(
+        messages(out),
+        (std::vector<std::string>{
+            "t.json: /channels: is required: at least one channel",
+            "t.json: /triggers/0/flow: no flow has the id \"x\"",
+            "t.json: /triggers/1/new_conversation: there is already a new-conversation trigger",
+            "t.json: /triggers/1/flow: no flow has the id \"x\"",
+            "t.json: /triggers/2/new_conversation: a trigger is catch_all or new_conversation, not both",
+            "t.json: /triggers/2/flow: no flow has the id \"x\"",
+            "t.json: /triggers/3/keywords: a new-conversation trigger has no keywords",
+            "t.json: /triggers/3/new_conversation: there is already a new-conversation trigger",
+            "t.json: /triggers/3/flow: no flow has the id \"x\""}));
+}
+
 TEST(config, channel_settings_get_the_public_url_and_choices_are_checked) {
     const auto w = world();
     auto out =

@@ -617,6 +617,46 @@ TEST(ingest, a_text_longer_than_the_provider_takes_is_queued_in_parts) {
     EXPECT_EQ(joined, long_text);
 }
 
+// Telegram's /start (a new conversation) starts the new_conversation trigger's flow, answered at
+// once; not for a contact who opted out, and nothing without such a trigger.
+TEST(ingest, a_new_conversation_starts_its_trigger_flow) {
+    for (const bool with_trigger : {true, false}) {
+        SCOPED_TRACE(with_trigger ? "with a new_conversation trigger" : "without one");
+        fixture f;
+        auto cfg = make_config();
+        if (with_trigger) {
+            cfg.triggers.push_back({{}, "signup", flows::keyword_trigger::match::new_conversation});
+        }
+        cfg.timezone = "UTC";
+        cfg.quiet_hours = std::pair{config::clock_time{0}, config::clock_time{23 * 60 + 59}};  // all day
+        flows::engine engine{*cfg.flows, cfg.triggers, {{"en", "ar"}}};
+        ingest in{cfg, engine};
+        const auto open_chat = [&](const std::string& urn) {
+            auto tx = f.store.begin_write();
+            in.apply(*tx,
+                     "tg",
+                     handlers::channel_event{handlers::channel_event::kind::new_conversation, urn},
+                     from_millis(5));
+            tx->commit();
+        };
+        open_chat("telegram:1");
+        const std::vector<std::string> welcome =
+            with_trigger ? std::vector<std::string>{"Welcome", "Which city? 1 Amman 2 Irbid"}
+                         : std::vector<std::string>{};
+        EXPECT_EQ(f.outbox(), welcome);
+        {
+            auto tx = f.store.begin_write();
+            in.apply(*tx,
+                     "tg",
+                     handlers::channel_event{handlers::channel_event::kind::stop_contact, "telegram:2"},
+                     from_millis(6));
+            tx->commit();
+        }
+        open_chat("telegram:2");
+        EXPECT_EQ(f.outbox(), std::vector<std::string>{}) << "an opted-out contact";
+    }
+}
+
 TEST(writer, group_commit_isolates_a_failing_job) {
     test::temp_dir dir;
     sqlite_store store(dir.file("w.db"));
