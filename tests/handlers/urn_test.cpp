@@ -28,6 +28,25 @@ TEST(urn, parses_and_normalises) {
         {"unknown scheme", "mailto:a@b.c", "JO", std::nullopt},
         {"empty ext", "ext:", "JO", std::nullopt},
         {"control characters in ext", std::string("ext:a\nb"), "JO", std::nullopt},
+        // providers.md §10: the habits of the region's users and providers.
+        {"Persian digits", "۰۷۹۱۲۳۴۵۶۷", "JO", "tel:+962791234567"},
+        {"fullwidth digits", "０７９１２３４５６７", "JO", "tel:+962791234567"},
+        {"bidi marks and dashes around an Arabic-Indic number",
+         "\u200f٠٧٩-١٢٣-٤٥٦٧\u200e",
+         "JO",
+         "tel:+962791234567"},
+        {"international prefix 00", "00962791234567", "JO", "tel:+962791234567"},
+        {"Nigeria's international prefix 009", "009962791234567", "NG", "tel:+962791234567"},
+        {"country code without +, as Vonage and Infobip send it", "962791234567", "JO", "tel:+962791234567"},
+        {"Lebanon: +961 03... drops the trunk 0", "+961 03 123 456", "JO", "tel:+9613123456"},
+        {"Lebanon 8-digit range", "71 123 456", "LB", "tel:+96171123456"},
+        {"Nigeria: +234 (0)803... drops the (0)", "+234 (0)803 123 4567", "JO", "tel:+2348031234567"},
+        {"Nigeria: 2340803... drops the 0", "2340803 123 4567", "NG", "tel:+2348031234567"},
+        {"Syria", "0944 567 890", "SY", "tel:+963944567890"},
+        {"Iraq", "0791 234 5678", "IQ", "tel:+9647912345678"},
+        {"Libya", "091-2345678", "LY", "tel:+218912345678"},
+        {"whatsapp scheme kept", "whatsapp:962791234567", "JO", "whatsapp:962791234567"},
+        {"facebook scheme kept", "facebook:1234567890", "JO", "facebook:1234567890"},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.label);
