@@ -109,15 +109,8 @@ africastalking_handler::africastalking_handler(const channel_settings& settings)
       username_(settings.get("username")),
       api_key_(settings.get("api_key")),
       url_secret_(settings.get("url_secret")),
-      api_base_(settings.get("api_base")),
-      default_country_(settings.default_country) {
-    if (api_base_.empty()) {
-        api_base_ = default_api_base;
-    }
-    while (!api_base_.empty() && api_base_.back() == '/') {
-        api_base_.pop_back();
-    }
-}
+      api_base_(settings.url("api_base", default_api_base)),
+      default_country_(settings.default_country) {}
 
 bool africastalking_handler::allows(endpoint, std::string_view method) const { return method == "POST"; }
 

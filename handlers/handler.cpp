@@ -185,4 +185,15 @@ std::string channel_settings::get(std::string_view key) const {
     return it == values.end() ? std::string{} : it->second;
 }
 
+std::string channel_settings::url(std::string_view key, std::string_view fallback) const {
+    std::string out = get(key);
+    if (out.empty()) {
+        out = fallback;
+    }
+    while (!out.empty() && out.back() == '/') {
+        out.pop_back();
+    }
+    return out;
+}
+
 }  // namespace flowgate::handlers

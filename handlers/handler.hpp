@@ -168,6 +168,8 @@ struct channel_settings {
     std::map<std::string, std::string> values;
 
     std::string get(std::string_view key) const;
+    // A URL setting (or `fallback` when it is not set) without trailing slashes, ready for paths.
+    std::string url(std::string_view key, std::string_view fallback = {}) const;
 };
 
 // Every channel's settings also hold "public_url": server.public_url, the address providers reach

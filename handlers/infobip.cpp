@@ -125,16 +125,9 @@ handler_type infobip_handler::describe() {
 infobip_handler::infobip_handler(const channel_settings& settings)
     : address_(settings.get("address")),
       api_key_(settings.get("api_key")),
-      api_base_(settings.get("api_base")),
+      api_base_(settings.url("api_base", default_api_base)),
       url_secret_(settings.get("url_secret")),
-      default_country_(settings.default_country) {
-    if (api_base_.empty()) {
-        api_base_ = default_api_base;
-    }
-    while (!api_base_.empty() && api_base_.back() == '/') {
-        api_base_.pop_back();
-    }
-}
+      default_country_(settings.default_country) {}
 
 bool infobip_handler::allows(endpoint, std::string_view method) const { return method == "POST"; }
 

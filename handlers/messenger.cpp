@@ -23,13 +23,6 @@ std::unique_ptr<handler> make_messenger(const channel_settings& settings) {
     return std::make_unique<messenger_handler>(settings);
 }
 
-std::string without_trailing_slash(std::string url) {
-    while (!url.empty() && url.back() == '/') {
-        url.pop_back();
-    }
-    return url;
-}
-
 // A page-scoped id: digits.
 bool is_psid(std::string_view id) {
     if (id.empty() || id.size() > 64) {
@@ -65,8 +58,7 @@ messenger_handler::messenger_handler(const channel_settings& settings)
       page_access_token_(settings.get("page_access_token")),
       app_secret_(settings.get("app_secret")),
       verify_token_(settings.get("verify_token")),
-      api_base_(without_trailing_slash(settings.get("api_base").empty() ? default_api_base
-                                                                        : settings.get("api_base"))) {}
+      api_base_(settings.url("api_base", default_api_base)) {}
 
 // One callback URL per app carries messages and deliveries; only /receive answers the handshake.
 bool messenger_handler::allows(endpoint e, std::string_view method) const {

@@ -18,13 +18,6 @@ std::unique_ptr<handler> make_telegram(const channel_settings& settings) {
     return std::make_unique<telegram_handler>(settings);
 }
 
-std::string without_trailing_slash(std::string url) {
-    while (!url.empty() && url.back() == '/') {
-        url.pop_back();
-    }
-    return url;
-}
-
 const json* member(const json& doc, std::string_view key) {
     if (!doc.is_object()) {
         return nullptr;
@@ -137,8 +130,7 @@ handler_type telegram_handler::describe() {
 telegram_handler::telegram_handler(const channel_settings& settings)
     : bot_token_(settings.get("bot_token")),
       secret_token_(settings.get("secret_token")),
-      api_base_(without_trailing_slash(settings.get("api_base").empty() ? default_api_base
-                                                                        : settings.get("api_base"))) {}
+      api_base_(settings.url("api_base", default_api_base)) {}
 
 // Telegram posts updates; it has no delivery reports.
 bool telegram_handler::allows(endpoint e, std::string_view method) const {

@@ -22,13 +22,6 @@ std::unique_ptr<handler> make_twilio(const channel_settings& settings) {
     return std::make_unique<twilio_handler>(settings);
 }
 
-std::string without_trailing_slash(std::string url) {
-    while (!url.empty() && url.back() == '/') {
-        url.pop_back();
-    }
-    return url;
-}
-
 void replace_all(std::string& s, std::string_view from, std::string_view to) {
     for (auto pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
         s.replace(pos, from.size(), to);
@@ -251,9 +244,8 @@ twilio_handler::twilio_handler(const channel_settings& settings)
       address_(settings.get("address")),
       account_sid_(settings.get("account_sid")),
       auth_token_(settings.get("auth_token")),
-      api_base_(without_trailing_slash(settings.get("api_base").empty() ? std::string(default_api_base)
-                                                                        : settings.get("api_base"))),
-      public_url_(without_trailing_slash(settings.get("public_url"))),
+      api_base_(settings.url("api_base", default_api_base)),
+      public_url_(settings.url("public_url")),
       default_country_(settings.default_country) {}
 
 std::string twilio_handler::signature(std::string_view auth_token,

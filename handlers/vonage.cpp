@@ -23,13 +23,6 @@ std::unique_ptr<handler> make_vonage(const channel_settings& settings) {
     return std::make_unique<vonage_handler>(settings);
 }
 
-std::string without_trailing_slash(std::string url) {
-    while (!url.empty() && url.back() == '/') {
-        url.pop_back();
-    }
-    return url;
-}
-
 std::string lower(std::string_view s) {
     std::string out(s);
     std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -255,9 +248,8 @@ vonage_handler::vonage_handler(const channel_settings& settings)
       signature_secret_(settings.get("signature_secret")),
       method_(parse_sig_method(settings.get("signature_method").empty() ? "md5hash"
                                                                         : settings.get("signature_method"))),
-      api_base_(without_trailing_slash(settings.get("api_base").empty() ? std::string(default_api_base)
-                                                                        : settings.get("api_base"))),
-      public_url_(without_trailing_slash(settings.get("public_url"))),
+      api_base_(settings.url("api_base", default_api_base)),
+      public_url_(settings.url("public_url")),
       default_country_(settings.default_country) {}
 
 std::optional<vonage_handler::sig_method> vonage_handler::parse_sig_method(std::string_view name) {

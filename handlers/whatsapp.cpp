@@ -27,13 +27,6 @@ std::unique_ptr<handler> make_whatsapp(const channel_settings& settings) {
     return std::make_unique<whatsapp_handler>(settings);
 }
 
-std::string without_trailing_slash(std::string url) {
-    while (!url.empty() && url.back() == '/') {
-        url.pop_back();
-    }
-    return url;
-}
-
 // A WhatsApp id as Meta writes it: the number's digits, no '+'.
 bool is_wa_id(std::string_view id) {
     if (id.empty() || id.size() > 20) {
@@ -149,8 +142,7 @@ whatsapp_handler::whatsapp_handler(const channel_settings& settings)
       access_token_(settings.get("access_token")),
       app_secret_(settings.get("app_secret")),
       verify_token_(settings.get("verify_token")),
-      api_base_(without_trailing_slash(settings.get("api_base").empty() ? default_api_base
-                                                                        : settings.get("api_base"))),
+      api_base_(settings.url("api_base", default_api_base)),
       template_name_(settings.get("template_name")),
       template_language_(settings.get("template_language").empty() ? "en"
                                                                    : settings.get("template_language")) {}
