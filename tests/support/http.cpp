@@ -101,6 +101,7 @@ struct fake_provider::impl final : gateway::http_handler {
 
     asio::awaitable<gateway::http_response> handle(gateway::http_request req) override {
         recorded r;
+        r.at = std::chrono::steady_clock::now();
         r.method = std::string(req.method_string());
         r.target = std::string(req.target());
         for (const auto& f : req) {

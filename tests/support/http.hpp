@@ -36,6 +36,7 @@ struct recorded {
     std::string target;
     std::map<std::string, std::string> headers;  // lower-case names
     std::string body;
+    std::chrono::steady_clock::time_point at;  // when the request was read
 };
 
 class fake_provider {
