@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "handlers/crypto.hpp"
+#include "handlers/urn.hpp"
 
 namespace flowgate::gateway {
 
@@ -434,18 +435,30 @@ class sqlite_write_tx final : public write_tx {
     }
     void commit() override { tx_.commit(); }
 
+    std::optional<contact_record> find_by_urn(const std::string& urn) {
+        auto& q = s_.find_contact;
+        sqlite::reset_guard g(q);
+        q.bind(1, urn);
+        if (!q.step()) {
+            return std::nullopt;
+        }
+        auto c = contact_from_row(q);
+        q.reset();
+        c.groups = groups_of(c.id);
+        return c;
+    }
+
     contact_record upsert_contact(const std::string& urn,
                                   const std::string& channel_id,
                                   timestamp now) override {
-        {
-            auto& q = s_.find_contact;
-            sqlite::reset_guard g(q);
-            q.bind(1, urn);
-            if (q.step()) {
-                auto c = contact_from_row(q);
-                q.reset();
-                c.groups = groups_of(c.id);
-                return c;
+        if (auto c = find_by_urn(urn)) {
+            return *c;
+        }
+        // The same number under the other scheme (SMS and WhatsApp): the same person.
+        if (const auto sibling = handlers::same_number_urn(urn)) {
+            if (auto c = find_by_urn(*sibling)) {
+                s_.insert_urn.bind(1, c->id).bind(2, urn).bind(3, channel_id).run();
+                return *c;
             }
         }
         contact_record c;

@@ -2,6 +2,7 @@
 
 #include <phonenumbers/phonenumberutil.h>
 
+#include <algorithm>
 #include <array>
 
 namespace flowgate::handlers {
@@ -60,6 +61,20 @@ std::optional<std::string> parse_urn(std::string_view text, std::string_view def
             }
             return std::string(text);
         }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> same_number_urn(std::string_view urn) {
+    const auto digits_only = [](std::string_view s) {
+        return !s.empty() && s.size() <= 15 &&
+               std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    if (urn.rfind("whatsapp:", 0) == 0 && digits_only(urn.substr(9))) {
+        return "tel:+" + std::string(urn.substr(9));
+    }
+    if (urn.rfind("tel:+", 0) == 0 && digits_only(urn.substr(5))) {
+        return "whatsapp:" + std::string(urn.substr(5));
     }
     return std::nullopt;
 }

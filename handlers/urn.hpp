@@ -20,6 +20,10 @@ bool is_known_region(std::string_view region);
 // bare phone number (→ tel:). nullopt when invalid.
 std::optional<std::string> parse_urn(std::string_view text, std::string_view default_country);
 
+// The same phone number under the other scheme: "whatsapp:962791234567" ⇄ "tel:+962791234567".
+// One person writing by SMS and on WhatsApp is one contact with two URNs. nullopt for other URNs.
+std::optional<std::string> same_number_urn(std::string_view urn);
+
 // The part after the scheme: "tel:+962790000000" → "+962790000000".
 std::string_view urn_path(std::string_view urn);
 

@@ -179,6 +179,21 @@ TEST_F(store_test, status_callbacks_never_move_backwards) {
     }
 }
 
+TEST_F(store_test, one_number_on_sms_and_whatsapp_is_one_contact) {
+    sqlite_store s(path);
+    auto tx = s.begin_write();
+    const auto sms = tx->upsert_contact("tel:+962791234567", "sms", at(0));
+    const auto wa = tx->upsert_contact("whatsapp:962791234567", "wa", at(1));
+    EXPECT_EQ(wa.id, sms.id);
+    EXPECT_EQ(tx->upsert_contact("whatsapp:962791234567", "wa", at(2)).id, sms.id);
+    EXPECT_NE(tx->upsert_contact("whatsapp:962790000000", "wa", at(3)).id, sms.id) << "another number";
+    EXPECT_NE(tx->upsert_contact("telegram:962791234567", "tg", at(4)).id, sms.id)
+        << "a chat id is not a number";
+    // Replies to a contact who has never written go to their first URN.
+    EXPECT_EQ(tx->load_contact(sms.id)->urn, "tel:+962791234567");
+    tx->commit();
+}
+
 TEST_F(store_test, a_failure_report_keeps_the_provider_error_code) {
     sqlite_store s(path);
     {

@@ -54,6 +54,14 @@ TEST(urn, parses_and_normalises) {
     }
 }
 
+TEST(urn, the_same_number_under_the_other_scheme) {
+    EXPECT_EQ(same_number_urn("whatsapp:962791234567"), "tel:+962791234567");
+    EXPECT_EQ(same_number_urn("tel:+962791234567"), "whatsapp:962791234567");
+    EXPECT_EQ(same_number_urn("telegram:962791234567"), std::nullopt);
+    EXPECT_EQ(same_number_urn("whatsapp:abc"), std::nullopt);
+    EXPECT_EQ(same_number_urn("ext:962791234567"), std::nullopt);
+}
+
 TEST(urn, masks_for_logs) {
     EXPECT_EQ(mask_urn("tel:+962791234567"), "tel:\u202667");
     EXPECT_EQ(mask_urn("ext:abc"), "ext:\u2026");
