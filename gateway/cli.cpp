@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -11,10 +12,13 @@
 
 #include "config/config.hpp"
 #include "flows/calendar.hpp"
+#include "gateway/api.hpp"
 #include "gateway/app.hpp"
+#include "gateway/clock.hpp"
 #include "gateway/log.hpp"
 #include "gateway/simulate.hpp"
 #include "gateway/sink.hpp"
+#include "gateway/sqlite_store.hpp"
 
 namespace flowgate::gateway::cli {
 
@@ -35,6 +39,8 @@ commands:
                           the virtual clock on; "/from URN" speaks as another contact; every
                           reply is printed (--json: one object a line); --now: the virtual
                           clock's start, local time in the config's timezone
+  token create --config FILE --role admin|staff|viewer --name NAME
+                          a token for the admin API, printed once (only its hash is stored)
   sink [--listen HOST:PORT]
                           a stand-in phone: print messages an external channel sends
                           (default 127.0.0.1:9000)
@@ -54,7 +60,12 @@ std::optional<args> parse(int argc, char** argv, std::string& error) {
         return std::nullopt;
     }
     a.command = argv[1];
-    for (int i = 2; i < argc; ++i) {
+    int first = 2;
+    if (a.command == "token" && argc > 2 && std::string_view(argv[2]).rfind("--", 0) != 0) {
+        a.command += std::string(" ") + argv[2];  // "token create"
+        first = 3;
+    }
+    for (int i = first; i < argc; ++i) {
         std::string opt = argv[i];
         if (opt.rfind("--", 0) != 0) {
             error = "unexpected argument " + opt;
@@ -107,6 +118,37 @@ std::optional<config::config> load_config(const args& a, bool quiet_when_ok) {
     return std::move(outcome.loaded);
 }
 
+// `flowgate token create --config FILE --role admin|staff|viewer --name NAME`: the token is printed
+// once; the store keeps only its hash.
+int token_create(const args& a) {
+    const auto cfg = load_config(a, true);
+    if (!cfg) {
+        return 1;
+    }
+    const auto role_it = a.options.find("role");
+    const auto role = role_it == a.options.end() ? std::nullopt : api_role_from(role_it->second);
+    const auto name_it = a.options.find("name");
+    if (!role || name_it == a.options.end() || name_it->second.empty() || name_it->second.size() > 100) {
+        std::cerr << "flowgate token create: needs --role admin|staff|viewer and --name NAME (up to 100 "
+                     "characters)\n";
+        return 2;
+    }
+    const std::filesystem::path db_path(cfg->store.sqlite);
+    if (db_path.has_parent_path()) {
+        std::filesystem::create_directories(db_path.parent_path());
+    }
+    sqlite_store store(cfg->store.sqlite);
+    const std::string token = new_api_token();
+    auto tx = store.begin_write();
+    tx->create_token(name_it->second, *role, token_hash(token), gateway::now());
+    tx->commit();
+    store.close();
+    std::cout << token << '\n';
+    std::cerr << "a " << to_string(*role) << " token for \"" << name_it->second
+              << "\"; it is shown only this once: keep it somewhere safe\n";
+    return 0;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -156,6 +198,9 @@ int run(int argc, char** argv) {
                 }
             }
             return simulate(*cfg, opts, std::cin, std::cout, std::cerr);
+        }
+        if (a->command == "token create") {
+            return token_create(*a);
         }
         if (a->command == "sink") {
             const auto it = a->options.find("listen");

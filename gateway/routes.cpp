@@ -6,8 +6,10 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "gateway/api.hpp"
 #include "gateway/clock.hpp"
 #include "gateway/log.hpp"
+#include "gateway/responses.hpp"
 
 namespace flowgate::gateway {
 
@@ -48,25 +50,6 @@ bool split_channel_path(std::string_view path, std::string_view& channel, std::s
     return !action.empty() && action.find('/') == std::string_view::npos;
 }
 
-http_response make_response(http::status status, std::string content_type, std::string body) {
-    http_response res{status, 11};
-    res.set(http::field::content_type, content_type);
-    res.set(http::field::server, "flowgate");
-    res.body() = std::move(body);
-    res.prepare_payload();
-    return res;
-}
-
-http_response error_response(http::status status, std::string_view reason) {
-    return make_response(status, "application/json", nlohmann::json{{"error", reason}}.dump());
-}
-
-http_response method_not_allowed(std::string_view allow) {
-    auto res = error_response(http::status::method_not_allowed, "method not allowed");
-    res.set(http::field::allow, std::string(allow));
-    return res;
-}
-
 }  // namespace
 
 routes::routes(const config::config& cfg,
@@ -82,7 +65,8 @@ routes::routes(const config::config& cfg,
       writer_(w),
       ingest_(in),
       metrics_(m),
-      outbound_queued_(std::move(outbound_queued)) {}
+      outbound_queued_(std::move(outbound_queued)),
+      api_(cfg, st) {}
 
 std::size_t routes::body_limit(const http_request&) const {
     // One limit for every route for now; a provider with large batches (Meta) will raise its own.
@@ -127,6 +111,9 @@ asio::awaitable<http_response> routes::handle(http_request request) {
                     action == "receive" ? handlers::endpoint::receive : handlers::endpoint::status,
                     request);
             }
+        } else if (admin_api::owns(path)) {
+            route = "api";
+            res = api_.handle(request, path);
         } else {
             res = error_response(http::status::not_found, "not found");
         }

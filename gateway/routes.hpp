@@ -1,5 +1,6 @@
 #pragma once
-// The route table: /healthz, /metrics, /c/{channel}/receive, /c/{channel}/status.
+// The route table: /healthz, /metrics, /c/{channel}/receive, /c/{channel}/status, and the admin
+// API under /api/v1 (gateway/api.hpp).
 // Unknown path or channel → 404, wrong method → 405 (with Allow), a webhook's 2xx only after its
 // events are durably committed, 503 when the store cannot commit (providers retry).
 
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "gateway/api.hpp"
 #include "gateway/ingest.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/server.hpp"
@@ -50,6 +52,7 @@ class routes final : public http_handler {
     const ingest& ingest_;
     metrics& metrics_;
     std::function<void()> outbound_queued_;
+    admin_api api_;
 };
 
 }  // namespace flowgate::gateway

@@ -14,7 +14,7 @@ namespace {
 
 // Ordered migrations: migration i brings the schema to user_version i + 1. Never edit a released one;
 // append a new one.
-constexpr std::array<std::string_view, 2> migrations = {
+constexpr std::array<std::string_view, 3> migrations = {
     R"sql(
 CREATE TABLE contacts (
     id          INTEGER PRIMARY KEY,
@@ -158,6 +158,17 @@ CREATE INDEX workshop_jobs_registration ON workshop_jobs(contact_id, workshop_id
 ALTER TABLE messages ADD COLUMN expires_at INTEGER;
 CREATE INDEX messages_expiring ON messages(expires_at)
     WHERE direction = 'out' AND state = 'queued' AND expires_at IS NOT NULL;
+)sql",
+    // 3: admin API tokens (only their hashes).
+    R"sql(
+CREATE TABLE api_tokens (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    role        TEXT NOT NULL CHECK (role IN ('viewer', 'staff', 'admin')),
+    hash        TEXT NOT NULL UNIQUE,
+    created_at  INTEGER NOT NULL,
+    revoked_at  INTEGER
+);
 )sql",
 };
 
@@ -920,6 +931,16 @@ class sqlite_write_tx final : public write_tx {
         return true;
     }
 
+    std::int64_t create_token(const std::string& name,
+                              api_role role,
+                              const std::string& token_hash,
+                              timestamp now) override {
+        sqlite::statement q(s_.db,
+                            "INSERT INTO api_tokens (name, role, hash, created_at) VALUES (?1, ?2, ?3, ?4)");
+        q.bind(1, name).bind(2, to_string(role)).bind(3, token_hash).bind(4, to_millis(now)).run();
+        return s_.db.last_insert_rowid();
+    }
+
     std::size_t mark_interrupted_sends_unknown(timestamp now) override {
         s_.interrupted.bind(1, to_millis(now)).run();
         return static_cast<std::size_t>(s_.db.changes());
@@ -1020,6 +1041,70 @@ message_counts sqlite_store::count_messages() {
         }
     }
     return counts;
+}
+
+const char* to_string(api_role r) {
+    switch (r) {
+        case api_role::viewer:
+            return "viewer";
+        case api_role::staff:
+            return "staff";
+        case api_role::admin:
+            return "admin";
+    }
+    return "viewer";
+}
+
+std::optional<api_role> api_role_from(std::string_view s) {
+    for (const auto r : {api_role::viewer, api_role::staff, api_role::admin}) {
+        if (s == to_string(r)) {
+            return r;
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<api_token> sqlite_store::find_token(const std::string& token_hash) {
+    std::lock_guard lock(reader_mutex_);
+    sqlite::connection* db = reader_ ? reader_.get() : writer_.get();
+    sqlite::statement q(*db, "SELECT id, name, role FROM api_tokens WHERE hash = ?1 AND revoked_at IS NULL");
+    q.bind(1, token_hash);
+    if (!q.step()) {
+        return std::nullopt;
+    }
+    const auto role = api_role_from(q.column_text(2));
+    if (!role) {
+        return std::nullopt;
+    }
+    return api_token{q.column_int64(0), q.column_text(1), *role};
+}
+
+std::vector<workshop_summary> sqlite_store::list_workshops() {
+    std::lock_guard lock(reader_mutex_);
+    sqlite::connection* db = reader_ ? reader_.get() : writer_.get();
+    sqlite::statement q(*db,
+                        "SELECT w.id, w.title, w.place, w.starts_at, w.timezone, w.capacity, w.open, "
+                        "count(r.id) FILTER (WHERE r.status IN ('registered', 'attended')), "
+                        "count(r.id) FILTER (WHERE r.status = 'waitlisted'), "
+                        "count(r.id) FILTER (WHERE r.status = 'cancelled') "
+                        "FROM workshops w LEFT JOIN registrations r ON r.workshop_id = w.id "
+                        "GROUP BY w.id ORDER BY w.starts_at, w.id");
+    std::vector<workshop_summary> out;
+    while (q.step()) {
+        workshop_summary s;
+        s.workshop.id = q.column_text(0);
+        s.workshop.title = nlohmann::json::parse(q.column_text(1)).get<flows::lang_text>();
+        s.workshop.place = nlohmann::json::parse(q.column_text(2)).get<flows::lang_text>();
+        s.workshop.starts_at = from_millis(q.column_int64(3));
+        s.workshop.timezone = q.column_text(4);
+        s.workshop.capacity = static_cast<int>(q.column_int64(5));
+        s.workshop.open = q.column_int64(6) != 0;
+        s.workshop.taken = static_cast<int>(q.column_int64(7));
+        s.waitlisted = static_cast<int>(q.column_int64(8));
+        s.cancelled = static_cast<int>(q.column_int64(9));
+        out.push_back(std::move(s));
+    }
+    return out;
 }
 
 void sqlite_store::close() {

@@ -20,6 +20,8 @@ class sqlite_store final : public store {
     std::unique_ptr<write_tx> begin_write() override;
     bool ping() override;
     message_counts count_messages() override;
+    std::optional<api_token> find_token(const std::string& token_hash) override;
+    std::vector<workshop_summary> list_workshops() override;
     void close() override;
 
     // The schema version this code writes.

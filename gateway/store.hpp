@@ -100,6 +100,24 @@ struct contact_address {
     std::string channel_id;
 };
 
+// Admin API tokens (`flowgate token create`): only a hash of the token is stored.
+enum class api_role { viewer, staff, admin };  // each role may do what the ones before it may
+const char* to_string(api_role r);
+std::optional<api_role> api_role_from(std::string_view s);
+
+struct api_token {
+    std::int64_t id = 0;
+    std::string name;
+    api_role role = api_role::viewer;
+};
+
+// A workshop with its registrations counted, for staff.
+struct workshop_summary {
+    flows::workshop workshop;  // `taken`: places given
+    int waitlisted = 0;
+    int cancelled = 0;
+};
+
 struct message_counts {
     std::int64_t inbound = 0;
     std::int64_t outbound = 0;
@@ -205,6 +223,12 @@ class write_tx {
                               const std::string& error = {}) = 0;
     // At start-up: sends interrupted by a crash (state sending) become unknown. Returns how many.
     virtual std::size_t mark_interrupted_sends_unknown(timestamp now) = 0;
+
+    // `token_hash`: hex SHA-256 of the token. Returns the token's id.
+    virtual std::int64_t create_token(const std::string& name,
+                                      api_role role,
+                                      const std::string& token_hash,
+                                      timestamp now) = 0;
 };
 
 class store {
@@ -217,6 +241,10 @@ class store {
     virtual bool ping() = 0;
     // Read-side summaries (tests, CLI). Safe from any thread.
     virtual message_counts count_messages() = 0;
+    // The live (not revoked) token with this hash. Safe from any thread.
+    virtual std::optional<api_token> find_token(const std::string& token_hash) = 0;
+    // Every workshop, soonest first, with its registrations counted. Safe from any thread.
+    virtual std::vector<workshop_summary> list_workshops() = 0;
     // Releases file handles after the writer has stopped (checkpoint for SQLite).
     virtual void close() = 0;
 };

@@ -1,0 +1,152 @@
+// The admin API through the real server: tokens from `flowgate token create`, every implemented
+// route with every role and without a token, and the OpenAPI document against the route table.
+
+#include "gateway/api.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/support/http.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/sample_flows.hpp"
+
+namespace flowgate::gateway {
+namespace {
+
+using json = nlohmann::json;
+
+class api_test : public ::testing::Test {
+   protected:
+    void SetUp() override {
+        dir.write("signup.json", test::signup_flow);
+        const json cfg = {
+            {"server", {{"listen", "127.0.0.1:0"}}},
+            {"store", {{"sqlite", dir.file("flowgate.db")}}},
+            {"data_key", "none"},
+            {"timezone", "Asia/Amman"},
+            {"channels", {{{"id", "local"}, {"type", "external"}, {"send_url", "http://127.0.0.1:9/send"}}}},
+            {"flows", {dir.file("signup.json")}},
+            {"workshops",
+             {{{"id", "amman"},
+               {"title", "Leadership, Amman"},
+               {"place", "Weibdeh"},
+               {"starts_at", "2027-03-14T10:00"},
+               {"capacity", 20}}}},
+        };
+        dir.write("config.json", cfg.dump());
+        for (const char* role : {"viewer", "staff", "admin"}) {
+            const auto out = test::run_flowgate(
+                {"token", "create", "--config", dir.file("config.json"), "--role", role, "--name", role});
+            ASSERT_EQ(out.exit_code, 0) << out.output;
+            tokens[role] = out.output.substr(0, out.output.find('\n'));
+            ASSERT_EQ(tokens[role].size(), 67u) << "fg_ and 64 hex characters";
+        }
+    }
+
+    test::response get(std::uint16_t port, const std::string& path, const std::string& token) {
+        std::map<std::string, std::string> headers;
+        if (!token.empty()) {
+            headers["Authorization"] = "Bearer " + token;
+        }
+        return test::request(port, "GET", path, "", headers);
+    }
+
+    test::temp_dir dir;
+    std::map<std::string, std::string> tokens;
+};
+
+TEST_F(api_test, every_route_with_every_role) {
+    test::server_process server(dir.file("config.json"));
+    struct call {
+        std::string path;
+        std::string who;  // a role, "" for no token, "bad" for a token that does not exist
+        int status;
+    };
+    const std::vector<call> calls = {
+        {"/api/v1/flows", "", 401},
+        {"/api/v1/flows", "bad", 401},
+        {"/api/v1/flows", "viewer", 200},
+        {"/api/v1/flows", "staff", 200},
+        {"/api/v1/flows", "admin", 200},
+        {"/api/v1/workshops", "", 401},
+        {"/api/v1/workshops", "viewer", 403},
+        {"/api/v1/workshops", "staff", 200},
+        {"/api/v1/workshops", "admin", 200},
+        {"/api/v1/openapi.json", "", 200},
+        {"/api/v1/nothing", "admin", 404},
+    };
+    for (const auto& c : calls) {
+        SCOPED_TRACE(c.path + " as " + (c.who.empty() ? "nobody" : c.who));
+        const std::string token = c.who == "bad"  ? "fg_" + std::string(64, '0')
+                                  : c.who.empty() ? ""
+                                                  : tokens[c.who];
+        const auto res = get(server.port(), c.path, token);
+        EXPECT_EQ(res.status, c.status) << res.body;
+        EXPECT_EQ(res.headers.at("content-type"), "application/json");
+        if (c.status == 401) {
+            EXPECT_EQ(res.headers.at("www-authenticate"), "Bearer");
+        }
+    }
+    const auto wrong_method = test::request(
+        server.port(), "POST", "/api/v1/flows", "{}", {{"Authorization", "Bearer " + tokens["admin"]}});
+    EXPECT_EQ(wrong_method.status, 405);
+    EXPECT_EQ(wrong_method.headers.at("allow"), "GET");
+
+    const auto flows = json::parse(get(server.port(), "/api/v1/flows", tokens["viewer"]).body);
+    EXPECT_EQ(flows.at("flows").at(0).at("id"), "signup");
+    const auto workshops = json::parse(get(server.port(), "/api/v1/workshops", tokens["staff"]).body);
+    const auto& w = workshops.at("workshops").at(0);
+    EXPECT_EQ(w.at("id"), "amman");
+    EXPECT_EQ(w.at("starts_at"), "2027-03-14T07:00:00Z");
+    EXPECT_EQ(w.at("capacity"), 20);
+    EXPECT_EQ(w.at("registered"), 0);
+    EXPECT_EQ(server.stop(), 0);
+
+    // Only hashes are kept, and no token reaches the log.
+    std::ifstream db(dir.file("flowgate.db"), std::ios::binary);
+    std::stringstream bytes;
+    bytes << db.rdbuf();
+    for (const auto& [role, token] : tokens) {
+        EXPECT_EQ(bytes.str().find(token.substr(3)), std::string::npos) << role;
+        EXPECT_EQ(server.log().find(token.substr(3)), std::string::npos) << role;
+    }
+}
+
+TEST(api, the_openapi_document_lists_exactly_the_implemented_routes) {
+    std::vector<std::string> documented;
+    for (const auto& [path, methods] : admin_api::openapi().at("paths").items()) {
+        for (const auto& [method, op] : methods.items()) {
+            std::string m = method;
+            for (auto& ch : m) {
+                ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+            }
+            documented.push_back(m + " " + path);
+        }
+    }
+    auto implemented = admin_api::implemented_routes();
+    std::sort(documented.begin(), documented.end());
+    std::sort(implemented.begin(), implemented.end());
+    EXPECT_EQ(documented, implemented);
+    EXPECT_EQ(admin_api::openapi().at("openapi"), "3.0.3");
+}
+
+TEST(api, bad_token_create_arguments_are_refused) {
+    test::temp_dir dir;
+    dir.write("c.json",
+              R"({"store": {"sqlite": ")" + dir.file("f.db") +
+                  R"("}, "channels": [{"id": "c", "type": "external", "send_url": "http://127.0.0.1:9/"}]})");
+    const auto out = test::run_flowgate(
+        {"token", "create", "--config", dir.file("c.json"), "--role", "root", "--name", "x"});
+    EXPECT_EQ(out.exit_code, 2);
+    EXPECT_NE(out.output.find("--role admin|staff|viewer"), std::string::npos) << out.output;
+}
+
+}  // namespace
+}  // namespace flowgate::gateway
