@@ -33,7 +33,34 @@ constexpr route routes_table[] = {
      "/api/v1/workshops",
      api_role::staff,
      "Every workshop, soonest first, with its registrations counted"},
+    {"GET",
+     "/api/v1/workshops/{id}/registrations",
+     api_role::staff,
+     "A workshop's registrations, oldest first (the waiting list's order); contacts by UUID and name"},
 };
+
+// Whether `path` fits `pattern`, where "{name}" stands for one non-empty segment; the segments
+// that fill them, in order.
+bool match_path(std::string_view pattern, std::string_view path, std::vector<std::string>& params) {
+    params.clear();
+    while (!pattern.empty() || !path.empty()) {
+        const auto p_end = pattern.find('/', 1);
+        const auto s_end = path.find('/', 1);
+        const std::string_view p = pattern.substr(0, p_end);
+        const std::string_view seg = path.substr(0, s_end);
+        if (p.size() > 2 && p[1] == '{') {
+            if (seg.size() < 2) {
+                return false;
+            }
+            params.emplace_back(seg.substr(1));
+        } else if (p != seg) {
+            return false;
+        }
+        pattern = p_end == std::string_view::npos ? std::string_view{} : pattern.substr(p_end);
+        path = s_end == std::string_view::npos ? std::string_view{} : path.substr(s_end);
+    }
+    return true;
+}
 
 std::string iso_utc(timestamp t) {
     const auto day = std::chrono::floor<std::chrono::days>(t);
@@ -58,6 +85,19 @@ json flows_body(const config::config& cfg) {
         out.push_back({{"id", f.id}, {"name", f.name}, {"language", f.language}, {"nodes", f.nodes.size()}});
     }
     return {{"flows", out}};
+}
+
+json registrations_body(const std::vector<registration_row>& rows) {
+    json out = json::array();
+    for (const auto& r : rows) {
+        out.push_back({{"contact", r.contact_uuid},
+                       {"name", r.contact_name},
+                       {"language", r.language},
+                       {"status", flows::to_string(r.status)},
+                       {"created_at", iso_utc(r.created_at)},
+                       {"updated_at", iso_utc(r.updated_at)}});
+    }
+    return {{"registrations", out}};
 }
 
 json workshops_body(store& st) {
@@ -141,11 +181,14 @@ http_response admin_api::handle(const http_request& request, std::string_view pa
     }
     const route* found = nullptr;
     std::string allow;
+    std::vector<std::string> params;
+    std::vector<std::string> found_params;
     for (const auto& r : routes_table) {
-        if (path == r.path) {
+        if (match_path(r.path, path, params)) {
             allow += (allow.empty() ? "" : ", ") + std::string(r.method);
             if (method == r.method) {
                 found = &r;
+                found_params = params;
             }
         }
     }
@@ -166,10 +209,18 @@ http_response admin_api::handle(const http_request& request, std::string_view pa
         return error_response(http::status::forbidden,
                               std::string("this needs the ") + to_string(found->role) + " role");
     }
-    if (path == "/api/v1/flows") {
+    const std::string_view which = found->path;
+    if (which == "/api/v1/flows") {
         return json_response(http::status::ok, flows_body(config_));
     }
-    return json_response(http::status::ok, workshops_body(store_));
+    if (which == "/api/v1/workshops") {
+        return json_response(http::status::ok, workshops_body(store_));
+    }
+    const auto rows = store_.list_registrations(found_params.at(0));
+    if (!rows) {
+        return error_response(http::status::not_found, "no such workshop");
+    }
+    return json_response(http::status::ok, registrations_body(*rows));
 }
 
 }  // namespace flowgate::gateway

@@ -1107,6 +1107,38 @@ std::vector<workshop_summary> sqlite_store::list_workshops() {
     return out;
 }
 
+std::optional<std::vector<registration_row>> sqlite_store::list_registrations(
+    const std::string& workshop_id) {
+    std::lock_guard lock(reader_mutex_);
+    sqlite::connection* db = reader_ ? reader_.get() : writer_.get();
+    {
+        sqlite::statement exists(*db, "SELECT 1 FROM workshops WHERE id = ?1");
+        exists.bind(1, workshop_id);
+        if (!exists.step()) {
+            return std::nullopt;
+        }
+    }
+    sqlite::statement q(
+        *db,
+        "SELECT c.uuid, c.name, c.language, r.status, r.created_at, r.updated_at "
+        "FROM registrations r JOIN contacts c ON c.id = r.contact_id WHERE r.workshop_id = ?1 "
+        "ORDER BY r.updated_at, r.id");
+    q.bind(1, workshop_id);
+    std::vector<registration_row> out;
+    while (q.step()) {
+        registration_row r;
+        r.contact_uuid = q.column_text(0);
+        r.contact_name = q.column_text(1);
+        r.language = q.column_text(2);
+        r.status =
+            flows::registration_status_from(q.column_text(3)).value_or(flows::registration_status::cancelled);
+        r.created_at = from_millis(q.column_int64(4));
+        r.updated_at = from_millis(q.column_int64(5));
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
 void sqlite_store::close() {
     std::lock_guard lock(reader_mutex_);
     stmts_.reset();

@@ -22,6 +22,7 @@ class sqlite_store final : public store {
     message_counts count_messages() override;
     std::optional<api_token> find_token(const std::string& token_hash) override;
     std::vector<workshop_summary> list_workshops() override;
+    std::optional<std::vector<registration_row>> list_registrations(const std::string& workshop_id) override;
     void close() override;
 
     // The schema version this code writes.

@@ -118,6 +118,16 @@ struct workshop_summary {
     int cancelled = 0;
 };
 
+// One registration as staff see it: the contact by UUID and name, never a number.
+struct registration_row {
+    std::string contact_uuid;
+    std::string contact_name;
+    std::string language;
+    flows::registration_status status = flows::registration_status::registered;
+    timestamp created_at{};
+    timestamp updated_at{};
+};
+
 struct message_counts {
     std::int64_t inbound = 0;
     std::int64_t outbound = 0;
@@ -245,6 +255,10 @@ class store {
     virtual std::optional<api_token> find_token(const std::string& token_hash) = 0;
     // Every workshop, soonest first, with its registrations counted. Safe from any thread.
     virtual std::vector<workshop_summary> list_workshops() = 0;
+    // A workshop's registrations, oldest first (the waiting list's order); nullopt when there is
+    // no such workshop. Safe from any thread.
+    virtual std::optional<std::vector<registration_row>> list_registrations(
+        const std::string& workshop_id) = 0;
     // Releases file handles after the writer has stopped (checkpoint for SQLite).
     virtual void close() = 0;
 };

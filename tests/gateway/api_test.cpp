@@ -26,13 +26,17 @@ class api_test : public ::testing::Test {
    protected:
     void SetUp() override {
         dir.write("signup.json", test::signup_flow);
+        dir.write("book.json", R"({"id": "book", "language": "en", "nodes": [
+          {"id": "choose", "workshop": "choose", "ask": "Which workshop?", "next": "register", "other": "choose"},
+          {"id": "register", "workshop": "register"}]})");
         const json cfg = {
             {"server", {{"listen", "127.0.0.1:0"}}},
             {"store", {{"sqlite", dir.file("flowgate.db")}}},
             {"data_key", "none"},
             {"timezone", "Asia/Amman"},
             {"channels", {{{"id", "local"}, {"type", "external"}, {"send_url", "http://127.0.0.1:9/send"}}}},
-            {"flows", {dir.file("signup.json")}},
+            {"flows", {dir.file("signup.json"), dir.file("book.json")}},
+            {"triggers", {{{"keywords", {"BOOK"}}, {"flow", "book"}}}},
             {"workshops",
              {{{"id", "amman"},
                {"title", "Leadership, Amman"},
@@ -79,6 +83,12 @@ TEST_F(api_test, every_route_with_every_role) {
         {"/api/v1/workshops", "viewer", 403},
         {"/api/v1/workshops", "staff", 200},
         {"/api/v1/workshops", "admin", 200},
+        {"/api/v1/workshops/amman/registrations", "", 401},
+        {"/api/v1/workshops/amman/registrations", "viewer", 403},
+        {"/api/v1/workshops/amman/registrations", "staff", 200},
+        {"/api/v1/workshops/amman/registrations", "admin", 200},
+        {"/api/v1/workshops/nowhere/registrations", "staff", 404},
+        {"/api/v1/workshops//registrations", "staff", 404},
         {"/api/v1/openapi.json", "", 200},
         {"/api/v1/nothing", "admin", 404},
     };
@@ -107,6 +117,28 @@ TEST_F(api_test, every_route_with_every_role) {
     EXPECT_EQ(w.at("starts_at"), "2027-03-14T07:00:00Z");
     EXPECT_EQ(w.at("capacity"), 20);
     EXPECT_EQ(w.at("registered"), 0);
+    EXPECT_EQ(json::parse(get(server.port(), "/api/v1/workshops/amman/registrations", tokens["staff"]).body),
+              json::parse(R"({"registrations": []})"));
+    // A participant books a place by SMS; staff see the registration, by contact UUID, no number.
+    for (const auto& [id, text] : {std::pair{"m1", "BOOK"}, std::pair{"m2", "1"}}) {
+        ASSERT_EQ(test::request(server.port(),
+                                "POST",
+                                "/c/local/receive",
+                                json{{"id", id}, {"from", "+962791234567"}, {"text", text}}.dump(),
+                                {{"Content-Type", "application/json"}})
+                      .status,
+                  200);
+    }
+    const auto regs = get(server.port(), "/api/v1/workshops/amman/registrations", tokens["staff"]).body;
+    const auto reg = json::parse(regs).at("registrations").at(0);
+    EXPECT_EQ(reg.at("status"), "registered");
+    EXPECT_EQ(reg.at("contact").get<std::string>().size(), 36u);
+    EXPECT_EQ(regs.find("791234567"), std::string::npos) << regs;
+    EXPECT_EQ(json::parse(get(server.port(), "/api/v1/workshops", tokens["staff"]).body)
+                  .at("workshops")
+                  .at(0)
+                  .at("registered"),
+              1);
     EXPECT_EQ(server.stop(), 0);
 
     // Only hashes are kept, and no token reaches the log.
