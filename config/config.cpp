@@ -703,6 +703,94 @@ std::optional<std::chrono::minutes> parse_offset(std::string_view s) {
     return negative ? -m : m;
 }
 
+// One workshop object (the config's "workshops" entries, the admin API's bodies). Problems are
+// reported under `base`.
+std::optional<flows::workshop> read_workshop(const json& w,
+                                             const std::string& base,
+                                             const config& cfg,
+                                             reporter& r) {
+    if (!w.is_object()) {
+        r.error(base, "must be an object");
+        return std::nullopt;
+    }
+    check_keys(w, base, {"id", "title", "place", "starts_at", "timezone", "capacity", "open"}, r);
+    flows::workshop ws;
+    ws.timezone = cfg.timezone;
+    bool ok = true;
+    static const std::regex id_chars("^[a-z0-9_-]{1,64}$");
+    if (const std::string* id = get_string(w, "id", base, r)) {
+        if (!std::regex_match(*id, id_chars)) {
+            r.error(base + "/id", "must be 1 to 64 of a-z, 0-9, \"_\" and \"-\"");
+            ok = false;
+        } else {
+            ws.id = *id;
+        }
+    } else {
+        ok = false;
+        if (!w.contains("id")) {
+            r.error(base + "/id", "is required");
+        }
+    }
+    for (const auto& [key, field] : {std::pair{"title", &ws.title}, std::pair{"place", &ws.place}}) {
+        if (auto text = get_lang_text(w, key, base, cfg, r)) {
+            // Every configured language gets a text: the default language's where one is missing.
+            const auto fallback = text->count(cfg.languages.front()) != 0 ? text->at(cfg.languages.front())
+                                                                          : text->begin()->second;
+            for (const auto& lang : cfg.languages) {
+                (*field)[lang] = text->count(lang) != 0 ? text->at(lang) : fallback;
+            }
+        } else {
+            ok = false;
+            if (!w.contains(key)) {
+                r.error(ptr(base, key), "is required");
+            }
+        }
+    }
+    if (const std::string* tz = get_string(w, "timezone", base, r)) {
+        if (!flows::is_time_zone(*tz)) {
+            r.error(base + "/timezone", "unknown time zone; use an IANA name such as \"Asia/Amman\"");
+            ok = false;
+        } else {
+            ws.timezone = *tz;
+        }
+    }
+    if (const std::string* start = get_string(w, "starts_at", base, r)) {
+        if (const auto t = flows::parse_local(*start, ws.timezone)) {
+            ws.starts_at = *t;
+        } else {
+            r.error(base + "/starts_at",
+                    "must be the local date and time like \"2027-03-14T10:00\" (in the workshop's "
+                    "timezone)");
+            ok = false;
+        }
+    } else {
+        ok = false;
+        if (!w.contains("starts_at")) {
+            r.error(base + "/starts_at", "is required");
+        }
+    }
+    if (const auto cap = get_int(w, "capacity", base, 1, 100000, r)) {
+        ws.capacity = static_cast<int>(*cap);
+    } else {
+        ok = false;
+        if (!w.contains("capacity")) {
+            r.error(base + "/capacity", "is required");
+        }
+    }
+    if (const auto open = w.find("open"); open != w.end()) {
+        if (!open->is_boolean()) {
+            r.error(base + "/open", "must be true or false");
+            ok = false;
+        } else {
+            ws.open = open->get<bool>();
+        }
+    }
+    if (!ok) {
+        return std::nullopt;
+    }
+    return ws;
+}
+
 void load_workshops(const json& root, config& cfg, reporter& r) {
     const auto it = root.find("workshops");
     if (it == root.end()) {
@@ -714,90 +802,12 @@ void load_workshops(const json& root, config& cfg, reporter& r) {
     }
     std::set<std::string> seen;
     for (std::size_t i = 0; i < it->size(); ++i) {
-        const json& w = (*it)[i];
         const std::string base = ptr("/workshops", i);
-        if (!w.is_object()) {
-            r.error(base, "must be an object");
-            continue;
-        }
-        check_keys(w, base, {"id", "title", "place", "starts_at", "timezone", "capacity", "open"}, r);
-        flows::workshop ws;
-        ws.timezone = cfg.timezone;
-        bool ok = true;
-        static const std::regex id_chars("^[a-z0-9_-]{1,64}$");
-        if (const std::string* id = get_string(w, "id", base, r)) {
-            if (!std::regex_match(*id, id_chars)) {
-                r.error(base + "/id", "must be 1 to 64 of a-z, 0-9, \"_\" and \"-\"");
-                ok = false;
-            } else if (!seen.insert(*id).second) {
-                r.error(base + "/id", "is used by another workshop");
-                ok = false;
-            } else {
-                ws.id = *id;
-            }
-        } else {
-            ok = false;
-            if (!w.contains("id")) {
-                r.error(base + "/id", "is required");
-            }
-        }
-        for (const auto& [key, field] : {std::pair{"title", &ws.title}, std::pair{"place", &ws.place}}) {
-            if (auto text = get_lang_text(w, key, base, cfg, r)) {
-                // Every configured language gets a text: the default language's where one is missing.
-                const auto fallback = text->count(cfg.languages.front()) != 0
-                                          ? text->at(cfg.languages.front())
-                                          : text->begin()->second;
-                for (const auto& lang : cfg.languages) {
-                    (*field)[lang] = text->count(lang) != 0 ? text->at(lang) : fallback;
-                }
-            } else {
-                ok = false;
-                if (!w.contains(key)) {
-                    r.error(ptr(base, key), "is required");
-                }
-            }
-        }
-        if (const std::string* tz = get_string(w, "timezone", base, r)) {
-            if (!flows::is_time_zone(*tz)) {
-                r.error(base + "/timezone", "unknown time zone; use an IANA name such as \"Asia/Amman\"");
-                ok = false;
-            } else {
-                ws.timezone = *tz;
-            }
-        }
-        if (const std::string* start = get_string(w, "starts_at", base, r)) {
-            if (const auto t = flows::parse_local(*start, ws.timezone)) {
-                ws.starts_at = *t;
-            } else {
-                r.error(base + "/starts_at",
-                        "must be the local date and time like \"2027-03-14T10:00\" (in the workshop's "
-                        "timezone)");
-                ok = false;
-            }
-        } else {
-            ok = false;
-            if (!w.contains("starts_at")) {
-                r.error(base + "/starts_at", "is required");
-            }
-        }
-        if (const auto cap = get_int(w, "capacity", base, 1, 100000, r)) {
-            ws.capacity = static_cast<int>(*cap);
-        } else {
-            ok = false;
-            if (!w.contains("capacity")) {
-                r.error(base + "/capacity", "is required");
-            }
-        }
-        if (const auto open = w.find("open"); open != w.end()) {
-            if (!open->is_boolean()) {
-                r.error(base + "/open", "must be true or false");
-                ok = false;
-            } else {
-                ws.open = open->get<bool>();
-            }
-        }
-        if (ok) {
-            cfg.workshops.push_back(std::move(ws));
+        auto ws = read_workshop((*it)[i], base, cfg, r);
+        if (ws && !seen.insert(ws->id).second) {
+            r.error(base + "/id", "is used by another workshop");
+        } else if (ws) {
+            cfg.workshops.push_back(std::move(*ws));
         }
     }
 }
@@ -1013,6 +1023,18 @@ environment process_environment() {
         return ss.str();
     };
     return env;
+}
+
+std::optional<flows::workshop> parse_workshop(const nlohmann::json& doc,
+                                              const config& cfg,
+                                              flowgate::problems& out) {
+    load_outcome collected;
+    reporter r("", collected);
+    auto ws = read_workshop(doc, "", cfg, r);
+    for (const auto& d : collected.errors) {
+        out.push_back({d.pointer, d.message});
+    }
+    return out.empty() ? ws : std::nullopt;
 }
 
 load_outcome load_text(const std::string& file, const std::string& text, const environment& env) {

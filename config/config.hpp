@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -110,6 +111,12 @@ struct environment {
 environment process_environment();
 
 load_outcome load(const std::string& path, const environment& env);
+
+// One workshop as the config's "workshops" entries are written (the admin API takes the same
+// body): nullopt with every problem, each with its JSON pointer, when it is not valid.
+std::optional<flows::workshop> parse_workshop(const nlohmann::json& doc,
+                                              const config& cfg,
+                                              flowgate::problems& out);
 // The same, from a document already in memory (`file` names it in messages).
 load_outcome load_text(const std::string& file, const std::string& text, const environment& env);
 

@@ -87,6 +87,22 @@ std::optional<timestamp> parse_local(std::string_view text, std::string_view tz)
     return from_local(date, h * 60 + mi, tz);
 }
 
+std::string format_local_iso(timestamp t, std::string_view tz) {
+    auto cal = calendar(tz);
+    UErrorCode status = U_ZERO_ERROR;
+    cal->setTime(static_cast<UDate>(to_millis(t)), status);
+    char buf[24];
+    std::snprintf(buf,
+                  sizeof buf,
+                  "%04d-%02d-%02dT%02d:%02d",
+                  cal->get(UCAL_YEAR, status),
+                  cal->get(UCAL_MONTH, status) + 1,
+                  cal->get(UCAL_DATE, status),
+                  cal->get(UCAL_HOUR_OF_DAY, status),
+                  cal->get(UCAL_MINUTE, status));
+    return buf;
+}
+
 timestamp reminder_time(timestamp start,
                         std::string_view tz,
                         std::chrono::minutes offset,

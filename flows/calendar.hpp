@@ -22,6 +22,9 @@ timestamp from_local(const std::chrono::year_month_day& date, int minutes, std::
 // "2027-03-14T10:00" (wall clock in `tz`) → the instant; nullopt when malformed or impossible.
 std::optional<timestamp> parse_local(std::string_view text, std::string_view tz);
 
+// `t` as the wall clock in `tz` shows it: "2027-03-14T10:00" (the form parse_local reads).
+std::string format_local_iso(timestamp t, std::string_view tz);
+
 // When a reminder `offset` from `start` falls. Whole-day offsets move the date on the wall
 // calendar (so DST changes do not shift the hour), and `at` (minutes after midnight) then sets
 // the time of that day; other offsets are exact durations.

@@ -2,14 +2,17 @@
 
 #include <utility>
 
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
 
 #include "flows/calendar.hpp"
+#include "gateway/clock.hpp"
 #include "gateway/responses.hpp"
 #include "handlers/crypto.hpp"
 
 namespace flowgate::gateway {
 
+namespace asio = boost::asio;
 namespace http = boost::beast::http;
 using json = nlohmann::json;
 
@@ -33,6 +36,15 @@ constexpr route routes_table[] = {
      "/api/v1/workshops",
      api_role::staff,
      "Every workshop, soonest first, with its registrations counted"},
+    {"POST",
+     "/api/v1/workshops",
+     api_role::staff,
+     "Adds a workshop (the body as in the config's \"workshops\"); 409 if its id is taken"},
+    {"PATCH",
+     "/api/v1/workshops/{id}",
+     api_role::staff,
+     "Changes a workshop: the keys given replace its own; a new start moves its reminders, more places "
+     "go to the waiting list"},
     {"GET",
      "/api/v1/workshops/{id}/registrations",
      api_role::staff,
@@ -100,20 +112,16 @@ json registrations_body(const std::vector<registration_row>& rows) {
     return {{"registrations", out}};
 }
 
+}  // namespace
+
+json workshop_json(const workshop_summary& s);
+
+namespace {
+
 json workshops_body(store& st) {
     json out = json::array();
     for (const auto& s : st.list_workshops()) {
-        const auto& w = s.workshop;
-        out.push_back({{"id", w.id},
-                       {"title", w.title},
-                       {"place", w.place},
-                       {"starts_at", iso_utc(w.starts_at)},
-                       {"timezone", w.timezone},
-                       {"capacity", w.capacity},
-                       {"open", w.open},
-                       {"registered", w.taken},
-                       {"waitlisted", s.waitlisted},
-                       {"cancelled", s.cancelled}});
+        out.push_back(workshop_json(s));
     }
     return {{"workshops", out}};
 }
@@ -134,7 +142,97 @@ std::string_view bearer(const http_request& request) {
 
 }  // namespace
 
-admin_api::admin_api(const config::config& cfg, store& st) : config_(cfg), store_(st) {}
+admin_api::admin_api(const config::config& cfg, store& st, writer& w, const ingest& in)
+    : config_(cfg), store_(st), writer_(w), ingest_(in) {}
+
+json workshop_json(const workshop_summary& s) {
+    const auto& w = s.workshop;
+    return {{"id", w.id},
+            {"title", w.title},
+            {"place", w.place},
+            {"starts_at", iso_utc(w.starts_at)},
+            {"timezone", w.timezone},
+            {"capacity", w.capacity},
+            {"open", w.open},
+            {"registered", w.taken},
+            {"waitlisted", s.waitlisted},
+            {"cancelled", s.cancelled}};
+}
+
+asio::awaitable<http_response> admin_api::save_workshop(const http_request& request,
+                                                        const std::string* existing_id) const {
+    const auto type = request[http::field::content_type];
+    if (type.substr(0, 16) != "application/json") {
+        co_return error_response(http::status::unsupported_media_type, "the body must be application/json");
+    }
+    json body = json::parse(request.body(), nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+        co_return error_response(http::status::bad_request, "the body must be a JSON object");
+    }
+    std::optional<workshop_summary> current;
+    for (auto& s : store_.list_workshops()) {
+        if (s.workshop.id == (existing_id ? *existing_id : body.value("id", std::string()))) {
+            current = std::move(s);
+        }
+    }
+    if (existing_id) {
+        if (!current) {
+            co_return error_response(http::status::not_found, "no such workshop");
+        }
+        if (body.contains("id") && body["id"] != *existing_id) {
+            co_return error_response(http::status::bad_request, "/id: a workshop's id cannot change");
+        }
+        // The keys given replace the workshop's own.
+        const auto& w = current->workshop;
+        json merged = {{"id", w.id},
+                       {"title", w.title},
+                       {"place", w.place},
+                       {"timezone", w.timezone},
+                       {"starts_at", flows::format_local_iso(w.starts_at, w.timezone)},
+                       {"capacity", w.capacity},
+                       {"open", w.open}};
+        if (body.contains("timezone") && !body.contains("starts_at")) {
+            co_return error_response(http::status::bad_request, "/starts_at: give it with a new timezone");
+        }
+        for (const auto& [key, value] : body.items()) {
+            merged[key] = value;
+        }
+        body = std::move(merged);
+    } else if (current) {
+        co_return error_response(http::status::conflict, "/id: a workshop with this id exists");
+    }
+    flowgate::problems problems;
+    const auto w = config::parse_workshop(body, config_, problems);
+    if (!w) {
+        co_return error_response(http::status::bad_request,
+                                 (problems.front().pointer.empty() ? "/" : problems.front().pointer) + ": " +
+                                     problems.front().message);
+    }
+    const auto now = gateway::now();
+    auto taken = std::make_shared<bool>(false);
+    const bool creating = existing_id == nullptr;
+    // A named job, never a temporary in the co_await expression (g++ 12 may destroy those twice).
+    writer::job job = [this, w = *w, now, taken, creating](write_tx& tx) {
+        if (creating && tx.find_workshop(w.id)) {
+            *taken = true;  // added meanwhile by another request
+            return;
+        }
+        ingest_.save_workshop(tx, w, now);
+    };
+    const write_status st = co_await writer_.write(std::move(job));
+    if (st != write_status::committed) {
+        co_return error_response(http::status::service_unavailable, "store unavailable");
+    }
+    if (*taken) {
+        co_return error_response(http::status::conflict, "/id: a workshop with this id exists");
+    }
+    for (const auto& s : store_.list_workshops()) {
+        if (s.workshop.id == w->id) {
+            co_return json_response(creating ? http::status::created : http::status::ok, workshop_json(s));
+        }
+    }
+    co_return error_response(http::status::internal_server_error, "internal error");
+}
 
 std::vector<std::string> admin_api::implemented_routes() {
     std::vector<std::string> out = {"GET /api/v1/openapi.json"};
@@ -174,10 +272,10 @@ const json& admin_api::openapi() {
     return doc;
 }
 
-http_response admin_api::handle(const http_request& request, std::string_view path) const {
+asio::awaitable<http_response> admin_api::handle(const http_request& request, std::string path) const {
     const std::string method(request.method_string());
     if (path == "/api/v1/openapi.json") {
-        return method == "GET" ? json_response(http::status::ok, openapi()) : method_not_allowed("GET");
+        co_return method == "GET" ? json_response(http::status::ok, openapi()) : method_not_allowed("GET");
     }
     const route* found = nullptr;
     std::string allow;
@@ -193,34 +291,40 @@ http_response admin_api::handle(const http_request& request, std::string_view pa
         }
     }
     if (allow.empty()) {
-        return error_response(http::status::not_found, "not found");
+        co_return error_response(http::status::not_found, "not found");
     }
     if (found == nullptr) {
-        return method_not_allowed(allow);
+        co_return method_not_allowed(allow);
     }
     const std::string_view token = bearer(request);
     const auto who = token.empty() ? std::nullopt : store_.find_token(token_hash(token));
     if (!who) {
         auto res = error_response(http::status::unauthorized, "a valid bearer token is required");
         res.set(http::field::www_authenticate, "Bearer");
-        return res;
+        co_return res;
     }
     if (who->role < found->role) {
-        return error_response(http::status::forbidden,
-                              std::string("this needs the ") + to_string(found->role) + " role");
+        co_return error_response(http::status::forbidden,
+                                 std::string("this needs the ") + to_string(found->role) + " role");
     }
     const std::string_view which = found->path;
     if (which == "/api/v1/flows") {
-        return json_response(http::status::ok, flows_body(config_));
+        co_return json_response(http::status::ok, flows_body(config_));
+    }
+    if (which == "/api/v1/workshops" && method == "GET") {
+        co_return json_response(http::status::ok, workshops_body(store_));
     }
     if (which == "/api/v1/workshops") {
-        return json_response(http::status::ok, workshops_body(store_));
+        co_return co_await save_workshop(request, nullptr);
+    }
+    if (which == "/api/v1/workshops/{id}") {
+        co_return co_await save_workshop(request, &found_params.at(0));
     }
     const auto rows = store_.list_registrations(found_params.at(0));
     if (!rows) {
-        return error_response(http::status::not_found, "no such workshop");
+        co_return error_response(http::status::not_found, "no such workshop");
     }
-    return json_response(http::status::ok, registrations_body(*rows));
+    co_return json_response(http::status::ok, registrations_body(*rows));
 }
 
 }  // namespace flowgate::gateway

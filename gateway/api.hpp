@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "gateway/ingest.hpp"
 #include "gateway/server.hpp"
 #include "gateway/store.hpp"
+#include "gateway/writer.hpp"
 
 namespace flowgate::gateway {
 
@@ -21,19 +23,25 @@ std::string token_hash(std::string_view token);
 
 class admin_api {
    public:
-    admin_api(const config::config& cfg, store& st);
+    admin_api(const config::config& cfg, store& st, writer& w, const ingest& in);
 
     static bool owns(std::string_view path) { return path.substr(0, 8) == "/api/v1/" || path == "/api/v1"; }
-    // Reads only, so far: answered on the I/O thread from the store's read connection.
-    http_response handle(const http_request& request, std::string_view path) const;
+    // Reads are answered from the store's read connection; writes go through the writer, so a
+    // 2xx means the change is committed.
+    boost::asio::awaitable<http_response> handle(const http_request& request, std::string path) const;
 
     // The OpenAPI 3 document, and every route this build implements ("GET /api/v1/flows", ...).
     static const nlohmann::json& openapi();
     static std::vector<std::string> implemented_routes();
 
    private:
+    boost::asio::awaitable<http_response> save_workshop(const http_request& request,
+                                                        const std::string* existing_id) const;
+
     const config::config& config_;
     store& store_;
+    writer& writer_;
+    const ingest& ingest_;
 };
 
 }  // namespace flowgate::gateway

@@ -374,20 +374,24 @@ void ingest::fill_places(write_tx& tx, const std::string& workshop_id, timestamp
     }
 }
 
+void ingest::save_workshop(write_tx& tx, const flows::workshop& w, timestamp now) const {
+    const auto before = tx.find_workshop(w.id);
+    tx.upsert_workshop(w, now);
+    if (before && before->starts_at != w.starts_at) {
+        // Moved: every reminder moves with it.
+        for (const std::int64_t contact_id : tx.registered_contacts(w.id)) {
+            tx.cancel_workshop_jobs(contact_id, w.id);
+            schedule_reminders(tx, contact_id, w, now);
+        }
+    }
+    if (before && w.capacity > before->capacity) {
+        fill_places(tx, w.id, now);
+    }
+}
+
 void ingest::seed_workshops(write_tx& tx, timestamp now) const {
     for (const auto& w : config_.workshops) {
-        const auto before = tx.find_workshop(w.id);
-        tx.upsert_workshop(w, now);
-        if (before && before->starts_at != w.starts_at) {
-            // Moved: every reminder moves with it.
-            for (const std::int64_t contact_id : tx.registered_contacts(w.id)) {
-                tx.cancel_workshop_jobs(contact_id, w.id);
-                schedule_reminders(tx, contact_id, w, now);
-            }
-        }
-        if (before && w.capacity > before->capacity) {
-            fill_places(tx, w.id, now);
-        }
+        save_workshop(tx, w, now);
     }
 }
 

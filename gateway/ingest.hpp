@@ -59,6 +59,8 @@ class ingest {
     // At start: the config's workshops into the store. A workshop that moved moves its reminders;
     // one that grew gives its new places to the waiting list.
     void seed_workshops(write_tx& tx, timestamp now) const;
+    // Adds a workshop or changes it in place, with the same consequences (the admin API).
+    void save_workshop(write_tx& tx, const flows::workshop& w, timestamp now) const;
 
     // Reminders and waiting-list news that fell due start their flows; waits that timed out take
     // their timeout branch; runs past their flow's expire_after end as expired. At most `limit`

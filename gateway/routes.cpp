@@ -66,7 +66,7 @@ routes::routes(const config::config& cfg,
       ingest_(in),
       metrics_(m),
       outbound_queued_(std::move(outbound_queued)),
-      api_(cfg, st) {}
+      api_(cfg, st, w, in) {}
 
 std::size_t routes::body_limit(const http_request&) const {
     // One limit for every route for now; a provider with large batches (Meta) will raise its own.
@@ -113,7 +113,7 @@ asio::awaitable<http_response> routes::handle(http_request request) {
             }
         } else if (admin_api::owns(path)) {
             route = "api";
-            res = api_.handle(request, path);
+            res = co_await api_.handle(request, std::string(path));
         } else {
             res = error_response(http::status::not_found, "not found");
         }

@@ -151,6 +151,98 @@ TEST_F(api_test, every_route_with_every_role) {
     }
 }
 
+TEST_F(api_test, staff_add_and_change_workshops) {
+    test::server_process server(dir.file("config.json"));
+    const auto send = [&](const std::string& method,
+                          const std::string& path,
+                          const std::string& body,
+                          const std::string& role,
+                          const std::string& type = "application/json") {
+        return test::request(server.port(),
+                             method,
+                             path,
+                             body,
+                             {{"Authorization", "Bearer " + tokens[role]}, {"Content-Type", type}});
+    };
+    const std::string irbid = R"({"id": "irbid", "title": {"en": "Mediation, Irbid"}, "place": "Library",
+                                 "starts_at": "2027-04-01T10:00", "capacity": 1})";
+    struct call {
+        const char* label;
+        std::string method, path, body, role;
+        int status;
+        std::string error;  // the fixed reason, for a 4xx
+        std::string type = "application/json";
+    };
+    const std::vector<call> calls = {
+        {"a viewer may not", "POST", "/api/v1/workshops", irbid, "viewer", 403, "this needs the staff role"},
+        {"not JSON",
+         "POST",
+         "/api/v1/workshops",
+         "id=irbid",
+         "staff",
+         415,
+         "the body must be application/json",
+         "application/x-www-form-urlencoded"},
+        {"malformed", "POST", "/api/v1/workshops", "{", "staff", 400, "the body must be a JSON object"},
+        {"a bad field is named",
+         "POST",
+         "/api/v1/workshops",
+         R"({"id": "x", "title": "T", "place": "P", "starts_at": "2027-04-01T10:00", "capacity": 0})",
+         "staff",
+         400,
+         "/capacity: must be an integer from 1 to 100000"},
+        {"added", "POST", "/api/v1/workshops", irbid, "staff", 201, ""},
+        {"the id is taken",
+         "POST",
+         "/api/v1/workshops",
+         irbid,
+         "staff",
+         409,
+         "/id: a workshop with this id exists"},
+        {"changed",
+         "PATCH",
+         "/api/v1/workshops/irbid",
+         R"({"capacity": 2, "open": false})",
+         "staff",
+         200,
+         ""},
+        {"an id cannot change",
+         "PATCH",
+         "/api/v1/workshops/irbid",
+         R"({"id": "other"})",
+         "staff",
+         400,
+         "/id: a workshop's id cannot change"},
+        {"no such workshop",
+         "PATCH",
+         "/api/v1/workshops/nowhere",
+         R"({"capacity": 2})",
+         "staff",
+         404,
+         "no such workshop"},
+    };
+    for (const auto& c : calls) {
+        SCOPED_TRACE(c.label);
+        const auto res = send(c.method, c.path, c.body, c.role, c.type);
+        EXPECT_EQ(res.status, c.status) << res.body;
+        if (!c.error.empty()) {
+            EXPECT_EQ(json::parse(res.body).at("error"), c.error);
+        }
+    }
+    const auto all = json::parse(
+        test::request(
+            server.port(), "GET", "/api/v1/workshops", "", {{"Authorization", "Bearer " + tokens["staff"]}})
+            .body);
+    ASSERT_EQ(all.at("workshops").size(), 2u);
+    const auto& added = all.at("workshops").at(1);
+    EXPECT_EQ(added.at("id"), "irbid");
+    EXPECT_EQ(added.at("capacity"), 2);
+    EXPECT_EQ(added.at("open"), false);
+    EXPECT_EQ(added.at("starts_at"), "2027-04-01T07:00:00Z")
+        << "kept through the change, in the config's time zone";
+    EXPECT_EQ(added.at("title").at("en"), "Mediation, Irbid");
+}
+
 TEST(api, the_openapi_document_lists_exactly_the_implemented_routes) {
     std::vector<std::string> documented;
     for (const auto& [path, methods] : admin_api::openapi().at("paths").items()) {
