@@ -249,11 +249,7 @@ const json& admin_api::openapi() {
                                                 {"security", json::array()},
                                                 {"responses", {{"200", {{"description", "OK"}}}}}};
         for (const auto& r : routes_table) {
-            std::string method(r.method);
-            for (auto& c : method) {
-                c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            }
-            paths[r.path][method] = {
+            paths[r.path][handlers::ascii_lower(r.method)] = {
                 {"summary", r.summary},
                 {"x-flowgate-role", to_string(r.role)},
                 {"responses",

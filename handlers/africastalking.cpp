@@ -12,14 +12,8 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::size_t max_id_length = 255;
-
 std::unique_ptr<handler> make_africastalking(const channel_settings& settings) {
     return std::make_unique<africastalking_handler>(settings);
-}
-
-bool valid_id(const std::string& id) {
-    return !id.empty() && id.size() <= max_id_length && is_valid_utf8(id);
 }
 
 // Delivery report `status` values (§3.2). AbsentSubscriber and Expired are final failures.
@@ -58,7 +52,7 @@ send_result classify_recipient(long code, const json& recipient) {
         {
             const auto it = recipient.find("messageId");
             if (it == recipient.end() || !it->is_string() || it->get_ref<const std::string&>() == "None" ||
-                !valid_id(it->get<std::string>())) {
+                !is_provider_id(it->get<std::string>())) {
                 return {send_error::bad_response, "", "accepted without a message id"};
             }
             return {send_error::none, it->get<std::string>(), ""};
@@ -143,7 +137,7 @@ receive_result africastalking_handler::receive(endpoint e, const raw_request& re
     if (id == nullptr) {
         return receive_result::reject(400, "missing id");
     }
-    if (!valid_id(*id)) {
+    if (!is_provider_id(*id)) {
         return receive_result::reject(400, "invalid id");
     }
 

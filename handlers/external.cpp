@@ -12,8 +12,6 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::size_t max_id_length = 255;
-
 std::unique_ptr<handler> make_external(const channel_settings& settings) {
     return std::make_unique<external_handler>(settings);
 }
@@ -109,7 +107,7 @@ receive_result external_handler::receive(endpoint e, const raw_request& request)
     if (id == nullptr || id->empty()) {
         return receive_result::reject(400, "missing id");
     }
-    if (id->size() > max_id_length || !is_valid_utf8(*id)) {
+    if (id->size() > max_provider_id_length || !is_valid_utf8(*id)) {
         return receive_result::reject(400, "invalid id");
     }
 
@@ -204,7 +202,8 @@ send_result external_handler::parse_send_response(const outgoing_message&,
     const json doc = json::parse(response.body, nullptr, false);
     if (!doc.is_discarded() && doc.is_object()) {
         const auto it = doc.find("id");
-        if (it != doc.end() && it->is_string() && it->get_ref<const std::string&>().size() <= max_id_length) {
+        if (it != doc.end() && it->is_string() &&
+            it->get_ref<const std::string&>().size() <= max_provider_id_length) {
             ok.provider_id = it->get<std::string>();
         }
     }

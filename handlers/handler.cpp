@@ -91,9 +91,17 @@ std::string raw_request::content_type() const {
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
         v.remove_prefix(1);
     }
-    std::string out(v);
+    return ascii_lower(v);
+}
+
+std::string ascii_lower(std::string_view text) {
+    std::string out(text);
     std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
     return out;
+}
+
+bool is_provider_id(std::string_view id) {
+    return !id.empty() && id.size() <= max_provider_id_length && is_valid_utf8(id);
 }
 
 receive_result receive_result::accept(std::vector<event> events) {

@@ -12,8 +12,6 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::size_t max_id_length = 255;
-
 std::unique_ptr<handler> make_infobip(const channel_settings& settings) {
     return std::make_unique<infobip_handler>(settings);
 }
@@ -30,8 +28,6 @@ std::optional<long> integer_field(const json& object, const char* key) {
     }
     return std::nullopt;
 }
-
-bool valid_id(const std::string& id) { return !id.empty() && id.size() <= max_id_length; }
 
 // Infobip writes numbers as international digits without '+'.
 std::optional<std::string> sender_urn(const std::string& from, std::string_view default_country) {
@@ -158,7 +154,7 @@ receive_result infobip_handler::receive(endpoint e, const raw_request& request) 
         if (id == nullptr) {
             return receive_result::reject(400, "missing messageId");
         }
-        if (!valid_id(*id)) {
+        if (!is_provider_id(*id)) {
             return receive_result::reject(400, "invalid messageId");
         }
         if (e == endpoint::status) {
@@ -271,7 +267,7 @@ send_result infobip_handler::parse_send_response(const outgoing_message&,
         return {send_error::bad_response, "", "unknown status group"};
     }
     const std::string* id = string_field(first, "messageId");
-    if (id == nullptr || !valid_id(*id)) {
+    if (id == nullptr || !is_provider_id(*id)) {
         return {send_error::bad_response, "", "accepted without a message id"};
     }
     return {send_error::none, *id, ""};

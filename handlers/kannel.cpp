@@ -11,20 +11,8 @@ namespace flowgate::handlers {
 
 namespace {
 
-constexpr std::size_t max_id_length = 255;
-
 std::unique_ptr<handler> make_kannel(const channel_settings& settings) {
     return std::make_unique<kannel_handler>(settings);
-}
-
-bool valid_id(const std::string& id) {
-    return !id.empty() && id.size() <= max_id_length && is_valid_utf8(id);
-}
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-    return out;
 }
 
 void append_utf8(std::string& out, char32_t cp) {
@@ -100,7 +88,7 @@ std::optional<std::string> decode_text(const std::string& bytes,
                                        const std::string* coding) {
     enum class cs { detect, utf8, utf16be, cp1252 } kind = cs::detect;
     if (charset != nullptr && !charset->empty()) {
-        const std::string c = lower(*charset);
+        const std::string c = ascii_lower(*charset);
         if (c == "utf-16be" || c == "utf-16" || c == "ucs-2" || c == "ucs2") {
             kind = cs::utf16be;
         } else if (c == "utf-8" || c == "utf8") {
@@ -226,7 +214,7 @@ receive_result kannel_handler::receive(endpoint e, const raw_request& request) c
     if (id == nullptr) {
         return receive_result::reject(400, "missing id");
     }
-    if (!valid_id(*id)) {
+    if (!is_provider_id(*id)) {
         return receive_result::reject(400, "invalid id");
     }
 

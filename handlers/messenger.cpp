@@ -12,7 +12,6 @@ namespace {
 using json = nlohmann::json;
 
 constexpr const char* default_api_base = "https://graph.facebook.com/v21.0";
-constexpr std::size_t max_id_length = 255;
 
 // Graph codes with a meaning of their own on the Send API (providers.md §8).
 constexpr long long code_permission = 10;
@@ -91,7 +90,7 @@ receive_result messenger_handler::receive(endpoint, const raw_request& request) 
                     continue;
                 }
                 const std::string mid = meta::string_member(*message, "mid");
-                if (mid.empty() || mid.size() > max_id_length) {
+                if (!is_provider_id(mid)) {
                     return receive_result::reject(400, "missing or invalid message id");
                 }
                 if (!is_psid(psid)) {
@@ -104,7 +103,7 @@ receive_result messenger_handler::receive(endpoint, const raw_request& request) 
                 if (const json* mids = meta::array_member(*delivery, "mids")) {
                     for (const json& mid : *mids) {
                         if (mid.is_string() && !mid.get_ref<const std::string&>().empty() &&
-                            mid.get_ref<const std::string&>().size() <= max_id_length) {
+                            mid.get_ref<const std::string&>().size() <= max_provider_id_length) {
                             events.emplace_back(
                                 status_update{mid.get<std::string>(), msg_state::delivered, ""});
                         }
@@ -156,7 +155,7 @@ send_result messenger_handler::parse_send_response(const outgoing_message&,
     if (response.status >= 200 && response.status < 300) {
         const json doc = json::parse(response.body, nullptr, false);
         const std::string id = doc.is_discarded() ? std::string{} : meta::string_member(doc, "message_id");
-        if (id.empty() || id.size() > max_id_length) {
+        if (!is_provider_id(id)) {
             return {send_error::bad_response, "", "no message id in the answer"};
         }
         return {send_error::none, id, ""};

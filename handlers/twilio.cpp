@@ -16,7 +16,6 @@ using json = nlohmann::json;
 
 constexpr std::string_view default_api_base = "https://api.twilio.com";
 constexpr std::string_view whatsapp_prefix = "whatsapp:";
-constexpr std::size_t max_id_length = 255;
 
 std::unique_ptr<handler> make_twilio(const channel_settings& settings) {
     return std::make_unique<twilio_handler>(settings);
@@ -75,12 +74,6 @@ std::vector<std::string> url_variants(std::string_view url) {
             out.push_back(out[i].substr(0, q) + query);
         }
     }
-    return out;
-}
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
     return out;
 }
 
@@ -144,10 +137,6 @@ bool is_messaging_service(std::string_view address) {
            std::all_of(address.begin() + 2, address.end(), [](unsigned char c) { return std::isxdigit(c); });
 }
 
-bool valid_id(const std::string& id) {
-    return !id.empty() && id.size() <= max_id_length && is_valid_utf8(id);
-}
-
 // Error codes that mean the contact opted out: 21610 (replied STOP to this sender), 63014 (the
 // WhatsApp user blocked the business).
 bool is_opt_out_code(std::string_view code) { return code == "21610" || code == "63014"; }
@@ -171,7 +160,7 @@ std::optional<msg_state> state_of(std::string_view status) {
 
 receive_result status_of(const form_fields& params, std::string_view default_country) {
     const std::string id = first_of(params, {"MessageSid", "SmsSid"});
-    if (!valid_id(id)) {
+    if (!is_provider_id(id)) {
         return receive_result::reject(400, "missing MessageSid");
     }
     const std::string status = first_of(params, {"MessageStatus", "SmsStatus"});
@@ -198,7 +187,7 @@ receive_result status_of(const form_fields& params, std::string_view default_cou
 
 receive_result message_of(const form_fields& params, std::string_view default_country) {
     const std::string id = first_of(params, {"MessageSid", "SmsMessageSid", "SmsSid"});
-    if (!valid_id(id)) {
+    if (!is_provider_id(id)) {
         return receive_result::reject(400, "missing MessageSid");
     }
     const std::string from = first_of(params, {"From"});
@@ -272,7 +261,7 @@ bool twilio_handler::valid_signature(std::string_view auth_token, const raw_requ
     const std::string* body_sha256 = query ? find_field(*query, "bodySHA256") : nullptr;
     if (body_sha256 != nullptr) {
         // JSON webhooks: the URL carries the body's hash and only the URL is signed.
-        if (!equal_constant_time(lower(*body_sha256), to_hex(sha256(request.body)))) {
+        if (!equal_constant_time(ascii_lower(*body_sha256), to_hex(sha256(request.body)))) {
             return false;
         }
     } else if (request.method == "POST") {
@@ -369,7 +358,7 @@ send_result twilio_handler::parse_send_response(const outgoing_message&,
     if (response.status >= 200 && response.status < 300) {
         if (is_object) {
             const auto sid = doc.find("sid");
-            if (sid != doc.end() && sid->is_string() && valid_id(sid->get<std::string>())) {
+            if (sid != doc.end() && sid->is_string() && is_provider_id(sid->get<std::string>())) {
                 return {send_error::none, sid->get<std::string>(), ""};
             }
         }

@@ -17,16 +17,9 @@ using json = nlohmann::json;
 using params_map = std::map<std::string, std::string>;
 
 constexpr std::string_view default_api_base = "https://rest.nexmo.com";
-constexpr std::size_t max_id_length = 255;
 
 std::unique_ptr<handler> make_vonage(const channel_settings& settings) {
     return std::make_unique<vonage_handler>(settings);
-}
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-    return out;
 }
 
 bool is_blank(std::string_view s) {
@@ -69,10 +62,6 @@ std::string field(const params_map& params, const std::string& key) {
     return it == params.end() ? std::string{} : it->second;
 }
 
-bool valid_id(const std::string& id) {
-    return !id.empty() && id.size() <= max_id_length && is_valid_utf8(id);
-}
-
 // Vonage's numbers are international digits without '+'.
 std::optional<std::string> urn_of(const std::string& msisdn, std::string_view default_country) {
     if (msisdn.empty()) {
@@ -100,7 +89,7 @@ std::optional<msg_state> state_of(std::string_view status) {
 
 receive_result receipt_of(const params_map& params, std::string_view default_country) {
     const std::string message_id = field(params, "messageId");
-    if (!valid_id(message_id)) {
+    if (!is_provider_id(message_id)) {
         return receive_result::reject(400, "missing messageId");
     }
     const std::string status = field(params, "status");
@@ -118,7 +107,8 @@ receive_result receipt_of(const params_map& params, std::string_view default_cou
         !std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         code.clear();
     }
-    std::vector<event> events{status_update{valid_id(client_ref) ? client_ref : message_id, *state, code}};
+    std::vector<event> events{
+        status_update{is_provider_id(client_ref) ? client_ref : message_id, *state, code}};
     // err-code 9 "illegal number": the recipient asked not to receive messages from this service.
     if (*state == msg_state::failed && code == "9") {
         if (auto urn = urn_of(field(params, "msisdn"), default_country)) {
@@ -130,7 +120,7 @@ receive_result receipt_of(const params_map& params, std::string_view default_cou
 
 receive_result message_of(const params_map& params, std::string_view default_country) {
     const std::string message_id = field(params, "messageId");
-    if (!valid_id(message_id)) {
+    if (!is_provider_id(message_id)) {
         return receive_result::reject(400, "missing messageId");
     }
     const std::string msisdn = field(params, "msisdn");
@@ -253,7 +243,7 @@ vonage_handler::vonage_handler(const channel_settings& settings)
       default_country_(settings.default_country) {}
 
 std::optional<vonage_handler::sig_method> vonage_handler::parse_sig_method(std::string_view name) {
-    const std::string n = lower(name);
+    const std::string n = ascii_lower(name);
     if (n == "md5hash") {
         return sig_method::md5hash;
     }
@@ -326,7 +316,7 @@ receive_result vonage_handler::receive(endpoint e, const raw_request& request) c
             return receive_result::reject(403, "invalid signature");
         }
         // Vonage's SDKs differ on blank values (java skips them): either form is accepted.
-        const std::string given = lower(sig);
+        const std::string given = ascii_lower(sig);
         const bool ok = equal_constant_time(given, signature(*method_, signature_secret_, *params, false)) ||
                         equal_constant_time(given, signature(*method_, signature_secret_, *params, true));
         if (!ok) {
@@ -432,7 +422,7 @@ send_result vonage_handler::parse_send_response(const outgoing_message&,
             return classify_status(status);
         }
         const auto id = m.find("message-id");
-        if (first_id.empty() && id != m.end() && id->is_string() && valid_id(id->get<std::string>())) {
+        if (first_id.empty() && id != m.end() && id->is_string() && is_provider_id(id->get<std::string>())) {
             first_id = id->get<std::string>();
         }
     }

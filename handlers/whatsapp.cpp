@@ -12,7 +12,6 @@ namespace {
 using json = nlohmann::json;
 
 constexpr const char* default_api_base = "https://graph.facebook.com/v21.0";
-constexpr std::size_t max_id_length = 255;
 
 // Meta error codes with a meaning of their own (providers.md §7.4).
 constexpr long long code_outside_window = 131047;
@@ -194,7 +193,7 @@ receive_result whatsapp_handler::receive(endpoint, const raw_request& request) c
             if (const json* messages = meta::array_member(*value, "messages")) {
                 for (const json& m : *messages) {
                     const std::string id = meta::string_member(m, "id");
-                    if (id.empty() || id.size() > max_id_length) {
+                    if (!is_provider_id(id)) {
                         return receive_result::reject(400, "missing or invalid message id");
                     }
                     const std::string from = meta::string_member(m, "from");
@@ -212,7 +211,7 @@ receive_result whatsapp_handler::receive(endpoint, const raw_request& request) c
             if (const json* statuses = meta::array_member(*value, "statuses")) {
                 for (const json& s : *statuses) {
                     const std::string id = meta::string_member(s, "id");
-                    if (id.empty() || id.size() > max_id_length) {
+                    if (!is_provider_id(id)) {
                         return receive_result::reject(400, "missing or invalid status id");
                     }
                     const auto state = status_of(meta::string_member(s, "status"));
@@ -286,7 +285,7 @@ send_result whatsapp_handler::parse_send_response(const outgoing_message&,
         const std::string id = messages == nullptr || messages->empty()
                                    ? std::string{}
                                    : meta::string_member(messages->front(), "id");
-        if (id.empty() || id.size() > max_id_length) {
+        if (!is_provider_id(id)) {
             return {send_error::bad_response, "", "no message id in the answer"};
         }
         return {send_error::none, id, ""};
