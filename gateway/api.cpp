@@ -112,11 +112,19 @@ json registrations_body(const std::vector<registration_row>& rows) {
     return {{"registrations", out}};
 }
 
-}  // namespace
-
-json workshop_json(const workshop_summary& s);
-
-namespace {
+json workshop_json(const workshop_summary& s) {
+    const auto& w = s.workshop;
+    return {{"id", w.id},
+            {"title", w.title},
+            {"place", w.place},
+            {"starts_at", iso_utc(w.starts_at)},
+            {"timezone", w.timezone},
+            {"capacity", w.capacity},
+            {"open", w.open},
+            {"registered", w.taken},
+            {"waitlisted", s.waitlisted},
+            {"cancelled", s.cancelled}};
+}
 
 json workshops_body(store& st) {
     json out = json::array();
@@ -144,20 +152,6 @@ std::string_view bearer(const http_request& request) {
 
 admin_api::admin_api(const config::config& cfg, store& st, writer& w, const ingest& in)
     : config_(cfg), store_(st), writer_(w), ingest_(in) {}
-
-json workshop_json(const workshop_summary& s) {
-    const auto& w = s.workshop;
-    return {{"id", w.id},
-            {"title", w.title},
-            {"place", w.place},
-            {"starts_at", iso_utc(w.starts_at)},
-            {"timezone", w.timezone},
-            {"capacity", w.capacity},
-            {"open", w.open},
-            {"registered", w.taken},
-            {"waitlisted", s.waitlisted},
-            {"cancelled", s.cancelled}};
-}
 
 asio::awaitable<http_response> admin_api::save_workshop(const http_request& request,
                                                         const std::string* existing_id) const {
