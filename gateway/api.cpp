@@ -4,11 +4,14 @@
 
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdio>
 
-#include "flows/calendar.hpp"
+#include "gateway/api_routes.hpp"
 #include "gateway/clock.hpp"
 #include "gateway/responses.hpp"
 #include "handlers/crypto.hpp"
+#include "handlers/form.hpp"
+#include "handlers/handler.hpp"
 
 namespace flowgate::gateway {
 
@@ -20,58 +23,11 @@ std::string new_api_token() { return "fg_" + handlers::to_hex(handlers::random_b
 
 std::string token_hash(std::string_view token) { return handlers::to_hex(handlers::sha256(token)); }
 
-namespace {
+namespace api {
 
-struct route {
-    const char* method;
-    const char* path;
-    api_role role;
-    const char* summary;
-};
-
-// Every implemented route: the dispatcher and the OpenAPI document are both built from it.
-constexpr route routes_table[] = {
-    {"GET", "/api/v1/flows", api_role::viewer, "The loaded flows"},
-    {"GET",
-     "/api/v1/workshops",
-     api_role::staff,
-     "Every workshop, soonest first, with its registrations counted"},
-    {"POST",
-     "/api/v1/workshops",
-     api_role::staff,
-     "Adds a workshop (the body as in the config's \"workshops\"); 409 if its id is taken"},
-    {"PATCH",
-     "/api/v1/workshops/{id}",
-     api_role::staff,
-     "Changes a workshop: the keys given replace its own; a new start moves its reminders, more places "
-     "go to the waiting list"},
-    {"GET",
-     "/api/v1/workshops/{id}/registrations",
-     api_role::staff,
-     "A workshop's registrations, oldest first (the waiting list's order); contacts by UUID and name"},
-};
-
-// Whether `path` fits `pattern`, where "{name}" stands for one non-empty segment; the segments
-// that fill them, in order.
-bool match_path(std::string_view pattern, std::string_view path, std::vector<std::string>& params) {
-    params.clear();
-    while (!pattern.empty() || !path.empty()) {
-        const auto p_end = pattern.find('/', 1);
-        const auto s_end = path.find('/', 1);
-        const std::string_view p = pattern.substr(0, p_end);
-        const std::string_view seg = path.substr(0, s_end);
-        if (p.size() > 2 && p[1] == '{') {
-            if (seg.size() < 2) {
-                return false;
-            }
-            params.emplace_back(seg.substr(1));
-        } else if (p != seg) {
-            return false;
-        }
-        pattern = p_end == std::string_view::npos ? std::string_view{} : pattern.substr(p_end);
-        path = s_end == std::string_view::npos ? std::string_view{} : path.substr(s_end);
-    }
-    return true;
+const std::string* call::query_value(std::string_view key) const {
+    const auto it = query.find(std::string(key));
+    return it == query.end() ? nullptr : &it->second;
 }
 
 std::string iso_utc(timestamp t) {
@@ -91,47 +47,180 @@ std::string iso_utc(timestamp t) {
     return buf;
 }
 
-json flows_body(const config::config& cfg) {
-    json out = json::array();
-    for (const auto& f : cfg.flows->all()) {
-        out.push_back({{"id", f.id}, {"name", f.name}, {"language", f.language}, {"nodes", f.nodes.size()}});
+std::optional<timestamp> parse_iso_utc(std::string_view s) {
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+    auto digits = [&s](std::size_t at, std::size_t n, int& out) {
+        if (at + n > s.size()) {
+            return false;
+        }
+        out = 0;
+        for (std::size_t i = at; i < at + n; ++i) {
+            if (s[i] < '0' || s[i] > '9') {
+                return false;
+            }
+            out = out * 10 + (s[i] - '0');
+        }
+        return true;
+    };
+    if (!digits(0, 4, y) || s.size() < 16 || s[4] != '-' || !digits(5, 2, mo) || s[7] != '-' ||
+        !digits(8, 2, d) || (s[10] != 'T' && s[10] != ' ') || !digits(11, 2, h) || s[13] != ':' ||
+        !digits(14, 2, mi)) {
+        return std::nullopt;
     }
-    return {{"flows", out}};
+    std::size_t at = 16;
+    if (at < s.size() && s[at] == ':') {
+        if (!digits(at + 1, 2, sec)) {
+            return std::nullopt;
+        }
+        at += 3;
+        if (at < s.size() && s[at] == '.') {  // fractions of a second are dropped
+            ++at;
+            while (at < s.size() && s[at] >= '0' && s[at] <= '9') {
+                ++at;
+            }
+        }
+    }
+    int offset_minutes = 0;
+    if (at < s.size() && s[at] == 'Z' && at + 1 == s.size()) {
+        offset_minutes = 0;
+    } else if (at + 6 == s.size() && (s[at] == '+' || s[at] == '-') && s[at + 3] == ':') {
+        int oh = 0, om = 0;
+        if (!digits(at + 1, 2, oh) || !digits(at + 4, 2, om) || oh > 14 || om > 59) {
+            return std::nullopt;
+        }
+        offset_minutes = (s[at] == '-' ? -1 : 1) * (oh * 60 + om);
+    } else {
+        return std::nullopt;  // a time without a zone is ambiguous
+    }
+    const std::chrono::year_month_day ymd{std::chrono::year(y),
+                                          std::chrono::month(static_cast<unsigned>(mo)),
+                                          std::chrono::day(static_cast<unsigned>(d))};
+    if (!ymd.ok() || h > 23 || mi > 59 || sec > 60) {
+        return std::nullopt;
+    }
+    const auto t = std::chrono::sys_days(ymd) + std::chrono::hours(h) + std::chrono::minutes(mi) +
+                   std::chrono::seconds(sec) - std::chrono::minutes(offset_minutes);
+    return std::chrono::time_point_cast<std::chrono::milliseconds>(t);
 }
 
-json registrations_body(const std::vector<registration_row>& rows) {
-    json out = json::array();
-    for (const auto& r : rows) {
-        out.push_back({{"contact", r.contact_uuid},
-                       {"name", r.contact_name},
-                       {"language", r.language},
-                       {"status", flows::to_string(r.status)},
-                       {"created_at", iso_utc(r.created_at)},
-                       {"updated_at", iso_utc(r.updated_at)}});
+json_body read_json_object(const http_request& request) {
+    const auto type = request[http::field::content_type];
+    if (type.substr(0, 16) != "application/json") {
+        return {{},
+                error_response(http::status::unsupported_media_type, "the body must be application/json")};
     }
-    return {{"registrations", out}};
+    json body = json::parse(request.body(), nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+        return {{}, error_response(http::status::bad_request, "the body must be a JSON object")};
+    }
+    return {std::move(body), std::nullopt};
 }
 
-json workshop_json(const workshop_summary& s) {
-    const auto& w = s.workshop;
-    return {{"id", w.id},
-            {"title", w.title},
-            {"place", w.place},
-            {"starts_at", iso_utc(w.starts_at)},
-            {"timezone", w.timezone},
-            {"capacity", w.capacity},
-            {"open", w.open},
-            {"registered", w.taken},
-            {"waitlisted", s.waitlisted},
-            {"cancelled", s.cancelled}};
+http_response bad_field(std::string_view pointer, std::string_view message) {
+    return error_response(
+        http::status::bad_request,
+        (pointer.empty() ? std::string("/") : std::string(pointer)) + ": " + std::string(message));
 }
 
-json workshops_body(store& st) {
-    json out = json::array();
-    for (const auto& s : st.list_workshops()) {
-        out.push_back(workshop_json(s));
+http_response bad_request(const problems& p) {
+    if (p.empty()) {
+        return error_response(http::status::bad_request, "bad request");
     }
-    return {{"workshops", out}};
+    return bad_field(p.front().pointer, p.front().message);
+}
+
+void audit(write_tx& tx,
+           const api_token& who,
+           std::string_view action,
+           std::string_view target,
+           std::int64_t rows,
+           timestamp now) {
+    tx.add_audit(
+        audit_entry{0, now, who.id, who.name, who.role, std::string(action), std::string(target), rows});
+}
+
+asio::awaitable<bool> audit_now(
+    const context& ctx, const api_token& who, std::string action, std::string target, std::int64_t rows) {
+    const auto now = gateway::now();
+    writer::job job = [who, action = std::move(action), target = std::move(target), rows, now](write_tx& tx) {
+        audit(tx, who, action, target, rows, now);
+    };
+    const write_status st = co_await ctx.wr.write(std::move(job));
+    co_return st == write_status::committed;
+}
+
+std::optional<std::int64_t> query_limit(const call& c,
+                                        std::string_view key,
+                                        std::int64_t fallback,
+                                        std::int64_t max) {
+    const auto* v = c.query_value(key);
+    if (v == nullptr) {
+        return fallback;
+    }
+    if (v->empty() || v->size() > 9) {
+        return std::nullopt;
+    }
+    std::int64_t n = 0;
+    for (const char ch : *v) {
+        if (ch < '0' || ch > '9') {
+            return std::nullopt;
+        }
+        n = n * 10 + (ch - '0');
+    }
+    if (n < 1 || n > max) {
+        return std::nullopt;
+    }
+    return n;
+}
+
+}  // namespace api
+
+namespace {
+
+// Every implemented route, from every area: the dispatcher and the OpenAPI document are both
+// built from it.
+const std::vector<const api::route*>& all_routes() {
+    static const std::vector<const api::route*> routes = [] {
+        std::vector<const api::route*> out;
+        for (const auto area : {api::workshop_routes(),
+                                api::contact_routes(),
+                                api::broadcast_routes(),
+                                api::result_routes(),
+                                api::audit_routes()}) {
+            for (const auto& r : area) {
+                out.push_back(&r);
+            }
+        }
+        return out;
+    }();
+    return routes;
+}
+
+// Whether `path` fits `pattern`, where "{name}" stands for one non-empty segment; the segments
+// that fill them, in order (percent-decoded).
+bool match_path(std::string_view pattern, std::string_view path, std::vector<std::string>& params) {
+    params.clear();
+    while (!pattern.empty() || !path.empty()) {
+        const auto p_end = pattern.find('/', 1);
+        const auto s_end = path.find('/', 1);
+        const std::string_view p = pattern.substr(0, p_end);
+        const std::string_view seg = path.substr(0, s_end);
+        if (p.size() > 2 && p[1] == '{') {
+            if (seg.size() < 2) {
+                return false;
+            }
+            auto decoded = handlers::percent_decode(seg.substr(1), false);
+            if (!decoded || decoded->empty()) {
+                return false;
+            }
+            params.push_back(std::move(*decoded));
+        } else if (p != seg) {
+            return false;
+        }
+        pattern = p_end == std::string_view::npos ? std::string_view{} : pattern.substr(p_end);
+        path = s_end == std::string_view::npos ? std::string_view{} : path.substr(s_end);
+    }
+    return true;
 }
 
 // The bearer token of the request, or "" when there is none.
@@ -148,90 +237,34 @@ std::string_view bearer(const http_request& request) {
     return v.substr(scheme.size());
 }
 
+// The request's query parameters (the first value of each); nullopt when malformed.
+std::optional<std::map<std::string, std::string>> query_of(const http_request& request) {
+    const std::string_view target(request.target().data(), request.target().size());
+    const auto q = target.find('?');
+    std::map<std::string, std::string> out;
+    if (q == std::string_view::npos) {
+        return out;
+    }
+    const auto fields = handlers::decode_form(target.substr(q + 1));
+    if (!fields) {
+        return std::nullopt;
+    }
+    for (const auto& [k, v] : *fields) {
+        out.emplace(k, v);
+    }
+    return out;
+}
+
 }  // namespace
 
-admin_api::admin_api(const config::config& cfg, store& st, writer& w, const ingest& in)
-    : config_(cfg), store_(st), writer_(w), ingest_(in) {}
-
-asio::awaitable<http_response> admin_api::save_workshop(const http_request& request,
-                                                        const std::string* existing_id) const {
-    const auto type = request[http::field::content_type];
-    if (type.substr(0, 16) != "application/json") {
-        co_return error_response(http::status::unsupported_media_type, "the body must be application/json");
-    }
-    json body = json::parse(request.body(), nullptr, false);
-    if (body.is_discarded() || !body.is_object()) {
-        co_return error_response(http::status::bad_request, "the body must be a JSON object");
-    }
-    std::optional<workshop_summary> current;
-    for (auto& s : store_.list_workshops()) {
-        if (s.workshop.id == (existing_id ? *existing_id : body.value("id", std::string()))) {
-            current = std::move(s);
-        }
-    }
-    if (existing_id) {
-        if (!current) {
-            co_return error_response(http::status::not_found, "no such workshop");
-        }
-        if (body.contains("id") && body["id"] != *existing_id) {
-            co_return error_response(http::status::bad_request, "/id: a workshop's id cannot change");
-        }
-        // The keys given replace the workshop's own.
-        const auto& w = current->workshop;
-        json merged = {{"id", w.id},
-                       {"title", w.title},
-                       {"place", w.place},
-                       {"timezone", w.timezone},
-                       {"starts_at", flows::format_local_iso(w.starts_at, w.timezone)},
-                       {"capacity", w.capacity},
-                       {"open", w.open}};
-        if (body.contains("timezone") && !body.contains("starts_at")) {
-            co_return error_response(http::status::bad_request, "/starts_at: give it with a new timezone");
-        }
-        for (const auto& [key, value] : body.items()) {
-            merged[key] = value;
-        }
-        body = std::move(merged);
-    } else if (current) {
-        co_return error_response(http::status::conflict, "/id: a workshop with this id exists");
-    }
-    flowgate::problems problems;
-    const auto w = config::parse_workshop(body, config_, problems);
-    if (!w) {
-        co_return error_response(http::status::bad_request,
-                                 (problems.front().pointer.empty() ? "/" : problems.front().pointer) + ": " +
-                                     problems.front().message);
-    }
-    const auto now = gateway::now();
-    auto taken = std::make_shared<bool>(false);
-    const bool creating = existing_id == nullptr;
-    // A named job, never a temporary in the co_await expression (g++ 12 may destroy those twice).
-    writer::job job = [this, w = *w, now, taken, creating](write_tx& tx) {
-        if (creating && tx.find_workshop(w.id)) {
-            *taken = true;  // added meanwhile by another request
-            return;
-        }
-        ingest_.save_workshop(tx, w, now);
-    };
-    const write_status st = co_await writer_.write(std::move(job));
-    if (st != write_status::committed) {
-        co_return error_response(http::status::service_unavailable, "store unavailable");
-    }
-    if (*taken) {
-        co_return error_response(http::status::conflict, "/id: a workshop with this id exists");
-    }
-    for (const auto& s : store_.list_workshops()) {
-        if (s.workshop.id == w->id) {
-            co_return json_response(creating ? http::status::created : http::status::ok, workshop_json(s));
-        }
-    }
-    co_return error_response(http::status::internal_server_error, "internal error");
-}
+admin_api::admin_api(
+    const config::config& cfg, store& st, writer& w, const ingest& in, std::function<void()> outbound_queued)
+    : config_(cfg), store_(st), writer_(w), ingest_(in), outbound_queued_(std::move(outbound_queued)) {}
 
 std::vector<std::string> admin_api::implemented_routes() {
     std::vector<std::string> out = {"GET /api/v1/openapi.json"};
-    for (const auto& r : routes_table) {
-        out.push_back(std::string(r.method) + " " + r.path);
+    for (const auto* r : all_routes()) {
+        out.push_back(std::string(r->method) + " " + r->path);
     }
     return out;
 }
@@ -242,15 +275,42 @@ const json& admin_api::openapi() {
         paths["/api/v1/openapi.json"]["get"] = {{"summary", "This document"},
                                                 {"security", json::array()},
                                                 {"responses", {{"200", {{"description", "OK"}}}}}};
-        for (const auto& r : routes_table) {
-            paths[r.path][handlers::ascii_lower(r.method)] = {
-                {"summary", r.summary},
-                {"x-flowgate-role", to_string(r.role)},
+        for (const auto* r : all_routes()) {
+            json op = {
+                {"summary", r->summary},
+                {"x-flowgate-role", to_string(r->role)},
                 {"responses",
-                 {{"200", {{"description", "OK"}}},
+                 {{"200", {{"description", "OK"}, {"content", {{r->produces, json::object()}}}}},
+                  {"400", {{"description", "A bad request; \"error\" names the field"}}},
                   {"401", {{"description", "No token, or not a valid one"}}},
-                  {"403",
-                   {{"description", std::string("The token's role is below ") + to_string(r.role)}}}}}};
+                  {"403", {{"description", std::string("The token's role is below ") + to_string(r->role)}}},
+                  {"404", {{"description", "No such object"}}}}}};
+            json parameters = json::array();
+            std::string_view rest = r->path;
+            for (auto open = rest.find('{'); open != std::string_view::npos; open = rest.find('{')) {
+                const auto close = rest.find('}', open);
+                parameters.push_back({{"name", std::string(rest.substr(open + 1, close - open - 1))},
+                                      {"in", "path"},
+                                      {"required", true},
+                                      {"schema", {{"type", "string"}}}});
+                rest.remove_prefix(close + 1);
+            }
+            for (const auto& q : r->query) {
+                parameters.push_back({{"name", q.name},
+                                      {"in", "query"},
+                                      {"description", q.description},
+                                      {"schema", {{"type", "string"}}}});
+            }
+            if (!parameters.empty()) {
+                op["parameters"] = parameters;
+            }
+            if (r->body != nullptr) {
+                const std::string_view b = r->body;
+                const char* type = b.substr(0, 4) == "CSV:" ? "text/csv" : "application/json";
+                op["requestBody"] = {
+                    {"required", true}, {"description", r->body}, {"content", {{type, json::object()}}}};
+            }
+            paths[r->path][handlers::ascii_lower(r->method)] = std::move(op);
         }
         return json{
             {"openapi", "3.0.3"},
@@ -267,15 +327,15 @@ asio::awaitable<http_response> admin_api::handle(const http_request& request, st
     if (path == "/api/v1/openapi.json") {
         co_return method == "GET" ? json_response(http::status::ok, openapi()) : method_not_allowed("GET");
     }
-    const route* found = nullptr;
+    const api::route* found = nullptr;
     std::string allow;
     std::vector<std::string> params;
     std::vector<std::string> found_params;
-    for (const auto& r : routes_table) {
-        if (match_path(r.path, path, params)) {
-            allow += (allow.empty() ? "" : ", ") + std::string(r.method);
-            if (method == r.method) {
-                found = &r;
+    for (const auto* r : all_routes()) {
+        if (match_path(r->path, path, params)) {
+            allow += (allow.empty() ? "" : ", ") + std::string(r->method);
+            if (method == r->method) {
+                found = r;
                 found_params = params;
             }
         }
@@ -297,24 +357,13 @@ asio::awaitable<http_response> admin_api::handle(const http_request& request, st
         co_return error_response(http::status::forbidden,
                                  std::string("this needs the ") + to_string(found->role) + " role");
     }
-    const std::string_view which = found->path;
-    if (which == "/api/v1/flows") {
-        co_return json_response(http::status::ok, flows_body(config_));
+    auto query = query_of(request);
+    if (!query) {
+        co_return error_response(http::status::bad_request, "malformed query string");
     }
-    if (which == "/api/v1/workshops" && method == "GET") {
-        co_return json_response(http::status::ok, workshops_body(store_));
-    }
-    if (which == "/api/v1/workshops") {
-        co_return co_await save_workshop(request, nullptr);
-    }
-    if (which == "/api/v1/workshops/{id}") {
-        co_return co_await save_workshop(request, &found_params.at(0));
-    }
-    const auto rows = store_.list_registrations(found_params.at(0));
-    if (!rows) {
-        co_return error_response(http::status::not_found, "no such workshop");
-    }
-    co_return json_response(http::status::ok, registrations_body(*rows));
+    const api::context ctx{config_, store_, writer_, ingest_, outbound_queued_};
+    const api::call c{request, std::move(found_params), std::move(*query), *who};
+    co_return co_await found->handle(ctx, c);
 }
 
 }  // namespace flowgate::gateway

@@ -2,8 +2,10 @@
 // The admin API under /api/v1 (docs/api.md): JSON, `Authorization: Bearer TOKEN` from
 // `flowgate token create`, three roles (viewer < staff < admin). No or bad token → 401, a role too
 // low → 403, an unknown route → 404, a wrong method → 405. Described by the OpenAPI document at
-// /api/v1/openapi.json, which a test keeps true.
+// /api/v1/openapi.json, which a test keeps true. The routes live per area in api_*.cpp
+// (gateway/api_routes.hpp).
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -23,7 +25,12 @@ std::string token_hash(std::string_view token);
 
 class admin_api {
    public:
-    admin_api(const config::config& cfg, store& st, writer& w, const ingest& in);
+    admin_api(
+        const config::config& cfg,
+        store& st,
+        writer& w,
+        const ingest& in,
+        std::function<void()> outbound_queued = [] {});
 
     static bool owns(std::string_view path) { return path.substr(0, 8) == "/api/v1/" || path == "/api/v1"; }
     // Reads are answered from the store's read connection; writes go through the writer, so a
@@ -35,13 +42,11 @@ class admin_api {
     static std::vector<std::string> implemented_routes();
 
    private:
-    boost::asio::awaitable<http_response> save_workshop(const http_request& request,
-                                                        const std::string* existing_id) const;
-
     const config::config& config_;
     store& store_;
     writer& writer_;
     const ingest& ingest_;
+    std::function<void()> outbound_queued_;
 };
 
 }  // namespace flowgate::gateway

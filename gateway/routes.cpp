@@ -66,7 +66,7 @@ routes::routes(const config::config& cfg,
       ingest_(in),
       metrics_(m),
       outbound_queued_(std::move(outbound_queued)),
-      api_(cfg, st, w, in) {}
+      api_(cfg, st, w, in, outbound_queued_) {}
 
 std::size_t routes::body_limit(const http_request&) const {
     // One limit for every route for now; a provider with large batches (Meta) will raise its own.

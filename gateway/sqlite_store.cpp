@@ -14,7 +14,7 @@ namespace {
 
 // Ordered migrations: migration i brings the schema to user_version i + 1. Never edit a released one;
 // append a new one.
-constexpr std::array<std::string_view, 3> migrations = {
+constexpr std::array<std::string_view, 4> migrations = {
     R"sql(
 CREATE TABLE contacts (
     id          INTEGER PRIMARY KEY,
@@ -168,6 +168,19 @@ CREATE TABLE api_tokens (
     hash        TEXT NOT NULL UNIQUE,
     created_at  INTEGER NOT NULL,
     revoked_at  INTEGER
+);
+)sql",
+    // 4: the audit log of staff actions (never message bodies or numbers).
+    R"sql(
+CREATE TABLE audit_log (
+    id          INTEGER PRIMARY KEY,
+    at          INTEGER NOT NULL,
+    token_id    INTEGER NOT NULL,
+    token_name  TEXT NOT NULL,
+    role        TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    target      TEXT NOT NULL DEFAULT '',
+    rows        INTEGER NOT NULL DEFAULT 0
 );
 )sql",
 };
@@ -941,6 +954,20 @@ class sqlite_write_tx final : public write_tx {
         return s_.db.last_insert_rowid();
     }
 
+    void add_audit(const audit_entry& e) override {
+        sqlite::statement q(s_.db,
+                            "INSERT INTO audit_log (at, token_id, token_name, role, action, target, rows) "
+                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+        q.bind(1, to_millis(e.at))
+            .bind(2, e.token_id)
+            .bind(3, e.token_name)
+            .bind(4, to_string(e.role))
+            .bind(5, e.action)
+            .bind(6, e.target)
+            .bind(7, e.rows)
+            .run();
+    }
+
     std::size_t mark_interrupted_sends_unknown(timestamp now) override {
         s_.interrupted.bind(1, to_millis(now)).run();
         return static_cast<std::size_t>(s_.db.changes());
@@ -1135,6 +1162,26 @@ std::optional<std::vector<registration_row>> sqlite_store::list_registrations(
         r.created_at = from_millis(q.column_int64(4));
         r.updated_at = from_millis(q.column_int64(5));
         out.push_back(std::move(r));
+    }
+    return out;
+}
+
+std::vector<audit_entry> sqlite_store::list_audit(std::size_t limit, std::int64_t before) {
+    std::lock_guard lock(reader_mutex_);
+    sqlite::statement q(read_db(),
+                        "SELECT id, at, token_id, token_name, role, action, target, rows FROM audit_log "
+                        "WHERE ?1 = 0 OR id < ?1 ORDER BY id DESC LIMIT ?2");
+    q.bind(1, before).bind(2, static_cast<std::int64_t>(limit));
+    std::vector<audit_entry> out;
+    while (q.step()) {
+        out.push_back(audit_entry{q.column_int64(0),
+                                  from_millis(q.column_int64(1)),
+                                  q.column_int64(2),
+                                  q.column_text(3),
+                                  api_role_from(q.column_text(4)).value_or(api_role::viewer),
+                                  q.column_text(5),
+                                  q.column_text(6),
+                                  q.column_int64(7)});
     }
     return out;
 }

@@ -23,6 +23,7 @@ class sqlite_store final : public store {
     std::optional<api_token> find_token(const std::string& token_hash) override;
     std::vector<workshop_summary> list_workshops() override;
     std::optional<std::vector<registration_row>> list_registrations(const std::string& workshop_id) override;
+    std::vector<audit_entry> list_audit(std::size_t limit, std::int64_t before) override;
     void close() override;
 
     // The schema version this code writes.
@@ -31,6 +32,10 @@ class sqlite_store final : public store {
     struct statements;
 
    private:
+    // The read connection (the writer's when the database is in memory), for read-side queries.
+    // Hold reader_mutex_ while using it.
+    sqlite::connection& read_db() { return reader_ ? *reader_ : *writer_; }
+
     std::string path_;
     std::unique_ptr<sqlite::connection> writer_;
     std::unique_ptr<statements> stmts_;

@@ -128,6 +128,19 @@ struct registration_row {
     timestamp updated_at{};
 };
 
+// One staff action through the admin API: who, what, which object, how many rows. Never message
+// bodies or numbers.
+struct audit_entry {
+    std::int64_t id = 0;
+    timestamp at{};
+    std::int64_t token_id = 0;
+    std::string token_name;
+    api_role role = api_role::viewer;
+    std::string action;  // "workshop.create", "contacts.import", "results.export_identified", ...
+    std::string target;  // the object's id: a workshop id, a contact UUID, a flow id; may be empty
+    std::int64_t rows = 0;
+};
+
 struct message_counts {
     std::int64_t inbound = 0;
     std::int64_t outbound = 0;
@@ -239,6 +252,8 @@ class write_tx {
                                       api_role role,
                                       const std::string& token_hash,
                                       timestamp now) = 0;
+
+    virtual void add_audit(const audit_entry& entry) = 0;
 };
 
 class store {
@@ -259,6 +274,9 @@ class store {
     // no such workshop. Safe from any thread.
     virtual std::optional<std::vector<registration_row>> list_registrations(
         const std::string& workshop_id) = 0;
+    // The audit log, newest first: up to `limit` entries with ids below `before` (0: from the
+    // newest). Safe from any thread.
+    virtual std::vector<audit_entry> list_audit(std::size_t limit, std::int64_t before) = 0;
     // Releases file handles after the writer has stopped (checkpoint for SQLite).
     virtual void close() = 0;
 };

@@ -1,0 +1,9 @@
+// Broadcasts (docs/api.md).
+
+#include "gateway/api_routes.hpp"
+
+namespace flowgate::gateway::api {
+
+std::span<const route> broadcast_routes() { return {}; }
+
+}  // namespace flowgate::gateway::api
