@@ -816,6 +816,9 @@ void load_reminders(const json& root, config& cfg, reporter& r, bool flows_compl
     if (const std::string* flow = get_string(root, "promotion_flow", "", r)) {
         cfg.promotion_flow = flow_reference(*flow, "/promotion_flow", cfg, r, flows_complete);
     }
+    if (const std::string* flow = get_string(root, "cancellation_flow", "", r)) {
+        cfg.cancellation_flow = flow_reference(*flow, "/cancellation_flow", cfg, r, flows_complete);
+    }
     const auto it = root.find("reminders");
     if (it == root.end()) {
         return;
@@ -1065,7 +1068,8 @@ load_outcome load_text(const std::string& file, const std::string& text, const e
                 "keywords",
                 "workshops",
                 "reminders",
-                "promotion_flow"},
+                "promotion_flow",
+                "cancellation_flow"},
                r);
     config cfg;
     cfg.file = file;

@@ -77,6 +77,7 @@ struct config {
     std::vector<flows::workshop> workshops;
     std::vector<reminder_config> reminders;
     std::string promotion_flow;  // started for a contact given a place from the waiting list
+    std::string cancellation_flow;  // started for a contact whose place staff cancelled
 
     const channel_config* find_channel(std::string_view id) const;
     // When a message that answers nothing (a timeout's nudge, a reminder) may go out: `at` itself,

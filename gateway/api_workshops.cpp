@@ -32,6 +32,15 @@ json workshop_json(const workshop_summary& s) {
             {"cancelled", s.cancelled}};
 }
 
+json registration_json(const registration_row& r) {
+    return {{"contact", r.contact_uuid},
+            {"name", r.contact_name},
+            {"language", r.language},
+            {"status", flows::to_string(r.status)},
+            {"created_at", iso_utc(r.created_at)},
+            {"updated_at", iso_utc(r.updated_at)}};
+}
+
 std::optional<workshop_summary> find_summary(store& st, const std::string& id) {
     for (auto& s : st.list_workshops()) {
         if (s.workshop.id == id) {
@@ -140,14 +149,86 @@ asio::awaitable<http_response> list_registrations(const context& ctx, const call
     }
     json out = json::array();
     for (const auto& r : *rows) {
-        out.push_back({{"contact", r.contact_uuid},
-                       {"name", r.contact_name},
-                       {"language", r.language},
-                       {"status", flows::to_string(r.status)},
-                       {"created_at", iso_utc(r.created_at)},
-                       {"updated_at", iso_utc(r.updated_at)}});
+        out.push_back(registration_json(r));
     }
     co_return json_response(http::status::ok, {{"registrations", out}});
+}
+
+// Staff mark attendance or cancel: {"status": "attended" | "cancelled"}.
+asio::awaitable<http_response> change_registration(const context& ctx, const call& c) {
+    auto [body, error] = read_json_object(c.request);
+    if (error) {
+        co_return std::move(*error);
+    }
+    const auto it = body.find("status");
+    if (it == body.end() || !it->is_string()) {
+        co_return bad_field("/status", "give \"attended\" or \"cancelled\"");
+    }
+    const auto status = flows::registration_status_from(it->get<std::string>());
+    if (status != flows::registration_status::attended && status != flows::registration_status::cancelled) {
+        co_return bad_field("/status", "give \"attended\" or \"cancelled\"");
+    }
+    for (const auto& [key, value] : body.items()) {
+        if (key != "status") {
+            co_return bad_field("/" + key, "unknown key");
+        }
+    }
+    using outcome = ingest::staff_change;
+    struct result {
+        bool workshop = true;
+        bool contact = true;
+        outcome change = outcome::unchanged;
+    };
+    auto out = std::make_shared<result>();
+    const auto now = gateway::now();
+    const auto& in = ctx.in;
+    writer::job job =
+        [&in, out, now, who = c.who, workshop_id = c.param(0), uuid = c.param(1), status = *status](
+            write_tx& tx) {
+            if (!tx.find_workshop(workshop_id)) {
+                out->workshop = false;
+                return;
+            }
+            const auto contact_id = tx.contact_id_by_uuid(uuid);
+            if (!contact_id) {
+                out->contact = false;
+                return;
+            }
+            out->change = in.staff_set_registration(tx, *contact_id, workshop_id, status, now);
+            if (out->change == outcome::changed) {
+                audit(tx,
+                      who,
+                      status == flows::registration_status::attended ? "registration.attended"
+                                                                     : "registration.cancel",
+                      workshop_id + "/" + uuid,
+                      1,
+                      now);
+            }
+        };
+    const write_status st = co_await ctx.wr.write(std::move(job));
+    if (st != write_status::committed) {
+        co_return error_response(http::status::service_unavailable, "store unavailable");
+    }
+    if (!out->workshop) {
+        co_return error_response(http::status::not_found, "no such workshop");
+    }
+    if (!out->contact || out->change == outcome::not_registered) {
+        co_return error_response(http::status::not_found, "no such registration");
+    }
+    if (out->change == outcome::not_allowed) {
+        co_return error_response(http::status::conflict,
+                                 *status == flows::registration_status::attended
+                                     ? "only a registered contact can attend"
+                                     : "an attended registration cannot be cancelled");
+    }
+    ctx.outbound_queued();  // the contact told, a waiting contact given the place
+    const auto rows = ctx.st.list_registrations(c.param(0));
+    for (const auto& r : rows.value_or(std::vector<registration_row>{})) {
+        if (r.contact_uuid == c.param(1)) {
+            co_return json_response(http::status::ok, registration_json(r));
+        }
+    }
+    co_return error_response(http::status::internal_server_error, "internal error");
 }
 
 const route routes[] = {
@@ -181,6 +262,14 @@ const route routes[] = {
      api_role::staff,
      "A workshop's registrations, oldest first (the waiting list's order); contacts by UUID and name",
      list_registrations},
+    {"PATCH",
+     "/api/v1/workshops/{id}/registrations/{contact}",
+     api_role::staff,
+     "Marks a contact (by UUID) attended, or cancels their place or turn: the contact is told "
+     "(cancellation_flow) and a freed place goes to the waiting list; 409 for a change that cannot be",
+     change_registration,
+     {},
+     "{\"status\": \"attended\" | \"cancelled\"}"},
 };
 
 }  // namespace

@@ -334,6 +334,38 @@ void ingest::change_registration(write_tx& tx,
     }
 }
 
+ingest::staff_change ingest::staff_set_registration(write_tx& tx,
+                                                    std::int64_t contact_id,
+                                                    const std::string& workshop_id,
+                                                    flows::registration_status status,
+                                                    timestamp now) const {
+    using flows::registration_status;
+    const auto before = tx.registration(contact_id, workshop_id);
+    if (!before) {
+        return staff_change::not_registered;
+    }
+    if (*before == status) {
+        return staff_change::unchanged;
+    }
+    if (status == registration_status::attended) {
+        if (*before != registration_status::registered) {
+            return staff_change::not_allowed;  // only a contact with a place can attend
+        }
+        tx.set_registration(contact_id, workshop_id, status, now);
+        return staff_change::changed;
+    }
+    if (status != registration_status::cancelled || *before == registration_status::attended) {
+        return staff_change::not_allowed;
+    }
+    change_registration(tx, contact_id, workshop_id, status, now);
+    const auto w = tx.find_workshop(workshop_id);
+    if (!config_.cancellation_flow.empty() && w && w->starts_at > now) {
+        // Told by the timer loop, in a step of its own (the contact may be in a conversation).
+        tx.schedule_workshop_job({0, contact_id, workshop_id, config_.cancellation_flow, now, w->starts_at});
+    }
+    return staff_change::changed;
+}
+
 void ingest::schedule_reminders(write_tx& tx,
                                 std::int64_t contact_id,
                                 const flows::workshop& w,
@@ -400,7 +432,12 @@ std::size_t ingest::fire_workshop_job(write_tx& tx, const workshop_job& job, tim
         return 0;  // too late (the server was down, or quiet hours ran past the start)
     }
     const auto status = tx.registration(job.contact_id, job.workshop_id);
-    if (status != flows::registration_status::registered && status != flows::registration_status::attended) {
+    if (!config_.cancellation_flow.empty() && job.flow_id == config_.cancellation_flow) {
+        if (status != flows::registration_status::cancelled) {
+            return 0;  // the news of a cancel, and the contact registered again meanwhile
+        }
+    } else if (status != flows::registration_status::registered &&
+               status != flows::registration_status::attended) {
         return 0;
     }
     const auto who = tx.load_contact(job.contact_id);

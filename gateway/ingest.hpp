@@ -62,6 +62,17 @@ class ingest {
     // Adds a workshop or changes it in place, with the same consequences (the admin API).
     void save_workshop(write_tx& tx, const flows::workshop& w, timestamp now) const;
 
+    // Staff mark attendance or cancel a place (the admin API). `attended` needs a place;
+    // `cancelled` takes a place or a turn on the waiting list, tells the contact
+    // (cancellation_flow, shortly after, as a reminder is sent) and gives a freed place to the
+    // waiting list. Cancelling a cancelled registration changes nothing.
+    enum class staff_change { changed, unchanged, not_registered, not_allowed };
+    staff_change staff_set_registration(write_tx& tx,
+                                        std::int64_t contact_id,
+                                        const std::string& workshop_id,
+                                        flows::registration_status status,
+                                        timestamp now) const;
+
     // Reminders and waiting-list news that fell due start their flows; waits that timed out take
     // their timeout branch; runs past their flow's expire_after end as expired. At most `limit`
     // of each per call.

@@ -954,6 +954,15 @@ class sqlite_write_tx final : public write_tx {
         return s_.db.last_insert_rowid();
     }
 
+    std::optional<std::int64_t> contact_id_by_uuid(const std::string& uuid) override {
+        sqlite::statement q(s_.db, "SELECT id FROM contacts WHERE uuid = ?1");
+        q.bind(1, uuid);
+        if (!q.step()) {
+            return std::nullopt;
+        }
+        return q.column_int64(0);
+    }
+
     void add_audit(const audit_entry& e) override {
         sqlite::statement q(s_.db,
                             "INSERT INTO audit_log (at, token_id, token_name, role, action, target, rows) "

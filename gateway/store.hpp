@@ -187,6 +187,8 @@ class write_tx {
     // Contacts whose session's wait timed out or whose run expired by `now`.
     virtual std::vector<std::int64_t> due_sessions(timestamp now, std::size_t limit) = 0;
     virtual std::optional<contact_address> load_contact(std::int64_t contact_id) = 0;
+    // The id of the contact with this UUID, if there is one.
+    virtual std::optional<std::int64_t> contact_id_by_uuid(const std::string& uuid) = 0;
 
     virtual std::int64_t start_run(std::int64_t contact_id, const std::string& flow_id, timestamp now) = 0;
     virtual void end_run(std::int64_t run_id, flows::run_status status, timestamp now) = 0;

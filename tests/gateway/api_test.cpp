@@ -243,6 +243,166 @@ TEST_F(api_test, staff_add_and_change_workshops) {
     EXPECT_EQ(added.at("title").at("en"), "Mediation, Irbid");
 }
 
+// Every route the document lists is served: without a token it asks for one, and with a token
+// below its role it refuses — so no documented route is missing from the dispatcher, and none is
+// open by mistake.
+TEST_F(api_test, every_documented_route_is_served_and_guarded_by_its_role) {
+    test::server_process server(dir.file("config.json"));
+    int checked = 0;
+    for (const auto& [path, methods] : admin_api::openapi().at("paths").items()) {
+        std::string concrete;
+        for (std::size_t i = 0; i < path.size(); ++i) {
+            if (path[i] == '{') {
+                concrete += "x";
+                i = path.find('}', i);
+            } else {
+                concrete += path[i];
+            }
+        }
+        for (const auto& [method, op] : methods.items()) {
+            std::string m = method;
+            for (auto& ch : m) {
+                ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+            }
+            SCOPED_TRACE(m + " " + path);
+            if (!op.contains("x-flowgate-role")) {
+                EXPECT_EQ(path, "/api/v1/openapi.json") << "only the document itself needs no token";
+                continue;
+            }
+            EXPECT_EQ(test::request(server.port(), m, concrete, "", {}).status, 401);
+            const auto role = api_role_from(op.at("x-flowgate-role").get<std::string>());
+            ASSERT_TRUE(role);
+            for (const char* below : {"viewer", "staff"}) {
+                if (*api_role_from(below) < *role) {
+                    const auto res = test::request(
+                        server.port(), m, concrete, "", {{"Authorization", "Bearer " + tokens[below]}});
+                    EXPECT_EQ(res.status, 403) << below;
+                }
+            }
+            ++checked;
+        }
+    }
+    EXPECT_GE(checked, 8);
+}
+
+TEST_F(api_test, staff_mark_attendance_and_cancel_registrations_and_each_is_audited) {
+    test::server_process server(dir.file("config.json"));
+    for (const auto& [id, from] : {std::pair{"m1", "+962791234567"}, std::pair{"m3", "+962791234568"}}) {
+        for (const auto& text : {"BOOK", "1"}) {
+            ASSERT_EQ(
+                test::request(server.port(),
+                              "POST",
+                              "/c/local/receive",
+                              json{{"id", std::string(id) + text}, {"from", from}, {"text", text}}.dump(),
+                              {{"Content-Type", "application/json"}})
+                    .status,
+                200);
+        }
+    }
+    const auto regs =
+        json::parse(get(server.port(), "/api/v1/workshops/amman/registrations", tokens["staff"]).body)
+            .at("registrations");
+    ASSERT_EQ(regs.size(), 2u);
+    const std::string first = regs.at(0).at("contact"), second = regs.at(1).at("contact");
+    const auto patch = [&](const std::string& path, const std::string& body, const std::string& role) {
+        return test::request(
+            server.port(),
+            "PATCH",
+            path,
+            body,
+            {{"Authorization", "Bearer " + tokens[role]}, {"Content-Type", "application/json"}});
+    };
+    const std::string base = "/api/v1/workshops/amman/registrations/";
+    struct call {
+        const char* label;
+        std::string path, body, role;
+        int status;
+        std::string error;
+    };
+    const std::vector<call> calls = {
+        {"a viewer may not",
+         base + first,
+         R"({"status": "attended"})",
+         "viewer",
+         403,
+         "this needs the staff role"},
+        {"no status", base + first, R"({})", "staff", 400, R"(/status: give "attended" or "cancelled")"},
+        {"another status",
+         base + first,
+         R"({"status": "registered"})",
+         "staff",
+         400,
+         R"(/status: give "attended" or "cancelled")"},
+        {"an unknown key",
+         base + first,
+         R"({"status": "attended", "note": "x"})",
+         "staff",
+         400,
+         "/note: unknown key"},
+        {"no such contact",
+         base + "00000000-0000-4000-8000-000000000000",
+         R"({"status": "attended"})",
+         "staff",
+         404,
+         "no such registration"},
+        {"no such workshop",
+         "/api/v1/workshops/nowhere/registrations/" + first,
+         R"({"status": "attended"})",
+         "staff",
+         404,
+         "no such workshop"},
+        {"attended", base + first, R"({"status": "attended"})", "staff", 200, ""},
+        {"an attended place cannot be cancelled",
+         base + first,
+         R"({"status": "cancelled"})",
+         "staff",
+         409,
+         "an attended registration cannot be cancelled"},
+        {"cancelled", base + second, R"({"status": "cancelled"})", "staff", 200, ""},
+        {"cancelled again: nothing changes", base + second, R"({"status": "cancelled"})", "staff", 200, ""},
+        {"a cancelled contact cannot attend",
+         base + second,
+         R"({"status": "attended"})",
+         "staff",
+         409,
+         "only a registered contact can attend"},
+    };
+    for (const auto& c : calls) {
+        SCOPED_TRACE(c.label);
+        const auto res = patch(c.path, c.body, c.role);
+        EXPECT_EQ(res.status, c.status) << res.body;
+        if (!c.error.empty()) {
+            EXPECT_EQ(json::parse(res.body).at("error"), c.error);
+        }
+    }
+    const auto after = json::parse(get(server.port(), "/api/v1/workshops/amman", tokens["staff"]).body);
+    EXPECT_EQ(after.at("registered"), 1) << "an attended contact keeps the place";
+    EXPECT_EQ(after.at("cancelled"), 1);
+    // The audit log: one entry per change, who and what, never a number.
+    EXPECT_EQ(get(server.port(), "/api/v1/audit", tokens["staff"]).status, 403);
+    const auto audit_body = get(server.port(), "/api/v1/audit", tokens["admin"]).body;
+    const auto entries = json::parse(audit_body).at("entries");
+    ASSERT_EQ(entries.size(), 2u) << audit_body;
+    EXPECT_EQ(entries.at(0).at("action"), "registration.cancel");
+    EXPECT_EQ(entries.at(0).at("target"), "amman/" + second);
+    EXPECT_EQ(entries.at(0).at("who"), "staff");
+    EXPECT_EQ(entries.at(0).at("role"), "staff");
+    EXPECT_EQ(entries.at(0).at("rows"), 1);
+    EXPECT_EQ(entries.at(1).at("action"), "registration.attended");
+    EXPECT_EQ(audit_body.find("79123456"), std::string::npos);
+    const auto page = json::parse(get(server.port(), "/api/v1/audit?limit=1", tokens["admin"]).body);
+    ASSERT_EQ(page.at("entries").size(), 1u);
+    const auto rest =
+        json::parse(get(server.port(),
+                        "/api/v1/audit?limit=1&before=" + std::to_string(page.at("next_before").get<int>()),
+                        tokens["admin"])
+                        .body);
+    EXPECT_EQ(rest.at("entries").at(0).at("action"), "registration.attended");
+    EXPECT_EQ(get(server.port(), "/api/v1/audit?limit=0", tokens["admin"]).status, 400);
+    EXPECT_EQ(json::parse(get(server.port(), "/api/v1/audit?limit=x", tokens["admin"]).body).at("error"),
+              "/limit: must be a whole number from 1 to 1000");
+}
+
 TEST(api, the_openapi_document_lists_exactly_the_implemented_routes) {
     std::vector<std::string> documented;
     for (const auto& [path, methods] : admin_api::openapi().at("paths").items()) {

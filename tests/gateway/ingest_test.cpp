@@ -390,6 +390,8 @@ const char* const soon_flow = R"({"id": "soon", "language": "en", "nodes": [
   {"id": "soon", "send": "Starts at @workshop.time"}]})";
 const char* const place_flow = R"({"id": "place", "language": "en", "nodes": [
   {"id": "place", "send": "A place is yours at @workshop.title"}]})";
+const char* const cancelled_flow = R"({"id": "cancelled", "language": "en", "nodes": [
+  {"id": "cancelled", "send": "Your place at @workshop.title was cancelled"}]})";
 
 struct workshop_fixture {
     test::temp_dir dir;
@@ -400,7 +402,7 @@ struct workshop_fixture {
     int n = 0;
 
     workshop_fixture() {
-        for (const char* text : {book_flow, remind_flow, soon_flow, place_flow}) {
+        for (const char* text : {book_flow, remind_flow, soon_flow, place_flow, cancelled_flow}) {
             auto loaded = flows::load_flow(nlohmann::json::parse(text));
             EXPECT_TRUE(loaded.problems.empty())
                 << loaded.problems[0].pointer << ": " << loaded.problems[0].message;
@@ -414,6 +416,7 @@ struct workshop_fixture {
         cfg.reminders.push_back({std::chrono::hours(-48), 10 * 60, "remind"});
         cfg.reminders.push_back({std::chrono::hours(-2), std::nullopt, "soon"});
         cfg.promotion_flow = "place";
+        cfg.cancellation_flow = "cancelled";
         open(at("2027-03-01T09:00"));
     }
     static timestamp at(const char* local) { return *flows::parse_local(local, "Asia/Amman"); }
@@ -503,6 +506,61 @@ TEST(ingest, a_freed_place_goes_to_the_waiting_list_and_reminders_follow_the_pla
     EXPECT_EQ(f.tick(at("2027-03-12T11:00")), lines{"b: A place is yours at Amman"});
     EXPECT_EQ(f.tick(at("2027-03-14T08:00")), lines{"b: Starts at 10:00"});
     EXPECT_EQ(f.tick(at("2027-03-20T00:00")), lines{});
+}
+
+TEST(ingest, staff_mark_attendance_and_cancel_places_and_the_contact_is_told) {
+    workshop_fixture f;
+    const auto at = workshop_fixture::at;
+    for (const char* who : {"a", "b", "c"}) {
+        f.say(who, "BOOK", at("2027-03-01T09:00"));
+        f.say(who, "1", at("2027-03-01T09:01"));
+    }
+    const auto contact = [&f, at](const char* who) {
+        auto tx = f.store->begin_write();
+        return tx->upsert_contact(std::string("ext:") + who, "local", at("2027-03-01T09:00")).id;
+    };
+    const auto change = [&f](std::int64_t id, flows::registration_status status, timestamp now) {
+        auto tx = f.store->begin_write();
+        const auto out = f.in->staff_set_registration(*tx, id, "amman", status, now);
+        tx->commit();
+        return out;
+    };
+    using flows::registration_status;
+    using change_t = ingest::staff_change;
+    const auto a = contact("a"), b = contact("b"), c = contact("c");
+    struct step {
+        const char* label;
+        std::int64_t who;
+        registration_status status;
+        change_t expected;
+    };
+    const std::vector<step> refused = {
+        {"a waiting contact cannot attend", b, registration_status::attended, change_t::not_allowed},
+        {"only attended or cancelled", a, registration_status::waitlisted, change_t::not_allowed},
+    };
+    for (const auto& s : refused) {
+        SCOPED_TRACE(s.label);
+        EXPECT_EQ(change(s.who, s.status, at("2027-03-02T09:00")), s.expected);
+    }
+    EXPECT_EQ(f.registrations(), (lines{"a registered", "b waitlisted", "c waitlisted"}))
+        << "nothing changed";
+    // Staff cancel A's place: A is told, B gets the place and is told; A's reminders are gone.
+    EXPECT_EQ(change(a, registration_status::cancelled, at("2027-03-02T09:00")), change_t::changed);
+    EXPECT_EQ(change(a, registration_status::cancelled, at("2027-03-02T09:00")), change_t::unchanged);
+    EXPECT_EQ(f.registrations(), (lines{"a cancelled", "b registered", "c waitlisted"}));
+    EXPECT_EQ(f.tick(at("2027-03-02T09:00")),
+              (lines{"b: A place is yours at Amman", "a: Your place at Amman was cancelled"}));
+    // C leaves the waiting list by staff's hand: told too, and no place changes hands.
+    EXPECT_EQ(change(c, registration_status::cancelled, at("2027-03-02T10:00")), change_t::changed);
+    EXPECT_EQ(f.tick(at("2027-03-02T10:00")), lines{"c: Your place at Amman was cancelled"});
+    // On the day, B attends; an attended registration cannot be cancelled.
+    EXPECT_EQ(change(b, registration_status::attended, at("2027-03-14T10:05")), change_t::changed);
+    EXPECT_EQ(change(b, registration_status::cancelled, at("2027-03-14T10:06")), change_t::not_allowed);
+    EXPECT_EQ(f.registrations(), (lines{"a cancelled", "b attended", "c cancelled"}));
+    EXPECT_EQ(f.tick(at("2027-03-12T10:00")), lines{"b: Amman on Sun, 14 Mar: 1 coming, 2 cancel"})
+        << "only B's reminders remain";
+    EXPECT_EQ(change(contact("d"), registration_status::cancelled, at("2027-03-02T10:00")),
+              change_t::not_registered);
 }
 
 TEST(ingest, a_moved_workshop_moves_its_reminders_and_a_bigger_one_fills_from_the_waiting_list) {
