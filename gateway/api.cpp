@@ -186,7 +186,8 @@ const std::vector<const api::route*>& all_routes() {
                                 api::contact_routes(),
                                 api::broadcast_routes(),
                                 api::result_routes(),
-                                api::audit_routes()}) {
+                                api::audit_routes(),
+                                api::token_routes()}) {
             for (const auto& r : area) {
                 out.push_back(&r);
             }

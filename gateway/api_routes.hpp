@@ -72,6 +72,7 @@ std::span<const route> contact_routes();
 std::span<const route> broadcast_routes();
 std::span<const route> result_routes();
 std::span<const route> audit_routes();
+std::span<const route> token_routes();
 
 // --- helpers shared by the areas ---
 

@@ -963,6 +963,13 @@ class sqlite_write_tx final : public write_tx {
         return q.column_int64(0);
     }
 
+    bool revoke_token(std::int64_t id, timestamp now) override {
+        sqlite::statement q(s_.db,
+                            "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL");
+        q.bind(1, id).bind(2, to_millis(now)).run();
+        return s_.db.changes() > 0;
+    }
+
     void add_audit(const audit_entry& e) override {
         sqlite::statement q(s_.db,
                             "INSERT INTO audit_log (at, token_id, token_name, role, action, target, rows) "
@@ -1171,6 +1178,24 @@ std::optional<std::vector<registration_row>> sqlite_store::list_registrations(
         r.created_at = from_millis(q.column_int64(4));
         r.updated_at = from_millis(q.column_int64(5));
         out.push_back(std::move(r));
+    }
+    return out;
+}
+
+std::vector<api_token_info> sqlite_store::list_tokens() {
+    std::lock_guard lock(reader_mutex_);
+    sqlite::statement q(read_db(),
+                        "SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY id");
+    std::vector<api_token_info> out;
+    while (q.step()) {
+        api_token_info t;
+        t.token = api_token{
+            q.column_int64(0), q.column_text(1), api_role_from(q.column_text(2)).value_or(api_role::viewer)};
+        t.created_at = from_millis(q.column_int64(3));
+        if (!q.column_is_null(4)) {
+            t.revoked_at = from_millis(q.column_int64(4));
+        }
+        out.push_back(std::move(t));
     }
     return out;
 }

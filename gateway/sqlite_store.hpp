@@ -23,6 +23,7 @@ class sqlite_store final : public store {
     std::optional<api_token> find_token(const std::string& token_hash) override;
     std::vector<workshop_summary> list_workshops() override;
     std::optional<std::vector<registration_row>> list_registrations(const std::string& workshop_id) override;
+    std::vector<api_token_info> list_tokens() override;
     std::vector<audit_entry> list_audit(std::size_t limit, std::int64_t before) override;
     void close() override;
 

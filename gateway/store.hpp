@@ -111,6 +111,13 @@ struct api_token {
     api_role role = api_role::viewer;
 };
 
+// A token as admins see it: never the token or its hash.
+struct api_token_info {
+    api_token token;
+    timestamp created_at{};
+    std::optional<timestamp> revoked_at;
+};
+
 // A workshop with its registrations counted, for staff.
 struct workshop_summary {
     flows::workshop workshop;  // `taken`: places given
@@ -255,6 +262,9 @@ class write_tx {
                                       const std::string& token_hash,
                                       timestamp now) = 0;
 
+    // Revokes a live token; returns whether there was one with this id.
+    virtual bool revoke_token(std::int64_t id, timestamp now) = 0;
+
     virtual void add_audit(const audit_entry& entry) = 0;
 };
 
@@ -276,6 +286,8 @@ class store {
     // no such workshop. Safe from any thread.
     virtual std::optional<std::vector<registration_row>> list_registrations(
         const std::string& workshop_id) = 0;
+    // Every token, live and revoked, oldest first. Safe from any thread.
+    virtual std::vector<api_token_info> list_tokens() = 0;
     // The audit log, newest first: up to `limit` entries with ids below `before` (0: from the
     // newest). Safe from any thread.
     virtual std::vector<audit_entry> list_audit(std::size_t limit, std::int64_t before) = 0;

@@ -403,6 +403,62 @@ TEST_F(api_test, staff_mark_attendance_and_cancel_registrations_and_each_is_audi
               "/limit: must be a whole number from 1 to 1000");
 }
 
+TEST_F(api_test, admins_make_list_and_revoke_tokens) {
+    test::server_process server(dir.file("config.json"));
+    const auto send = [&](const std::string& method, const std::string& path, const std::string& body) {
+        return test::request(
+            server.port(),
+            method,
+            path,
+            body,
+            {{"Authorization", "Bearer " + tokens["admin"]}, {"Content-Type", "application/json"}});
+    };
+    struct bad {
+        std::string body;
+        std::string error;
+    };
+    for (const auto& b : std::vector<bad>{
+             {R"({"role": "staff"})", "/name: give a name of 1 to 100 characters"},
+             {R"({"name": "", "role": "staff"})", "/name: give a name of 1 to 100 characters"},
+             {R"({"name": "Amal", "role": "root"})", R"(/role: give "viewer", "staff" or "admin")"},
+             {R"({"name": "Amal", "role": "staff", "hash": "x"})", "/hash: unknown key"}}) {
+        SCOPED_TRACE(b.body);
+        const auto res = send("POST", "/api/v1/tokens", b.body);
+        EXPECT_EQ(res.status, 400);
+        EXPECT_EQ(json::parse(res.body).at("error"), b.error);
+    }
+    const auto made = send("POST", "/api/v1/tokens", R"j({"name": "Amal (Amman office)", "role": "staff"})j");
+    ASSERT_EQ(made.status, 201) << made.body;
+    EXPECT_EQ(made.headers.at("cache-control"), "no-store");
+    const auto created = json::parse(made.body);
+    const std::string token = created.at("token");
+    EXPECT_EQ(token.size(), 67u);
+    EXPECT_EQ(get(server.port(), "/api/v1/workshops", token).status, 200) << "the new token works at once";
+    EXPECT_EQ(get(server.port(), "/api/v1/tokens", token).status, 403) << "a staff token cannot list tokens";
+    const auto listed = get(server.port(), "/api/v1/tokens", tokens["admin"]).body;
+    const auto all = json::parse(listed).at("tokens");
+    ASSERT_EQ(all.size(), 4u);
+    EXPECT_EQ(all.at(3).at("name"), "Amal (Amman office)");
+    EXPECT_EQ(all.at(3).at("role"), "staff");
+    EXPECT_TRUE(all.at(3).at("revoked_at").is_null());
+    EXPECT_EQ(listed.find(token.substr(3)), std::string::npos) << "never the token";
+    const std::string id = std::to_string(created.at("id").get<int>());
+    EXPECT_EQ(send("DELETE", "/api/v1/tokens/" + id, "").status, 204);
+    EXPECT_EQ(get(server.port(), "/api/v1/workshops", token).status, 401) << "revoked at once";
+    EXPECT_EQ(send("DELETE", "/api/v1/tokens/" + id, "").status, 404) << "already revoked";
+    EXPECT_EQ(send("DELETE", "/api/v1/tokens/nine", "").status, 404);
+    EXPECT_FALSE(json::parse(get(server.port(), "/api/v1/tokens", tokens["admin"]).body)
+                     .at("tokens")
+                     .at(3)
+                     .at("revoked_at")
+                     .is_null());
+    const auto entries = json::parse(get(server.port(), "/api/v1/audit", tokens["admin"]).body).at("entries");
+    ASSERT_EQ(entries.size(), 2u);
+    EXPECT_EQ(entries.at(0).at("action"), "token.revoke");
+    EXPECT_EQ(entries.at(1).at("action"), "token.create");
+    EXPECT_EQ(entries.at(1).at("target"), id);
+}
+
 TEST(api, the_openapi_document_lists_exactly_the_implemented_routes) {
     std::vector<std::string> documented;
     for (const auto& [path, methods] : admin_api::openapi().at("paths").items()) {
