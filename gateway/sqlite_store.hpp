@@ -25,6 +25,8 @@ class sqlite_store final : public store {
     std::optional<std::vector<registration_row>> list_registrations(const std::string& workshop_id) override;
     std::vector<api_token_info> list_tokens() override;
     std::vector<audit_entry> list_audit(std::size_t limit, std::int64_t before) override;
+    // gateway/sqlite_results.cpp
+    std::vector<flow_run_row> list_flow_runs(const std::string& flow_id, bool identified) override;
     void close() override;
 
     // The schema version this code writes.

@@ -148,6 +148,20 @@ struct audit_entry {
     std::int64_t rows = 0;
 };
 
+// One run of a flow with its saved results: a row of the results export (RapidPro's shape).
+// `contact_name` and `urn` are filled only for an identified export (admin only); otherwise they
+// are not even read.
+struct flow_run_row {
+    std::int64_t id = 0;
+    std::string contact_uuid;
+    std::string contact_name;
+    std::string urn;     // the contact's first URN, in full
+    std::string status;  // "active", or how the run ended: "completed", "expired", "interrupted", "failed"
+    timestamp started_at{};
+    std::optional<timestamp> exited_at;
+    std::map<std::string, flows::result_value> values;  // by result key
+};
+
 struct message_counts {
     std::int64_t inbound = 0;
     std::int64_t outbound = 0;
@@ -291,6 +305,9 @@ class store {
     // The audit log, newest first: up to `limit` entries with ids below `before` (0: from the
     // newest). Safe from any thread.
     virtual std::vector<audit_entry> list_audit(std::size_t limit, std::int64_t before) = 0;
+    // Every run of the flow (by its id), oldest first, with its results; with `identified`, each
+    // with its contact's name and first URN. Safe from any thread.
+    virtual std::vector<flow_run_row> list_flow_runs(const std::string& flow_id, bool identified) = 0;
     // Releases file handles after the writer has stopped (checkpoint for SQLite).
     virtual void close() = 0;
 };
