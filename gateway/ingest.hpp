@@ -62,6 +62,10 @@ class ingest {
     // Adds a workshop or changes it in place, with the same consequences (the admin API).
     void save_workshop(write_tx& tx, const flows::workshop& w, timestamp now) const;
 
+    // Erasure (the admin API): the contact's places go to the waiting list as cancellations'
+    // would, then everything about them is deleted (write_tx::erase_contact).
+    void erase_contact(write_tx& tx, std::int64_t contact_id, timestamp now) const;
+
     // Reminders and waiting-list news that fell due start their flows; waits that timed out take
     // their timeout branch; runs past their flow's expire_after end as expired. At most `limit`
     // of each per call.

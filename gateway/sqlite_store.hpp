@@ -24,6 +24,9 @@ class sqlite_store final : public store {
     std::vector<workshop_summary> list_workshops() override;
     std::optional<std::vector<registration_row>> list_registrations(const std::string& workshop_id) override;
     std::vector<audit_entry> list_audit(std::size_t limit, std::int64_t before) override;
+    // Contacts (sqlite_contacts.cpp).
+    std::vector<contact_details> find_contacts(const contact_query& q) override;
+    std::optional<contact_details> find_contact(const std::string& uuid) override;
     void close() override;
 
     // The schema version this code writes.

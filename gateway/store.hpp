@@ -4,6 +4,8 @@
 // many events into one transaction: group commit). Nothing here is told a plaintext phone number
 // for logging, and implementations never log bound values.
 
+#include <utility>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -141,6 +143,26 @@ struct audit_entry {
     std::int64_t rows = 0;
 };
 
+// Which contacts staff are looking for (GET /api/v1/contacts): every filter given must hold.
+struct contact_query {
+    std::vector<std::string> urns;  // owns any of these (a number under both schemes); empty: any
+    std::string group;              // in the group of this name; empty: any
+    std::optional<std::pair<std::string, std::string>> field;  // this field has this value
+    std::optional<bool> stopped;
+    std::string name_part;   // the name contains it (ASCII letters compared without case)
+    std::int64_t after = 0;  // keyset paging: only contacts with a higher id, in id order
+    std::size_t limit = 50;
+};
+
+// A contact as staff see it (the API masks the URNs).
+struct contact_details {
+    contact_record contact;  // with groups and fields
+    std::vector<std::string> urns;
+    timestamp created_at{};
+    // Workshop id and status (filled in by find_contact only).
+    std::vector<std::pair<std::string, flows::registration_status>> registrations;
+};
+
 struct message_counts {
     std::int64_t inbound = 0;
     std::int64_t outbound = 0;
@@ -157,7 +179,9 @@ class write_tx {
     virtual void rollback_to() = 0;
     virtual void commit() = 0;
 
-    // The contact that owns `urn`, created on first contact.
+    // The contact that owns `urn` (or the same number under the other scheme), created on first
+    // contact — opted out from the start when the URN belonged to an erased contact who had opted
+    // out (erase_contact).
     virtual contact_record upsert_contact(const std::string& urn,
                                           const std::string& channel_id,
                                           timestamp now) = 0;
@@ -254,6 +278,21 @@ class write_tx {
                                       timestamp now) = 0;
 
     virtual void add_audit(const audit_entry& entry) = 0;
+
+    // The contact that owns `urn` or the same number under the other scheme, if any (nothing is
+    // created).
+    virtual std::optional<contact_record> find_contact(const std::string& urn) = 0;
+    // The id of the contact with this UUID.
+    virtual std::optional<std::int64_t> contact_id(const std::string& uuid) = 0;
+    // The contact's registrations: workshop id and status.
+    virtual std::vector<std::pair<std::string, flows::registration_status>> contact_registrations(
+        std::int64_t contact_id) = 0;
+    // Erasure: the contact and everything about them (URNs, groups, fields, messages in both
+    // directions, runs, results, session, registrations, workshop jobs, webhook calls) is deleted.
+    // A contact who had opted out leaves a suppression record of their URNs, so that a contact
+    // made later from one of them (upsert_contact) starts opted out. Places they held are the
+    // caller's to give away first (ingest::erase_contact).
+    virtual void erase_contact(std::int64_t contact_id, timestamp now) = 0;
 };
 
 class store {
@@ -277,6 +316,10 @@ class store {
     // The audit log, newest first: up to `limit` entries with ids below `before` (0: from the
     // newest). Safe from any thread.
     virtual std::vector<audit_entry> list_audit(std::size_t limit, std::int64_t before) = 0;
+    // Contacts matching `q`, in id order: up to q.limit. Safe from any thread.
+    virtual std::vector<contact_details> find_contacts(const contact_query& q) = 0;
+    // One contact by UUID, with their registrations. Safe from any thread.
+    virtual std::optional<contact_details> find_contact(const std::string& uuid) = 0;
     // Releases file handles after the writer has stopped (checkpoint for SQLite).
     virtual void close() = 0;
 };
