@@ -578,6 +578,10 @@ TEST_F(api_contacts_test, erasure_removes_every_row_and_keeps_an_opt_out) {
     EXPECT_EQ(get_json("/api/v1/contacts?urn=0781112233").at("contacts").at(0).at("stopped"), true);
     inbound("s4", sara, "START");
     EXPECT_EQ(get_json("/api/v1/contacts?urn=0781112233").at("contacts").at(0).at("stopped"), false);
+    // Erased now that she has opted back in: the old record goes too, and she starts afresh.
+    ASSERT_EQ(call("DELETE", "/api/v1/contacts/" + uuid_of(sara), "admin").status, 204);
+    inbound("s5", sara, "Hello");
+    EXPECT_EQ(get_json("/api/v1/contacts?urn=0781112233").at("contacts").at(0).at("stopped"), false);
 }
 
 TEST_F(api_contacts_test, an_erased_contact_who_opted_out_on_whatsapp_stays_out_by_sms) {
