@@ -189,7 +189,7 @@ asio::awaitable<http_response> change_registration(const context& ctx, const cal
                 out->workshop = false;
                 return;
             }
-            const auto contact_id = tx.contact_id_by_uuid(uuid);
+            const auto contact_id = tx.contact_id(uuid);
             if (!contact_id) {
                 out->contact = false;
                 return;

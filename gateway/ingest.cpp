@@ -366,6 +366,15 @@ ingest::staff_change ingest::staff_set_registration(write_tx& tx,
     return staff_change::changed;
 }
 
+void ingest::erase_contact(write_tx& tx, std::int64_t contact_id, timestamp now) const {
+    for (const auto& [workshop_id, status] : tx.contact_registrations(contact_id)) {
+        if (status == flows::registration_status::registered) {
+            change_registration(tx, contact_id, workshop_id, flows::registration_status::cancelled, now);
+        }
+    }
+    tx.erase_contact(contact_id, now);
+}
+
 void ingest::schedule_reminders(write_tx& tx,
                                 std::int64_t contact_id,
                                 const flows::workshop& w,

@@ -73,6 +73,10 @@ class ingest {
                                         flows::registration_status status,
                                         timestamp now) const;
 
+    // Erasure (the admin API): the contact's places go to the waiting list as cancellations'
+    // would, then everything about them is deleted (write_tx::erase_contact).
+    void erase_contact(write_tx& tx, std::int64_t contact_id, timestamp now) const;
+
     // Reminders and waiting-list news that fell due start their flows; waits that timed out take
     // their timeout branch; runs past their flow's expire_after end as expired. At most `limit`
     // of each per call.

@@ -14,7 +14,7 @@ namespace {
 
 // Ordered migrations: migration i brings the schema to user_version i + 1. Never edit a released one;
 // append a new one.
-constexpr std::array<std::string_view, 4> migrations = {
+constexpr std::array<std::string_view, 5> migrations = {
     R"sql(
 CREATE TABLE contacts (
     id          INTEGER PRIMARY KEY,
@@ -183,6 +183,13 @@ CREATE TABLE audit_log (
     rows        INTEGER NOT NULL DEFAULT 0
 );
 )sql",
+    // 5: URNs of erased contacts who had opted out, as hashes: STOP stays honoured after erasure.
+    R"sql(
+CREATE TABLE suppressed_urns (
+    hash        TEXT PRIMARY KEY,
+    created_at  INTEGER NOT NULL
+);
+)sql",
 };
 
 std::optional<msg_state> state_from_string(std::string_view s) {
@@ -226,7 +233,14 @@ bool is_forward(msg_state from, msg_state to) {
 void configure(sqlite::connection& db) {
     db.exec("PRAGMA busy_timeout = 5000");
     db.exec("PRAGMA foreign_keys = ON");
+    // Deleted rows are overwritten, not left in free space: an erased contact is gone from the
+    // file (older copies in the WAL go at its next checkpoint).
+    db.exec("PRAGMA secure_delete = ON");
 }
+
+// How a suppressed URN is kept. A plain SHA-256 of a phone number can be reversed by hashing
+// every possible number: a later issue replaces it with an HMAC under the data key.
+std::string suppression_hash(std::string_view urn) { return handlers::to_hex(handlers::sha256(urn)); }
 
 }  // namespace
 
@@ -408,7 +422,8 @@ struct sqlite_store::statements {
                      "(SELECT channel_id, external_id FROM messages WHERE id = ?1)"),
           interrupted(db,
                       "UPDATE messages SET state = 'unknown', updated_at = ?1 WHERE direction = 'out' "
-                      "AND state = 'sending'") {}
+                      "AND state = 'sending'"),
+          find_suppressed(db, "SELECT 1 FROM suppressed_urns WHERE hash IN (?1, ?2)") {}
 
     sqlite::connection& db;
     sqlite::statement savepoint, release, rollback_to;
@@ -423,6 +438,7 @@ struct sqlite_store::statements {
     sqlite::statement schedule_job, cancel_jobs, take_jobs;
     sqlite::statement fail_stopped, cancel_queued, claim, mark_sent, mark_retry, mark_failed;
     sqlite::statement find_out, set_state, keep_early, purge_early, find_early, drop_early, interrupted;
+    sqlite::statement find_suppressed;
 };
 
 namespace {
@@ -490,7 +506,105 @@ class sqlite_write_tx final : public write_tx {
         s_.insert_contact.bind(1, c.uuid).bind(2, to_millis(now)).run();
         c.id = s_.db.last_insert_rowid();
         s_.insert_urn.bind(1, c.id).bind(2, urn).bind(3, channel_id).run();
+        if (is_suppressed(urn)) {
+            // An erased contact's opt-out outlives them: importing or writing again opts no one in.
+            set_contact_stopped(c.id, true, now);
+            c.stopped = true;
+        }
         return c;
+    }
+
+    bool is_suppressed(const std::string& urn) {
+        auto& q = s_.find_suppressed;
+        sqlite::reset_guard g(q);
+        const auto sibling = handlers::same_number_urn(urn);
+        q.bind(1, suppression_hash(urn)).bind(2, suppression_hash(sibling.value_or(urn)));
+        return q.step();
+    }
+
+    std::optional<contact_record> find_contact(const std::string& urn) override {
+        if (auto c = find_by_urn(urn)) {
+            return c;
+        }
+        if (const auto sibling = handlers::same_number_urn(urn)) {
+            return find_by_urn(*sibling);
+        }
+        return std::nullopt;
+    }
+
+    std::optional<std::int64_t> contact_id(const std::string& uuid) override {
+        sqlite::statement q(s_.db, "SELECT id FROM contacts WHERE uuid = ?1");
+        q.bind(1, uuid);
+        if (!q.step()) {
+            return std::nullopt;
+        }
+        return q.column_int64(0);
+    }
+
+    std::vector<std::pair<std::string, flows::registration_status>> contact_registrations(
+        std::int64_t contact_id) override {
+        sqlite::statement q(
+            s_.db, "SELECT workshop_id, status FROM registrations WHERE contact_id = ?1 ORDER BY id");
+        q.bind(1, contact_id);
+        std::vector<std::pair<std::string, flows::registration_status>> out;
+        while (q.step()) {
+            if (const auto status = flows::registration_status_from(q.column_text(1))) {
+                out.emplace_back(q.column_text(0), *status);
+            }
+        }
+        return out;
+    }
+
+    void erase_contact(std::int64_t contact_id, timestamp now) override {
+        bool stopped = false;
+        {
+            sqlite::statement q(s_.db, "SELECT stopped FROM contacts WHERE id = ?1");
+            q.bind(1, contact_id);
+            if (!q.step()) {
+                return;
+            }
+            stopped = q.column_int64(0) != 0;
+        }
+        std::vector<std::string> urns;
+        {
+            sqlite::statement q(s_.db, "SELECT urn FROM contact_urns WHERE contact_id = ?1");
+            q.bind(1, contact_id);
+            while (q.step()) {
+                urns.push_back(q.column_text(0));
+            }
+        }
+        for (const auto& urn : urns) {
+            if (stopped) {
+                sqlite::statement q(s_.db,
+                                    "INSERT INTO suppressed_urns (hash, created_at) VALUES (?1, ?2) "
+                                    "ON CONFLICT (hash) DO NOTHING");
+                q.bind(1, suppression_hash(urn)).bind(2, to_millis(now)).run();
+            } else {
+                // They had opted in again (START) since an earlier erasure: that stands.
+                sqlite::statement q(s_.db, "DELETE FROM suppressed_urns WHERE hash IN (?1, ?2)");
+                const auto sibling = handlers::same_number_urn(urn);
+                q.bind(1, suppression_hash(urn)).bind(2, suppression_hash(sibling.value_or(urn))).run();
+            }
+        }
+        // Children first, so the erasure does not depend on foreign keys cascading.
+        static constexpr std::string_view deletes[] = {
+            "DELETE FROM early_statuses WHERE (channel_id, external_id) IN (SELECT channel_id, external_id "
+            "FROM messages WHERE contact_id = ?1 AND direction = 'out' AND external_id IS NOT NULL)",
+            "DELETE FROM sessions WHERE contact_id = ?1",
+            "DELETE FROM results WHERE run_id IN (SELECT id FROM runs WHERE contact_id = ?1)",
+            "DELETE FROM runs WHERE contact_id = ?1",
+            "DELETE FROM messages WHERE contact_id = ?1",
+            "DELETE FROM webhook_calls WHERE contact_id = ?1",
+            "DELETE FROM workshop_jobs WHERE contact_id = ?1",
+            "DELETE FROM registrations WHERE contact_id = ?1",
+            "DELETE FROM contact_groups WHERE contact_id = ?1",
+            "DELETE FROM contact_urns WHERE contact_id = ?1",
+            "DELETE FROM contacts WHERE id = ?1",
+        };
+        for (const auto sql : deletes) {
+            sqlite::statement q(s_.db, sql);
+            q.bind(1, contact_id).run();
+        }
     }
 
     void set_contact_name(std::int64_t contact_id, const std::string& name) override {
@@ -952,15 +1066,6 @@ class sqlite_write_tx final : public write_tx {
                             "INSERT INTO api_tokens (name, role, hash, created_at) VALUES (?1, ?2, ?3, ?4)");
         q.bind(1, name).bind(2, to_string(role)).bind(3, token_hash).bind(4, to_millis(now)).run();
         return s_.db.last_insert_rowid();
-    }
-
-    std::optional<std::int64_t> contact_id_by_uuid(const std::string& uuid) override {
-        sqlite::statement q(s_.db, "SELECT id FROM contacts WHERE uuid = ?1");
-        q.bind(1, uuid);
-        if (!q.step()) {
-            return std::nullopt;
-        }
-        return q.column_int64(0);
     }
 
     bool revoke_token(std::int64_t id, timestamp now) override {

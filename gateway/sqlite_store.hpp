@@ -27,6 +27,9 @@ class sqlite_store final : public store {
     std::vector<audit_entry> list_audit(std::size_t limit, std::int64_t before) override;
     // gateway/sqlite_results.cpp
     std::vector<flow_run_row> list_flow_runs(const std::string& flow_id, bool identified) override;
+    // Contacts (sqlite_contacts.cpp).
+    std::vector<contact_details> find_contacts(const contact_query& q) override;
+    std::optional<contact_details> find_contact(const std::string& uuid) override;
     void close() override;
 
     // The schema version this code writes.

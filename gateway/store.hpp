@@ -4,6 +4,8 @@
 // many events into one transaction: group commit). Nothing here is told a plaintext phone number
 // for logging, and implementations never log bound values.
 
+#include <utility>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -162,6 +164,26 @@ struct flow_run_row {
     std::map<std::string, flows::result_value> values;  // by result key
 };
 
+// Which contacts staff are looking for (GET /api/v1/contacts): every filter given must hold.
+struct contact_query {
+    std::vector<std::string> urns;  // owns any of these (a number under both schemes); empty: any
+    std::string group;              // in the group of this name; empty: any
+    std::optional<std::pair<std::string, std::string>> field;  // this field has this value
+    std::optional<bool> stopped;
+    std::string name_part;   // the name contains it (ASCII letters compared without case)
+    std::int64_t after = 0;  // keyset paging: only contacts with a higher id, in id order
+    std::size_t limit = 50;
+};
+
+// A contact as staff see it (the API masks the URNs).
+struct contact_details {
+    contact_record contact;  // with groups and fields
+    std::vector<std::string> urns;
+    timestamp created_at{};
+    // Workshop id and status (filled in by find_contact only).
+    std::vector<std::pair<std::string, flows::registration_status>> registrations;
+};
+
 struct message_counts {
     std::int64_t inbound = 0;
     std::int64_t outbound = 0;
@@ -178,7 +200,9 @@ class write_tx {
     virtual void rollback_to() = 0;
     virtual void commit() = 0;
 
-    // The contact that owns `urn`, created on first contact.
+    // The contact that owns `urn` (or the same number under the other scheme), created on first
+    // contact — opted out from the start when the URN belonged to an erased contact who had opted
+    // out (erase_contact).
     virtual contact_record upsert_contact(const std::string& urn,
                                           const std::string& channel_id,
                                           timestamp now) = 0;
@@ -208,8 +232,6 @@ class write_tx {
     // Contacts whose session's wait timed out or whose run expired by `now`.
     virtual std::vector<std::int64_t> due_sessions(timestamp now, std::size_t limit) = 0;
     virtual std::optional<contact_address> load_contact(std::int64_t contact_id) = 0;
-    // The id of the contact with this UUID, if there is one.
-    virtual std::optional<std::int64_t> contact_id_by_uuid(const std::string& uuid) = 0;
 
     virtual std::int64_t start_run(std::int64_t contact_id, const std::string& flow_id, timestamp now) = 0;
     virtual void end_run(std::int64_t run_id, flows::run_status status, timestamp now) = 0;
@@ -280,6 +302,21 @@ class write_tx {
     virtual bool revoke_token(std::int64_t id, timestamp now) = 0;
 
     virtual void add_audit(const audit_entry& entry) = 0;
+
+    // The contact that owns `urn` or the same number under the other scheme, if any (nothing is
+    // created).
+    virtual std::optional<contact_record> find_contact(const std::string& urn) = 0;
+    // The id of the contact with this UUID.
+    virtual std::optional<std::int64_t> contact_id(const std::string& uuid) = 0;
+    // The contact's registrations: workshop id and status.
+    virtual std::vector<std::pair<std::string, flows::registration_status>> contact_registrations(
+        std::int64_t contact_id) = 0;
+    // Erasure: the contact and everything about them (URNs, groups, fields, messages in both
+    // directions, runs, results, session, registrations, workshop jobs, webhook calls) is deleted.
+    // A contact who had opted out leaves a suppression record of their URNs, so that a contact
+    // made later from one of them (upsert_contact) starts opted out. Places they held are the
+    // caller's to give away first (ingest::erase_contact).
+    virtual void erase_contact(std::int64_t contact_id, timestamp now) = 0;
 };
 
 class store {
@@ -308,6 +345,10 @@ class store {
     // Every run of the flow (by its id), oldest first, with its results; with `identified`, each
     // with its contact's name and first URN. Safe from any thread.
     virtual std::vector<flow_run_row> list_flow_runs(const std::string& flow_id, bool identified) = 0;
+    // Contacts matching `q`, in id order: up to q.limit. Safe from any thread.
+    virtual std::vector<contact_details> find_contacts(const contact_query& q) = 0;
+    // One contact by UUID, with their registrations. Safe from any thread.
+    virtual std::optional<contact_details> find_contact(const std::string& uuid) = 0;
     // Releases file handles after the writer has stopped (checkpoint for SQLite).
     virtual void close() = 0;
 };
