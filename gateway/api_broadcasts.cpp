@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include <algorithm>
 #include <boost/beast/http.hpp>
 #include <memory>
 
