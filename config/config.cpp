@@ -955,7 +955,9 @@ void check_trigger_keywords(const config& cfg, reporter& r) {
 
 }  // namespace
 
-timestamp config::outside_quiet_hours(timestamp at) const {
+timestamp config::outside_quiet_hours(timestamp at) const { return outside_quiet_hours(at, timezone); }
+
+timestamp config::outside_quiet_hours(timestamp at, std::string_view zone) const {
     if (!quiet_hours) {
         return at;
     }
@@ -964,7 +966,8 @@ timestamp config::outside_quiet_hours(timestamp at) const {
     if (start == end) {
         return at;
     }
-    std::unique_ptr<icu::TimeZone> tz(icu::TimeZone::createTimeZone(icu::UnicodeString::fromUTF8(timezone)));
+    std::unique_ptr<icu::TimeZone> tz(icu::TimeZone::createTimeZone(
+        icu::UnicodeString::fromUTF8(icu::StringPiece(zone.data(), static_cast<int32_t>(zone.size())))));
     UErrorCode status = U_ZERO_ERROR;
     int32_t raw = 0;
     int32_t dst = 0;

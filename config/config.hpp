@@ -83,6 +83,9 @@ struct config {
     // When a message that answers nothing (a timeout's nudge, a reminder) may go out: `at` itself,
     // or the end of the quiet hours in the config's time zone when `at` falls inside them.
     timestamp outside_quiet_hours(timestamp at) const;
+    // The same with the quiet hours read on the wall clock of `zone` (an IANA name; an unknown
+    // one reads as UTC): a broadcast waits for each contact's own morning.
+    timestamp outside_quiet_hours(timestamp at, std::string_view zone) const;
     // What the flow engine needs to know of the deployment.
     flows::environment engine_environment() const;
 };

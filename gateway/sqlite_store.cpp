@@ -14,7 +14,7 @@ namespace {
 
 // Ordered migrations: migration i brings the schema to user_version i + 1. Never edit a released one;
 // append a new one.
-constexpr std::array<std::string_view, 5> migrations = {
+constexpr std::array<std::string_view, 6> migrations = {
     R"sql(
 CREATE TABLE contacts (
     id          INTEGER PRIMARY KEY,
@@ -190,6 +190,28 @@ CREATE TABLE suppressed_urns (
     created_at  INTEGER NOT NULL
 );
 )sql",
+    // 6: broadcasts; each of their messages names its broadcast.
+    R"sql(
+CREATE TABLE broadcasts (
+    id              INTEGER PRIMARY KEY,
+    uuid            TEXT NOT NULL UNIQUE,
+    token_id        INTEGER NOT NULL,
+    created_by      TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    send_at         INTEGER NOT NULL,
+    channel_id      TEXT NOT NULL DEFAULT '',
+    text            TEXT NOT NULL,
+    audience        TEXT NOT NULL,
+    figures         TEXT NOT NULL,
+    recipients      INTEGER NOT NULL,
+    total_segments  INTEGER NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'cancelled')),
+    cancelled_at    INTEGER
+);
+CREATE INDEX broadcasts_created ON broadcasts(created_at, id);
+ALTER TABLE messages ADD COLUMN broadcast_id INTEGER REFERENCES broadcasts(id) ON DELETE SET NULL;
+CREATE INDEX messages_broadcast ON messages(broadcast_id, state) WHERE broadcast_id IS NOT NULL;
+)sql",
 };
 
 std::optional<msg_state> state_from_string(std::string_view s) {
@@ -322,9 +344,9 @@ struct sqlite_store::statements {
           enqueue(
               db,
               "INSERT INTO messages (uuid, direction, channel_id, contact_id, urn, text, state, encoding, "
-              "segments, next_attempt_at, reply_to, created_at, updated_at, opt_out_reply, expires_at) "
-              "VALUES (?1, 'out', ?2, ?3, ?4, ?5, 'queued', ?6, ?7, coalesce(?11, ?8), ?9, ?8, ?8, ?10, "
-              "?12)"),
+              "segments, next_attempt_at, reply_to, created_at, updated_at, opt_out_reply, expires_at, "
+              "broadcast_id) VALUES (?1, 'out', ?2, ?3, ?4, ?5, 'queued', ?6, ?7, coalesce(?11, ?8), ?9, ?8, "
+              "?8, ?10, ?12, ?13)"),
           expire_queued(
               db,
               "UPDATE messages SET state = 'expired', error = 'past_validity', next_attempt_at = NULL, "
@@ -403,9 +425,12 @@ struct sqlite_store::statements {
               db,
               "UPDATE messages SET state = 'failed', error = ?2, next_attempt_at = NULL, updated_at = ?3 "
               "WHERE id = ?1 AND state = 'sending'"),
+          // Two indexed lookups: with an OR, SQLite would scan every message of the channel for
+          // each report (a broadcast's ten thousand delivery reports).
           find_out(db,
-                   "SELECT id, state FROM messages WHERE direction = 'out' AND channel_id = ?1 "
-                   "AND (uuid = ?2 OR external_id = ?2) LIMIT 1"),
+                   "SELECT id, state FROM messages WHERE uuid = ?2 AND direction = 'out' AND channel_id = ?1 "
+                   "UNION ALL SELECT id, state FROM messages WHERE direction = 'out' AND channel_id = ?1 "
+                   "AND external_id = ?2 LIMIT 1"),
           set_state(
               db,
               "UPDATE messages SET state = ?2, updated_at = ?3, error = coalesce(nullif(?4, ''), error) "
@@ -810,8 +835,47 @@ class sqlite_write_tx final : public write_tx {
             .bind(10, m.opt_out_reply ? 1 : 0)
             .bind(11, m.not_before ? std::optional(to_millis(*m.not_before)) : std::nullopt)
             .bind(12, m.expires_at ? std::optional(to_millis(*m.expires_at)) : std::nullopt)
+            .bind(13, m.broadcast_id)
             .run();
         return s_.db.last_insert_rowid();
+    }
+
+    std::int64_t insert_broadcast(const broadcast_record& b) override {
+        sqlite::statement q(
+            s_.db,
+            "INSERT INTO broadcasts (uuid, token_id, created_by, created_at, send_at, channel_id, text, "
+            "audience, figures, recipients, total_segments) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+            "?11)");
+        q.bind(1, b.uuid)
+            .bind(2, b.token_id)
+            .bind(3, b.created_by)
+            .bind(4, to_millis(b.created_at))
+            .bind(5, to_millis(b.send_at))
+            .bind(6, b.channel_id)
+            .bind(7, nlohmann::json(b.text).dump())
+            .bind(8, b.audience.dump())
+            .bind(9, b.figures.dump())
+            .bind(10, b.recipients)
+            .bind(11, b.total_segments)
+            .run();
+        return s_.db.last_insert_rowid();
+    }
+
+    std::optional<broadcast_record> find_broadcast(const std::string& uuid) override {
+        return sqlite_store::read_broadcast(s_.db, uuid);
+    }
+
+    std::size_t cancel_broadcast(std::int64_t id, timestamp now) override {
+        sqlite::statement cancel(s_.db,
+                                 "UPDATE messages SET state = 'failed', error = 'cancelled', "
+                                 "next_attempt_at = NULL, updated_at = ?2 WHERE broadcast_id = ?1 "
+                                 "AND state = 'queued'");
+        cancel.bind(1, id).bind(2, to_millis(now)).run();
+        const auto n = static_cast<std::size_t>(s_.db.changes());
+        sqlite::statement mark(s_.db,
+                               "UPDATE broadcasts SET status = 'cancelled', cancelled_at = ?2 WHERE id = ?1");
+        mark.bind(1, id).bind(2, to_millis(now)).run();
+        return n;
     }
 
     std::size_t cancel_queued(std::int64_t contact_id, timestamp now) override {

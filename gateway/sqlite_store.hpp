@@ -30,12 +30,18 @@ class sqlite_store final : public store {
     // Contacts (sqlite_contacts.cpp).
     std::vector<contact_details> find_contacts(const contact_query& q) override;
     std::optional<contact_details> find_contact(const std::string& uuid) override;
+    broadcast_audience_rows broadcast_contacts(const broadcast_audience& audience) override;
+    std::vector<broadcast_record> list_broadcasts(std::size_t limit) override;
+    std::optional<broadcast_record> find_broadcast(const std::string& uuid) override;
     void close() override;
 
     // The schema version this code writes.
     static int schema_version();
 
     struct statements;
+
+    // Shared by the read side and the write transaction (gateway/sqlite_broadcasts.cpp).
+    static std::optional<broadcast_record> read_broadcast(sqlite::connection& db, const std::string& uuid);
 
    private:
     // The read connection (the writer's when the database is in memory), for read-side queries.

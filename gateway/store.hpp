@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,6 +54,8 @@ struct new_outbound {
     std::optional<timestamp> not_before = std::nullopt;
     // Not sent from this time on: it expires instead (a reminder once its workshop has started).
     std::optional<timestamp> expires_at = std::nullopt;
+    // The broadcast it is part of (the store's id of it), if any.
+    std::optional<std::int64_t> broadcast_id = std::nullopt;
 };
 
 struct outbound_record {
@@ -184,6 +187,58 @@ struct contact_details {
     std::vector<std::pair<std::string, flows::registration_status>> registrations;
 };
 
+// Who a broadcast is for (docs/api.md, "Broadcasts"): exactly one kind, already validated.
+struct broadcast_audience {
+    enum class kind { urns, group, workshop, flow, all };
+    kind type = kind::all;
+    std::vector<std::string> urns;  // normalised ("tel:+962791234567"), each once
+    std::string group;              // a group's name or RapidPro UUID
+    std::string workshop_id;
+    flows::registration_status status = flows::registration_status::registered;
+    std::string flow_id;  // a loaded flow's id
+    // With a flow: only contacts whose latest run of it did not complete; otherwise every
+    // contact who ever started it.
+    bool non_responders = false;
+};
+
+// A contact a broadcast's audience names, with every URN they have (oldest first) and the channel
+// each was last used on.
+struct broadcast_contact {
+    std::int64_t id = 0;
+    std::string uuid;
+    std::string language;
+    bool stopped = false;
+    std::string timezone;  // the contact field "timezone" as written; "" when not set
+    std::vector<std::pair<std::string, std::string>> urns;  // (urn, channel id)
+};
+
+struct broadcast_audience_rows {
+    std::vector<broadcast_contact> contacts;  // each contact once, by id
+    std::int64_t unknown = 0;                 // URNs given that no contact has (a `urns` audience)
+};
+
+// A broadcast as stored: what staff asked for and the figures its plan gave.
+struct broadcast_record {
+    std::int64_t id = 0;  // the store's
+    std::string uuid;     // the API's
+    std::int64_t token_id = 0;
+    std::string created_by;  // the token's name
+    timestamp created_at{};
+    timestamp send_at{};     // when it was to go out (the request's time, or its creation's)
+    std::string channel_id;  // "" for each contact's own channel
+    flows::lang_text text;
+    nlohmann::json audience;  // as asked for, URNs masked
+    nlohmann::json figures;   // recipients, opted_out, unreachable, unknown, languages, ...
+    std::int64_t recipients = 0;
+    std::int64_t total_segments = 0;
+    bool cancelled = false;
+    // Its messages still queued or being sent (read with it).
+    std::int64_t pending = 0;
+    // Its messages by state ("queued", "sent", ...), with the failed ones that a cancel failed
+    // apart as "cancelled". Read only for one broadcast (find_broadcast).
+    std::map<std::string, std::int64_t> messages;
+};
+
 struct message_counts {
     std::int64_t inbound = 0;
     std::int64_t outbound = 0;
@@ -292,6 +347,15 @@ class write_tx {
     // At start-up: sends interrupted by a crash (state sending) become unknown. Returns how many.
     virtual std::size_t mark_interrupted_sends_unknown(timestamp now) = 0;
 
+    // Broadcasts: stored, then their messages queued with enqueue_outbound (broadcast_id set).
+    // Returns the broadcast's id.
+    virtual std::int64_t insert_broadcast(const broadcast_record& b) = 0;
+    // With its pending messages and its messages by state counted.
+    virtual std::optional<broadcast_record> find_broadcast(const std::string& uuid) = 0;
+    // Marks it cancelled; its queued messages fail with the error "cancelled" (those being sent
+    // go on). Returns how many were cancelled.
+    virtual std::size_t cancel_broadcast(std::int64_t id, timestamp now) = 0;
+
     // `token_hash`: hex SHA-256 of the token. Returns the token's id.
     virtual std::int64_t create_token(const std::string& name,
                                       api_role role,
@@ -349,6 +413,15 @@ class store {
     virtual std::vector<contact_details> find_contacts(const contact_query& q) = 0;
     // One contact by UUID, with their registrations. Safe from any thread.
     virtual std::optional<contact_details> find_contact(const std::string& uuid) = 0;
+    // The contacts a broadcast's audience names (whether or not they can be reached; opted-out
+    // ones too, marked), in id order. Safe from any thread.
+    virtual broadcast_audience_rows broadcast_contacts(const broadcast_audience& audience) = 0;
+    // Broadcasts, newest first, up to `limit`, each with its pending messages counted. Safe from
+    // any thread.
+    virtual std::vector<broadcast_record> list_broadcasts(std::size_t limit) = 0;
+    // One broadcast with its messages counted by state; nullopt when there is none. Safe from any
+    // thread.
+    virtual std::optional<broadcast_record> find_broadcast(const std::string& uuid) = 0;
     // Releases file handles after the writer has stopped (checkpoint for SQLite).
     virtual void close() = 0;
 };

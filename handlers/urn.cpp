@@ -37,6 +37,28 @@ bool is_known_region(std::string_view region) {
     return PhoneNumberUtil::GetInstance()->GetCountryCodeForRegion(std::string(region)) != 0;
 }
 
+std::optional<std::string> phone_region(std::string_view urn) {
+    std::string number;
+    if (urn.rfind("tel:", 0) == 0) {
+        number = std::string(urn.substr(4));
+    } else if (urn.rfind("whatsapp:", 0) == 0) {
+        number = "+" + std::string(urn.substr(9));
+    } else {
+        return std::nullopt;
+    }
+    const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
+    PhoneNumber parsed;
+    if (number.size() > 64 || util.Parse(number, "ZZ", &parsed) != PhoneNumberUtil::NO_PARSING_ERROR) {
+        return std::nullopt;
+    }
+    std::string region;
+    util.GetRegionCodeForNumber(parsed, &region);
+    if (region.empty() || region == "ZZ" || region == "001") {
+        return std::nullopt;
+    }
+    return region;
+}
+
 std::optional<std::string> parse_urn(std::string_view text, std::string_view default_country) {
     const auto colon = text.find(':');
     if (colon == std::string_view::npos) {

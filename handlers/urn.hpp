@@ -16,6 +16,10 @@ std::optional<std::string> normalize_phone(std::string_view number, std::string_
 // Whether libphonenumber knows the ISO 3166 alpha-2 region ("JO", "LB", "NG").
 bool is_known_region(std::string_view region);
 
+// The ISO 3166 alpha-2 region of a phone URN's number ("tel:+962791234567" → "JO",
+// "whatsapp:2348031234567" → "NG"); nullopt for other URNs and numbers libphonenumber cannot place.
+std::optional<std::string> phone_region(std::string_view urn);
+
 // "tel:..." (normalised as above), "ext:...", "telegram:...", "whatsapp:...", "facebook:...", or a
 // bare phone number (→ tel:). nullopt when invalid.
 std::optional<std::string> parse_urn(std::string_view text, std::string_view default_country);
