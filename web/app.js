@@ -158,6 +158,11 @@ function table(columns, rows, attributes = {}) {
     );
 }
 
+// Replaces an element's children; nested lists are flattened and null, undefined and false left out.
+function fill(el, ...children) {
+    el.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+}
+
 function showError(where, error) {
     const box = typeof where === "string" ? $(where) : where;
     if (!box) {
@@ -383,7 +388,7 @@ function signOut(message) {
         updateCounter(language);
     }
     for (const id of ["workshops-list", "registrations-list", "bc-list", "results-summary", "contacts-list"]) {
-        $(`#${id}`).replaceChildren();
+        fill($(`#${id}`));
     }
     for (const id of ["registrations", "bc-progress", "bc-preview-result"]) {
         $(`#${id}`).hidden = true;
@@ -414,7 +419,7 @@ async function openWorkshops() {
         state.workshops = (await api("GET", "/workshops")).workshops;
     } catch (e) {
         showError($("[data-error]", page), e);
-        $("#workshops-list").replaceChildren();
+        fill($("#workshops-list"));
         return;
     }
     fillTimezones();
@@ -426,7 +431,7 @@ function fillTimezones() {
     for (const zone of Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : []) {
         zones.add(zone);
     }
-    $("#timezones").replaceChildren(...Array.from(zones, (zone) => h("option", {value: zone})));
+    fill($("#timezones"), ...Array.from(zones, (zone) => h("option", {value: zone})));
 }
 
 function renderWorkshops() {
@@ -435,7 +440,7 @@ function renderWorkshops() {
         return;
     }
     if (state.workshops.length === 0) {
-        list.replaceChildren(h("p", {class: "hint"}, t("ws_none")));
+        fill(list, h("p", {class: "hint"}, t("ws_none")));
         return;
     }
     const columns = [t("col_title"), t("col_place"), t("col_starts"), t("col_registered"), t("col_waitlisted"), t("col_actions")];
@@ -466,7 +471,7 @@ function renderWorkshops() {
             ),
         ],
     }));
-    list.replaceChildren(table(columns, rows, {id: "workshops-table"}));
+    fill(list, table(columns, rows, {id: "workshops-table"}));
 }
 
 async function createWorkshop(event) {
@@ -519,7 +524,7 @@ async function openRegistrations(id) {
         state.registrations = (await api("GET", `/workshops/${encodeURIComponent(id)}/registrations`)).registrations;
     } catch (e) {
         showError($("[data-error]", panel), e);
-        $("#registrations-list").replaceChildren();
+        fill($("#registrations-list"));
         return;
     }
     renderRegistrations();
@@ -538,7 +543,7 @@ function renderRegistrations() {
         return;
     }
     if (state.registrations.length === 0) {
-        list.replaceChildren(h("p", {class: "hint"}, t("reg_none")));
+        fill(list, h("p", {class: "hint"}, t("reg_none")));
         return;
     }
     const columns = [t("col_contact"), t("col_status"), t("col_actions")];
@@ -581,7 +586,7 @@ function renderRegistrations() {
             ),
         ],
     }));
-    list.replaceChildren(table(columns, rows, {id: "registrations-table"}));
+    fill(list, table(columns, rows, {id: "registrations-table"}));
 }
 
 async function setRegistration(contact, status) {
@@ -634,7 +639,7 @@ function updateCounter(language) {
     counter.dataset.segments = String(info.segments);
     counter.dataset.characters = String(info.characters);
     counter.classList.toggle("long", info.segments > 1);
-    counter.replaceChildren(
+    fill(counter,
         tn("n_characters", info.characters),
         " · ",
         h("span", {class: "encoding", dir: "ltr"}, info.encoding),
@@ -668,7 +673,7 @@ async function openBroadcasts() {
 function fillBroadcastPickers() {
     const workshop = $("#bc-workshop");
     const chosen = workshop.value;
-    workshop.replaceChildren(
+    fill(workshop,
         ...(state.workshops || []).map((w) => h("option", {value: w.id, selected: w.id === chosen}, `${localText(w.title)} (${w.id})`)),
     );
     fillFlowPicker($("#bc-flow"), false);
@@ -680,7 +685,7 @@ function fillFlowPicker(select, withPrompt) {
     if (withPrompt) {
         options.unshift(h("option", {value: "", disabled: true, selected: !chosen}, t("res_choose")));
     }
-    select.replaceChildren(...options);
+    fill(select, ...options);
 }
 
 function showAudienceFields() {
@@ -756,7 +761,7 @@ function renderPreview() {
     $("#bc-send").disabled = !preview || preview.stale;
     if (!preview) {
         box.hidden = true;
-        box.replaceChildren();
+        fill(box);
         return;
     }
     const r = preview.result;
@@ -773,7 +778,7 @@ function renderPreview() {
             h("span", {class: "figure", "data-segments": l.segments}, num(l.segments)),
         ],
     }));
-    box.replaceChildren(
+    fill(box,
         h("h3", {}, t("bc_preview_title")),
         preview.stale ? h("p", {class: "warning", role: "alert"}, t("bc_preview_stale")) : null,
         h(
@@ -834,7 +839,7 @@ async function loadBroadcasts() {
         state.broadcasts = (await api("GET", "/broadcasts")).broadcasts;
     } catch (e) {
         showError(error, e);
-        $("#bc-list").replaceChildren();
+        fill($("#bc-list"));
         return;
     }
     renderBroadcasts();
@@ -846,7 +851,7 @@ function renderBroadcasts() {
         return;
     }
     if (state.broadcasts.length === 0) {
-        list.replaceChildren(h("p", {class: "hint"}, t("bc_none")));
+        fill(list, h("p", {class: "hint"}, t("bc_none")));
         return;
     }
     const columns = [t("col_created"), t("col_send_at"), t("col_status"), t("col_recipients"), t("col_segments"), t("col_actions")];
@@ -861,7 +866,7 @@ function renderBroadcasts() {
             h("button", {type: "button", class: "quiet", "data-action": "progress", onclick: () => openProgress(b.id)}, t("bc_open")),
         ],
     }));
-    list.replaceChildren(table(columns, rows, {id: "broadcasts-table"}));
+    fill(list, table(columns, rows, {id: "broadcasts-table"}));
 }
 
 async function openProgress(id) {
@@ -872,7 +877,7 @@ async function openProgress(id) {
     } catch (e) {
         state.progress = null;
         panel.hidden = false;
-        panel.replaceChildren(h("p", {class: "error", role: "alert"}, t("error", {message: e.message})));
+        fill(panel, h("p", {class: "error", role: "alert"}, t("error", {message: e.message})));
         return;
     }
     renderProgress();
@@ -885,7 +890,7 @@ function renderProgress() {
     const b = state.progress;
     if (!b) {
         panel.hidden = true;
-        panel.replaceChildren();
+        fill(panel);
         return;
     }
     const progress = b.progress || {};
@@ -913,7 +918,7 @@ function renderProgress() {
         h("div", {class: "sent-text"}, h("span", {class: "muted"}, languageName(language)), h("p", {lang: language, dir: "auto"}, text)),
     );
     const cancellable = b.status === "scheduled" || b.status === "sending";
-    panel.replaceChildren(
+    fill(panel,
         h(
             "div",
             {class: "panel-head"},
@@ -1025,7 +1030,7 @@ async function loadSummary(flowId) {
         state.summary = await api("GET", `/flows/${encodeURIComponent(flowId)}/summary`);
     } catch (e) {
         showError($("[data-error]", page), e);
-        $("#results-summary").replaceChildren();
+        fill($("#results-summary"));
     }
     renderSummary();
 }
@@ -1038,7 +1043,7 @@ function renderSummary() {
         return;
     }
     const questions = s.questions || [];
-    box.replaceChildren(
+    fill(box,
         h(
             "dl",
             {class: "figures"},
@@ -1154,7 +1159,7 @@ async function searchContacts(event, more = false) {
     } catch (e) {
         showError($("[data-error]", page), e);
         if (!more) {
-            $("#contacts-list").replaceChildren();
+            fill($("#contacts-list"));
         }
         return;
     }
@@ -1169,7 +1174,7 @@ function renderContacts() {
         return;
     }
     if (c.rows.length === 0) {
-        list.replaceChildren(h("p", {class: "hint"}, t("ct_none")));
+        fill(list, h("p", {class: "hint"}, t("ct_none")));
         return;
     }
     const listFormat = new Intl.ListFormat(state.language, {type: "unit"});
@@ -1184,7 +1189,7 @@ function renderContacts() {
             h("span", {class: contact.stopped ? "badge stopped" : "muted"}, contact.stopped ? t("yes") : t("no")),
         ],
     }));
-    list.replaceChildren(table(columns, rows, {id: "contacts-table"}));
+    fill(list, table(columns, rows, {id: "contacts-table"}));
 }
 
 // --- start ---
