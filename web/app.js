@@ -13,6 +13,8 @@ const BROADCAST_LANGUAGES = ["en", "ar", "fr"];
 const PROGRESS_STATES = ["delivered", "sent", "queued", "failed", "cancelled"];
 const REFRESH_SENDING_MS = 3000;
 const REFRESH_SCHEDULED_MS = 15000;
+const REFRESH_REPORTS_MS = 10000;
+const REPORTS_FOR_MS = 24 * 3600 * 1000;
 
 const state = {
     language: initialLanguage(),
@@ -950,29 +952,46 @@ function renderProgress() {
     panel.hidden = false;
 }
 
+// How long until the progress view asks again: often while sending, now and then while scheduled
+// or while sent messages may still get their delivery reports (for a day); never otherwise.
+function refreshDelay(b) {
+    if (!b) {
+        return null;
+    }
+    if (b.status === "sending") {
+        return REFRESH_SENDING_MS;
+    }
+    if (b.status === "scheduled") {
+        return REFRESH_SCHEDULED_MS;
+    }
+    const recent = Date.now() - Date.parse(b.created_at) < REPORTS_FOR_MS;
+    return b.status === "done" && (b.progress?.sent || 0) > 0 && recent ? REFRESH_REPORTS_MS : null;
+}
+
 function scheduleProgressRefresh() {
     stopProgressRefresh();
     const b = state.progress;
-    if (!b || (b.status !== "sending" && b.status !== "scheduled")) {
+    const wait = refreshDelay(b);
+    if (wait === null) {
         return;
     }
-    const wait = b.status === "sending" ? REFRESH_SENDING_MS : REFRESH_SCHEDULED_MS;
     state.progressTimer = setTimeout(async () => {
         state.progressTimer = null;
-        if (state.page !== "broadcasts" || !state.progress || document.hidden) {
-            scheduleProgressRefresh();
-            return;
+        if (state.page !== "broadcasts" || state.progress !== b) {
+            return; // left the page, or opened another broadcast: that one has its own timer
         }
-        try {
-            state.progress = await api("GET", `/broadcasts/${encodeURIComponent(b.id)}`);
-            renderProgress();
-            if (state.progress.status !== b.status) {
-                loadBroadcasts();
+        if (!document.hidden) {
+            try {
+                state.progress = await api("GET", `/broadcasts/${encodeURIComponent(b.id)}`);
+                renderProgress();
+                if (state.progress.status !== b.status) {
+                    loadBroadcasts();
+                }
+            } catch {
+                // tried again at the next turn; a 401 has signed out already
             }
-        } catch {
-            // shown at the next successful refresh; a 401 has signed out already
         }
-        if (state.page === "broadcasts") {
+        if (state.page === "broadcasts" && state.progress && state.progress.id === b.id) {
             scheduleProgressRefresh();
         }
     }, wait);

@@ -8,7 +8,8 @@
 //
 // Each step is a test of its own, run in order. A step needing an admin API route that this build
 // does not have (docs/api.md; read from the OpenAPI document) is reported as skipped, naming the
-// route; a step after a failed one it depends on is skipped too. No step sleeps: they wait on the
+// route (or fails, with FLOWGATE_BROWSER_REQUIRE_ALL=1); a step after a failed one it depends on is
+// skipped too. No step sleeps: they wait on the
 // page (Playwright's auto-waiting locators), on responses, or on the fake provider's requests.
 //
 // Run by ctest (browser_dashboard) after tests/browser/setup.sh; by hand:
@@ -193,6 +194,10 @@ function step(name, {routes = [], needs = []}, fn) {
     test(name, {timeout: STEP_TIMEOUT}, async (t) => {
         const absent = routes.filter((r) => !world.routes.has(r));
         if (absent.length > 0) {
+            // Once every route is merged, FLOWGATE_BROWSER_REQUIRE_ALL=1 makes a missing one fail.
+            if (process.env.FLOWGATE_BROWSER_REQUIRE_ALL === "1") {
+                throw new Error(`not in this build: ${absent.join(", ")}`);
+            }
             t.skip(`not in this build yet: ${absent.join(", ")}`);
             return;
         }
