@@ -229,6 +229,12 @@ function apiResponse(method, pathPattern) {
 }
 
 before(async () => {
+    // A failure's screenshot from an earlier run must not look like this run's.
+    for (const old of fs.existsSync(SCREENSHOTS) ? fs.readdirSync(SCREENSHOTS) : []) {
+        if (old.startsWith("failed-")) {
+            fs.rmSync(path.join(SCREENSHOTS, old));
+        }
+    }
     world.dir = fs.mkdtempSync(path.join(os.tmpdir(), "flowgate-browser-"));
     world.fake = new FakeProvider();
     const sendUrl = await world.fake.listen();
