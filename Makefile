@@ -5,11 +5,14 @@ BUILD_DIR ?= build
 CONFIG    ?= config/demo.json
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
-# Debian 12 packages the build and the tests need.
+# Debian 12 packages the build and the tests need (chromium for the dashboard's browser tests).
+# Node.js and npm run those tests too; Debian's are installed only when there is no npm at all, since
+# a Node.js from elsewhere (NodeSource's bundles npm) conflicts with Debian's npm package.
 PACKAGES := g++ cmake ninja-build ccache pkg-config \
             libboost-dev libssl-dev libsqlite3-dev nlohmann-json3-dev \
             libgtest-dev libphonenumber-dev libicu-dev \
-            ca-certificates curl
+            ca-certificates curl \
+            chromium fonts-dejavu-core
 
 .PHONY: all deps build run test clean
 
@@ -22,6 +25,7 @@ deps:
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	  done; \
 	fi; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing:$$missing"; \

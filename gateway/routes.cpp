@@ -11,6 +11,7 @@
 #include "gateway/clock.hpp"
 #include "gateway/log.hpp"
 #include "gateway/responses.hpp"
+#include "gateway/static_files.hpp"
 
 namespace flowgate::gateway {
 
@@ -121,6 +122,13 @@ asio::awaitable<http_response> routes::handle(http_request request) {
         } else if (admin_api::owns(path)) {
             route = "api";
             res = co_await api_.handle(request, std::string(path));
+        } else if (const embedded_file* file = find_static_file(path)) {
+            route = "static";
+            if (request.method() != http::verb::get && request.method() != http::verb::head) {
+                res = method_not_allowed("GET, HEAD");
+            } else {
+                res = static_response(*file, request);
+            }
         } else {
             res = error_response(http::status::not_found, "not found");
         }

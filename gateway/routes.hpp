@@ -1,6 +1,6 @@
 #pragma once
-// The route table: /healthz, /metrics, /c/{channel}/receive, /c/{channel}/status, and the admin
-// API under /api/v1 (gateway/api.hpp).
+// The route table: /healthz, /metrics, /c/{channel}/receive, /c/{channel}/status, the admin API
+// under /api/v1 (gateway/api.hpp), and the staff dashboard's files at / (gateway/static_files.hpp).
 // Unknown path or channel → 404, wrong method → 405 (with Allow), a webhook's 2xx only after its
 // events are durably committed, 503 when the store cannot commit (providers retry).
 
