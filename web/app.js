@@ -108,6 +108,9 @@ function duration(seconds) {
 }
 
 function languageName(code) {
+    if (!code) {
+        return t("language_unknown");  // a contact who never chose a language
+    }
     try {
         return new Intl.DisplayNames([state.language], {type: "language"}).of(code) || code;
     } catch {
