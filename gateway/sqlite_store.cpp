@@ -409,7 +409,9 @@ struct sqlite_store::statements {
                 "AND p.contact_id = m.contact_id AND p.id < m.id "
                 // ...except a first attempt held back by quiet hours: answers do not wait for it.
                 "AND NOT (p.state = 'queued' AND p.attempts = 0 AND p.next_attempt_at > ?1)) "
-                "ORDER BY m.next_attempt_at, m.id LIMIT ?2) "
+                // A broadcast's messages go after everything else due: a participant's answer is
+                // not kept waiting behind ten thousand of them.
+                "ORDER BY m.broadcast_id IS NOT NULL, m.next_attempt_at, m.id LIMIT ?2) "
                 "RETURNING id, uuid, channel_id, contact_id, urn, text, attempts, coalesce(segments, 1), "
                 // When the contact last wrote on this channel (WhatsApp's 24-hour window).
                 "(SELECT max(i.created_at) FROM messages i WHERE i.contact_id = messages.contact_id "

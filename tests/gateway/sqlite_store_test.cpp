@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "gateway/sqlite.hpp"
 #include "tests/support/process.hpp"
 
@@ -124,6 +126,39 @@ TEST_F(store_test, claims_respect_the_limit_and_each_contacts_order) {
     tx->mark_failed(first[2], "invalid_message", at(11));
     EXPECT_EQ(ids(tx->claim_outbound(at(12), 10)), (std::vector<std::int64_t>{second[0], second[2]}));
     EXPECT_EQ(ids(tx->claim_outbound(at(1000), 10)), (std::vector<std::int64_t>{first[1]}));
+    tx->commit();
+}
+
+TEST_F(store_test, answers_go_before_a_broadcast_already_queued) {
+    sqlite_store s(path);
+    auto tx = s.begin_write();
+    broadcast_record b;
+    b.uuid = "b-1";
+    b.created_by = "staff";
+    b.created_at = b.send_at = at(0);
+    b.text = {{"en", "News"}};
+    b.audience = nlohmann::json::object();
+    b.figures = nlohmann::json::object();
+    const auto broadcast = tx->insert_broadcast(b);
+    std::vector<std::int64_t> news;
+    for (int i = 0; i < 4; ++i) {
+        const std::string urn = "ext:" + std::to_string(i);
+        const auto id = tx->upsert_contact(urn, "local", at(0)).id;
+        new_outbound m{"local", id, urn, "News", "GSM-7", 1, std::nullopt, at(1)};
+        m.broadcast_id = broadcast;
+        news.push_back(tx->enqueue_outbound(m));
+    }
+    // Contact 9 writes in later; the flow's answer is queued after the broadcast's messages.
+    const auto writer = tx->upsert_contact("ext:9", "local", at(0)).id;
+    const auto answer =
+        tx->enqueue_outbound({"local", writer, "ext:9", "Thanks", "GSM-7", 1, std::nullopt, at(5)});
+    std::vector<std::int64_t> claimed;
+    for (const auto& m : tx->claim_outbound(at(10), 3)) {
+        claimed.push_back(m.id);
+    }
+    std::sort(claimed.begin(), claimed.end());
+    EXPECT_EQ(claimed, (std::vector<std::int64_t>{news[0], news[1], answer}))
+        << "the answer, then the oldest news";
     tx->commit();
 }
 
