@@ -277,15 +277,21 @@ const json& admin_api::openapi() {
                                                 {"security", json::array()},
                                                 {"responses", {{"200", {{"description", "OK"}}}}}};
         for (const auto* r : all_routes()) {
+            json responses = {
+                {"400", {{"description", "A bad request; \"error\" names the field"}}},
+                {"401", {{"description", "No token, or not a valid one"}}},
+                {"403", {{"description", std::string("The token's role is below ") + to_string(r->role)}}},
+                {"404", {{"description", "No such object"}}}};
+            std::string_view success = r->success;
+            while (!success.empty()) {
+                const auto code = std::string(success.substr(0, success.find(' ')));
+                success.remove_prefix(std::min(success.size(), code.size() + 1));
+                responses[code] = code == "204" ? json{{"description", "Done; no body"}}
+                                                : json{{"description", code == "201" ? "Created" : "OK"},
+                                                       {"content", {{r->produces, json::object()}}}};
+            }
             json op = {
-                {"summary", r->summary},
-                {"x-flowgate-role", to_string(r->role)},
-                {"responses",
-                 {{"200", {{"description", "OK"}, {"content", {{r->produces, json::object()}}}}},
-                  {"400", {{"description", "A bad request; \"error\" names the field"}}},
-                  {"401", {{"description", "No token, or not a valid one"}}},
-                  {"403", {{"description", std::string("The token's role is below ") + to_string(r->role)}}},
-                  {"404", {{"description", "No such object"}}}}}};
+                {"summary", r->summary}, {"x-flowgate-role", to_string(r->role)}, {"responses", responses}};
             json parameters = json::array();
             std::string_view rest = r->path;
             for (auto open = rest.find('{'); open != std::string_view::npos; open = rest.find('{')) {

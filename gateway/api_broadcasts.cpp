@@ -170,7 +170,9 @@ const route routes[] = {
      {},
      "{text: \"...\" (base language) | {lang: text}, audience: {urns: [...]} | {group: NAME} | "
      "{workshop: ID, status?: registered|waitlisted|attended|cancelled} | {flow: ID|UUID|NAME, "
-     "non_responders?: bool} | {all: true}, channel?: ID, send_at?: ISO 8601 with a zone, preview?: bool}"},
+     "non_responders?: bool} | {all: true}, channel?: ID, send_at?: ISO 8601 with a zone, preview?: bool}",
+     "application/json",
+     "200 201"},
     {"GET",
      "/api/v1/broadcasts",
      api_role::staff,

@@ -559,7 +559,11 @@ const route routes[] = {
      "/api/v1/contacts/{uuid}",
      api_role::admin,
      "Erases a contact and everything about them (204); a contact who opted out stays opted out",
-     erase_contact},
+     erase_contact,
+     {},
+     nullptr,
+     "application/json",
+     "204"},
 };
 
 }  // namespace

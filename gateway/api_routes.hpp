@@ -63,6 +63,8 @@ struct route {
     std::vector<parameter> query = {};
     const char* body = nullptr;  // a short description of the JSON (or CSV) body, if it takes one
     const char* produces = "application/json";
+    // The success statuses, for the OpenAPI document ("201", "200 201", "204").
+    const char* success = "200";
 };
 
 // Each area's routes (api_workshops.cpp, api_contacts.cpp, api_broadcasts.cpp, api_results.cpp,

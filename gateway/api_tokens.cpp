@@ -115,12 +115,18 @@ const route routes[] = {
      "Makes a token; the answer holds it, shown this once (only its hash is stored)",
      create_token,
      {},
-     "{\"name\": \"1 to 100 characters\", \"role\": \"viewer\" | \"staff\" | \"admin\"}"},
+     "{\"name\": \"1 to 100 characters\", \"role\": \"viewer\" | \"staff\" | \"admin\"}",
+     "application/json",
+     "201"},
     {"DELETE",
      "/api/v1/tokens/{id}",
      api_role::admin,
      "Revokes a token at once: its next request gets 401",
-     revoke_token},
+     revoke_token,
+     {},
+     nullptr,
+     "application/json",
+     "204"},
 };
 
 }  // namespace
