@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gateway/sqlite_store.hpp"
+#include "tests/support/api.hpp"
 #include "tests/support/http.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/sample_flows.hpp"
@@ -54,13 +55,8 @@ class api_broadcasts_test : public ::testing::Test {
                {"capacity", 20}}}},
         };
         dir.write("config.json", cfg.dump());
-        for (const char* role : {"viewer", "staff", "admin"}) {
-            const auto out = test::run_flowgate(
-                {"token", "create", "--config", dir.file("config.json"), "--role", role, "--name", role});
-            ASSERT_EQ(out.exit_code, 0) << out.output;
-            tokens[role] = out.output.substr(0, out.output.find('\n'));
-            ASSERT_EQ(tokens[role].size(), 67u) << out.output;
-        }
+        tokens = test::make_role_tokens(dir.file("config.json"));
+        ASSERT_EQ(tokens.size(), 3u);
         seed();
     }
 

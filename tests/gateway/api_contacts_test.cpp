@@ -15,6 +15,7 @@
 #include "gateway/sqlite.hpp"
 #include "handlers/crypto.hpp"
 #include "handlers/form.hpp"
+#include "tests/support/api.hpp"
 #include "tests/support/http.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/sample_flows.hpp"
@@ -57,12 +58,8 @@ class api_contacts_test : public ::testing::Test {
             {"promotion_flow", "signup"},
         };
         dir.write("config.json", cfg.dump());
-        for (const char* role : {"viewer", "staff", "admin"}) {
-            const auto out = test::run_flowgate(
-                {"token", "create", "--config", dir.file("config.json"), "--role", role, "--name", role});
-            ASSERT_EQ(out.exit_code, 0) << out.output;
-            tokens[role] = out.output.substr(0, out.output.find('\n'));
-        }
+        tokens = test::make_role_tokens(dir.file("config.json"));
+        ASSERT_EQ(tokens.size(), 3u);
     }
 
     test::response call(const std::string& method,

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gateway/sqlite.hpp"
+#include "tests/support/api.hpp"
 #include "tests/support/http.hpp"
 #include "tests/support/process.hpp"
 
@@ -102,12 +103,8 @@ class api_results_test : public ::testing::Test {
               {{"keywords", {"CONSENT"}}, {"flow", "Consent"}}}},
         };
         dir.write("config.json", cfg.dump());
-        for (const char* role : {"viewer", "staff", "admin"}) {
-            const auto out = test::run_flowgate(
-                {"token", "create", "--config", dir.file("config.json"), "--role", role, "--name", role});
-            ASSERT_EQ(out.exit_code, 0) << out.output;
-            tokens[role] = out.output.substr(0, out.output.find('\n'));
-        }
+        tokens = test::make_role_tokens(dir.file("config.json"));
+        ASSERT_EQ(tokens.size(), 3u);
     }
 
     test::response get(const std::string& path, const std::string& role) {

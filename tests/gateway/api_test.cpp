@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/api.hpp"
 #include "tests/support/http.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/sample_flows.hpp"
@@ -45,13 +46,8 @@ class api_test : public ::testing::Test {
                {"capacity", 20}}}},
         };
         dir.write("config.json", cfg.dump());
-        for (const char* role : {"viewer", "staff", "admin"}) {
-            const auto out = test::run_flowgate(
-                {"token", "create", "--config", dir.file("config.json"), "--role", role, "--name", role});
-            ASSERT_EQ(out.exit_code, 0) << out.output;
-            tokens[role] = out.output.substr(0, out.output.find('\n'));
-            ASSERT_EQ(tokens[role].size(), 67u) << "fg_ and 64 hex characters";
-        }
+        tokens = test::make_role_tokens(dir.file("config.json"));
+        ASSERT_EQ(tokens.size(), 3u);
     }
 
     test::response get(std::uint16_t port, const std::string& path, const std::string& token) {
