@@ -149,6 +149,11 @@ asio::awaitable<bool> audit_now(
     co_return st == write_status::committed;
 }
 
+boost::asio::thread_pool& worker_pool() {
+    static boost::asio::thread_pool pool(1);
+    return pool;
+}
+
 std::optional<std::int64_t> query_limit(const call& c,
                                         std::string_view key,
                                         std::int64_t fallback,

@@ -68,8 +68,11 @@ asio::awaitable<http_response> create_broadcast(const context& ctx, const call& 
         }
     }
     const auto now = gateway::now();
-    auto plan = std::make_shared<broadcasts::plan>(
-        broadcasts::make_plan(*req, ctx.st.broadcast_contacts(req->audience), ctx.cfg, now));
+    auto& store = ctx.st;
+    const auto& cfg = ctx.cfg;
+    auto plan = std::make_shared<broadcasts::plan>(co_await on_worker([&store, &cfg, &req, now] {
+        return broadcasts::make_plan(*req, store.broadcast_contacts(req->audience), cfg, now);
+    }));
     if (!plan->too_long.empty()) {
         co_return bad_request(plan->too_long);
     }

@@ -430,36 +430,51 @@ asio::awaitable<http_response> import_contacts(const context& ctx, const call& c
         }
         channel_id = *v;
     }
-    const std::string& body = c.request.body();
-    if (!handlers::is_valid_utf8(body)) {
-        co_return error_response(http::status::bad_request, "the body must be UTF-8 text");
-    }
-    const auto doc = csv::parse(body, max_import_rows + 1);
-    if (doc.truncated) {
-        co_return error_response(http::status::payload_too_large,
-                                 "at most " + std::to_string(max_import_rows) + " rows in one import");
-    }
-    if (doc.error) {
-        co_return error_response(http::status::bad_request, *doc.error);
-    }
-    if (doc.records.empty()) {
-        co_return bad_field("/phone", "the CSV has no header row");
-    }
-    auto header = read_header(doc.records.front().fields);
-    if (auto* error = std::get_if<http_response>(&header)) {
-        co_return std::move(*error);
-    }
-    const auto& cols = std::get<std::vector<column>>(header);
-    auto rows = std::make_shared<std::vector<import_row>>();
-    json errors = json::array();
-    for (std::size_t i = 1; i < doc.records.size(); ++i) {
-        auto row = read_row(doc.records[i], cols, ctx.cfg);
-        if (auto* why = std::get_if<std::string>(&row)) {
-            errors.push_back({{"row", doc.records[i].line}, {"error", std::move(*why)}});
-        } else {
-            rows->push_back(std::move(std::get<import_row>(row)));
+    // Reading and checking every row (numbers through libphonenumber) is the slow part: not on an
+    // I/O thread.
+    struct checked {
+        std::optional<http_response> refused;
+        std::shared_ptr<std::vector<import_row>> rows = std::make_shared<std::vector<import_row>>();
+        json errors = json::array();
+    };
+    const auto& config = ctx.cfg;
+    auto check = co_await on_worker([&c, &config]() -> checked {
+        const std::string& body = c.request.body();
+        if (!handlers::is_valid_utf8(body)) {
+            return {error_response(http::status::bad_request, "the body must be UTF-8 text")};
         }
+        const auto doc = csv::parse(body, max_import_rows + 1);
+        if (doc.truncated) {
+            return {error_response(http::status::payload_too_large,
+                                   "at most " + std::to_string(max_import_rows) + " rows in one import")};
+        }
+        if (doc.error) {
+            return {error_response(http::status::bad_request, *doc.error)};
+        }
+        if (doc.records.empty()) {
+            return {bad_field("/phone", "the CSV has no header row")};
+        }
+        auto header = read_header(doc.records.front().fields);
+        if (auto* error = std::get_if<http_response>(&header)) {
+            return {std::move(*error)};
+        }
+        const auto& cols = std::get<std::vector<column>>(header);
+        checked out;
+        for (std::size_t i = 1; i < doc.records.size(); ++i) {
+            auto row = read_row(doc.records[i], cols, config);
+            if (auto* why = std::get_if<std::string>(&row)) {
+                out.errors.push_back({{"row", doc.records[i].line}, {"error", std::move(*why)}});
+            } else {
+                out.rows->push_back(std::move(std::get<import_row>(row)));
+            }
+        }
+        return out;
+    });
+    if (check.refused) {
+        co_return std::move(*check.refused);
     }
+    auto rows = check.rows;
+    json errors = std::move(check.errors);
     const auto now = gateway::now();
     auto counts = std::make_shared<import_counts>();
     const auto& cfg = ctx.cfg;

@@ -45,7 +45,9 @@ asio::awaitable<http_response> flow_results(const context& ctx, const call& c) {
     if (f == nullptr) {
         co_return error_response(http::status::not_found, "no such flow");
     }
-    const auto runs = ctx.st.list_flow_runs(f->id, identified);
+    auto& st = ctx.st;
+    const auto runs =
+        co_await on_worker([&st, f, identified] { return st.list_flow_runs(f->id, identified); });
     if (identified) {
         // Names and numbers leave only once the export is on the audit log. Named locals, never
         // temporaries in the co_await expression (g++ 12).
@@ -57,12 +59,13 @@ asio::awaitable<http_response> flow_results(const context& ctx, const call& c) {
             co_return error_response(http::status::service_unavailable, "store unavailable");
         }
     }
-    const auto columns = results::result_columns(*f, runs);
-    http_response res =
-        csv ? make_response(http::status::ok,
-                            "text/csv; charset=utf-8",
-                            results::results_csv(columns, runs, identified))
-            : json_response(http::status::ok, results::results_json(*f, columns, runs, identified));
+    http_response res = co_await on_worker([f, &runs, csv, identified] {
+        const auto columns = results::result_columns(*f, runs);
+        return csv ? make_response(http::status::ok,
+                                   "text/csv; charset=utf-8",
+                                   results::results_csv(columns, runs, identified))
+                   : json_response(http::status::ok, results::results_json(*f, columns, runs, identified));
+    });
     if (csv) {
         res.set(http::field::content_disposition,
                 "attachment; filename=\"" + results::csv_file_name(f->id) + "\"");
@@ -76,10 +79,13 @@ asio::awaitable<http_response> flow_summary(const context& ctx, const call& c) {
     if (f == nullptr) {
         co_return error_response(http::status::not_found, "no such flow");
     }
-    const auto runs = ctx.st.list_flow_runs(f->id, false);
-    co_return json_response(
-        http::status::ok,
-        results::summary_json(*f, results::summarize(results::result_columns(*f, runs), runs)));
+    auto& st = ctx.st;
+    co_return co_await on_worker([&st, f] {
+        const auto runs = st.list_flow_runs(f->id, false);
+        return json_response(
+            http::status::ok,
+            results::summary_json(*f, results::summarize(results::result_columns(*f, runs), runs)));
+    });
 }
 
 const route routes[] = {

@@ -7,6 +7,11 @@
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <exception>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -14,6 +19,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "common/types.hpp"
@@ -107,6 +113,30 @@ void audit(write_tx& tx,
 // Returns whether it committed.
 boost::asio::awaitable<bool> audit_now(
     const context& ctx, const api_token& who, std::string action, std::string target, std::int64_t rows);
+
+// Runs `work` on the API's worker thread and resumes on the calling coroutine's executor with
+// its result (or its exception): reading a large audience, building an export or checking an
+// import must not hold up an I/O thread, which serves the providers' webhooks.
+boost::asio::thread_pool& worker_pool();
+
+template <class F>
+boost::asio::awaitable<std::invoke_result_t<F&>> on_worker(F work) {
+    using result_t = std::invoke_result_t<F&>;
+    const auto io = co_await boost::asio::this_coro::executor;
+    co_await boost::asio::post(worker_pool().get_executor(), boost::asio::use_awaitable);
+    std::optional<result_t> result;
+    std::exception_ptr failure;
+    try {
+        result.emplace(work());
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    co_await boost::asio::post(io, boost::asio::use_awaitable);  // back before anything else
+    if (failure) {
+        std::rethrow_exception(failure);
+    }
+    co_return std::move(*result);
+}
 
 // A positive integer query parameter within [1, max], `fallback` when absent; nullopt when bad.
 std::optional<std::int64_t> query_limit(const call& c,
