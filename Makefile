@@ -16,7 +16,7 @@ PACKAGES := g++ cmake ninja-build ccache pkg-config \
 
 .PHONY: all deps build run test clean
 
-all: build
+all: build data/demo.key
 
 deps:
 	@missing=""; \
@@ -44,9 +44,16 @@ $(BUILD_DIR)/build.ninja: CMakeLists.txt | deps
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-run: build
-	@mkdir -p data
+run: build data/demo.key
 	$(BUILD_DIR)/flowgate serve --config $(CONFIG)
+
+# The demo's data key (config/demo.json reads it): 32 random bytes as hex, readable by its owner
+# only. Made once; a real deployment keeps its key elsewhere (docs/security.md, "Data at rest").
+data/demo.key:
+	@mkdir -p data
+	@umask 077 && head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n' > $@.tmp && mv $@.tmp $@
+	@chmod 600 $@
+	@echo "made $@ (the demo's data key; mode 0600)"
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)

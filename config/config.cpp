@@ -280,6 +280,10 @@ void load_globals(const json& root, config& cfg, const environment& env, reporte
                 cfg.data_key = *v;
             }
         }
+    } else if (!root.contains("data_key")) {
+        r.error("/data_key",
+                "is required: the key for participants' data at rest, \"env:NAME\" or \"file:PATH\" "
+                "holding 64 hexadecimal characters (or \"none\" for throwaway use)");
     }
     if (const std::string* cc = get_string(root, "default_country", "", r)) {
         static const std::regex alpha2("^[A-Z]{2}$");

@@ -34,7 +34,12 @@ int serve(const config::config& cfg) {
     if (db_path.has_parent_path()) {
         std::filesystem::create_directories(db_path.parent_path());
     }
-    sqlite_store store(cfg.store.sqlite);
+    if (cfg.data_key == "none") {
+        log::warn("store",
+                  "\"data_key\": \"none\": participants' numbers and messages are sealed under a key "
+                  "everyone knows; for throwaway use only, never with real participants");
+    }
+    sqlite_store store(cfg.store.sqlite, data_key::from_config(cfg.data_key));
     const flows::engine engine(*cfg.flows, cfg.triggers, cfg.engine_environment());
     const ingest in(cfg, engine);
     {

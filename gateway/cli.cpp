@@ -137,7 +137,7 @@ int token_create(const args& a) {
     if (db_path.has_parent_path()) {
         std::filesystem::create_directories(db_path.parent_path());
     }
-    sqlite_store store(cfg->store.sqlite);
+    sqlite_store store(cfg->store.sqlite, data_key::from_config(cfg->data_key));
     const std::string token = new_api_token();
     auto tx = store.begin_write();
     tx->create_token(name_it->second, *role, token_hash(token), gateway::now());

@@ -65,7 +65,8 @@ int simulate(const config::config& cfg,
         return 2;
     }
 
-    sqlite_store store(opts.database);
+    // The simulator's own database, sealed under the config's key like the server's.
+    sqlite_store store(opts.database, data_key::from_config(cfg.data_key.empty() ? "none" : cfg.data_key));
     const flows::engine engine(*cfg.flows, cfg.triggers, cfg.engine_environment());
     const ingest in_(cfg, engine);
     auto now = opts.start.value_or(gateway::now());

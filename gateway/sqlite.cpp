@@ -71,6 +71,20 @@ statement& statement::bind(int index, std::string_view value) {
     return *this;
 }
 
+statement& statement::bind_blob(int index, std::string_view value) {
+    // A zero-length blob still binds as a blob, not as NULL.
+    static const char empty = 0;
+    if (const int rc = sqlite3_bind_blob(stmt_,
+                                         index,
+                                         value.empty() ? &empty : value.data(),
+                                         static_cast<int>(value.size()),
+                                         SQLITE_TRANSIENT);
+        rc != SQLITE_OK) {
+        db_.fail(rc, "bind");
+    }
+    return *this;
+}
+
 statement& statement::bind_null(int index) {
     if (const int rc = sqlite3_bind_null(stmt_, index); rc != SQLITE_OK) {
         db_.fail(rc, "bind");
@@ -104,6 +118,10 @@ std::int64_t statement::column_int64(int index) const { return sqlite3_column_in
 double statement::column_double(int index) const { return sqlite3_column_double(stmt_, index); }
 std::string statement::column_text(int index) const {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, index));
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, index))) : std::string{};
+}
+std::string statement::column_blob(int index) const {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, index));
     return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, index))) : std::string{};
 }
 bool statement::column_is_null(int index) const { return sqlite3_column_type(stmt_, index) == SQLITE_NULL; }

@@ -55,6 +55,7 @@ class statement {
     statement& bind(int index, std::string_view value);
     statement& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
     statement& bind(int index, const std::string& value) { return bind(index, std::string_view(value)); }
+    statement& bind_blob(int index, std::string_view value);
     statement& bind_null(int index);
     template <class T>
     statement& bind(int index, const std::optional<T>& value) {
@@ -70,6 +71,7 @@ class statement {
     std::int64_t column_int64(int index) const;
     double column_double(int index) const;
     std::string column_text(int index) const;
+    std::string column_blob(int index) const;
     bool column_is_null(int index) const;
 
    private:

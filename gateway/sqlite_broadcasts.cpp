@@ -97,7 +97,7 @@ broadcast_audience_rows sqlite_store::broadcast_contacts(const broadcast_audienc
     std::string first_parameter;
     if (a.type == broadcast_audience::kind::urns) {
         // Each URN as stored, or the same number under the other scheme (SMS and WhatsApp).
-        sqlite::statement find(db, "SELECT contact_id FROM contact_urns WHERE urn = ?1");
+        sqlite::statement find(db, "SELECT contact_id FROM contact_urns WHERE urn_hash = ?1");
         std::set<std::int64_t> ids;
         for (const auto& urn : a.urns) {
             std::optional<std::int64_t> id;
@@ -106,7 +106,7 @@ broadcast_audience_rows sqlite_store::broadcast_contacts(const broadcast_audienc
                     continue;
                 }
                 sqlite::reset_guard g(find);
-                find.bind(1, *candidate);
+                find.bind(1, key_.lookup(*candidate));
                 if (find.step()) {
                     id = find.column_int64(0);
                 }
@@ -149,7 +149,8 @@ broadcast_audience_rows sqlite_store::broadcast_contacts(const broadcast_audienc
             out.contacts.push_back(std::move(c));
         }
         if (!q.column_is_null(5)) {
-            out.contacts.back().urns.emplace_back(q.column_text(5), q.column_text(6));
+            out.contacts.back().urns.emplace_back(key_.open(q.column_blob(5), sealed_column::contact_urn),
+                                                  q.column_text(6));
         }
     }
     return out;

@@ -33,7 +33,9 @@ contact_details details_from_row(const sqlite::statement& q) {
 }
 
 // URNs, oldest first, and groups by name.
-void add_urns_and_groups(sqlite::connection& db, std::vector<contact_details>& contacts) {
+void add_urns_and_groups(sqlite::connection& db,
+                         const data_key& key,
+                         std::vector<contact_details>& contacts) {
     sqlite::statement urns(db, "SELECT urn FROM contact_urns WHERE contact_id = ?1 ORDER BY id");
     sqlite::statement groups(db, "SELECT uuid, name FROM contact_groups WHERE contact_id = ?1 ORDER BY name");
     for (auto& d : contacts) {
@@ -41,7 +43,7 @@ void add_urns_and_groups(sqlite::connection& db, std::vector<contact_details>& c
             sqlite::reset_guard g(urns);
             urns.bind(1, d.contact.id);
             while (urns.step()) {
-                d.urns.push_back(urns.column_text(0));
+                d.urns.push_back(key.open(urns.column_blob(0), sealed_column::contact_urn));
             }
         }
         sqlite::reset_guard g(groups);
@@ -59,7 +61,7 @@ std::vector<contact_details> sqlite_store::find_contacts(const contact_query& q)
     sql += "WHERE c.id > ?1";
     if (!q.urns.empty()) {
         sql +=
-            " AND c.id IN (SELECT u.contact_id FROM contact_urns u WHERE u.urn IN (SELECT value FROM "
+            " AND c.id IN (SELECT u.contact_id FROM contact_urns u WHERE u.urn_hash IN (SELECT value FROM "
             "json_each(?2)))";
     }
     if (!q.group.empty()) {
@@ -81,7 +83,12 @@ std::vector<contact_details> sqlite_store::find_contacts(const contact_query& q)
     sqlite::statement s(db, sql);
     s.bind(1, q.after);
     if (!q.urns.empty()) {
-        s.bind(2, nlohmann::json(q.urns).dump());
+        // By their keyed hashes: the URNs themselves are sealed.
+        std::vector<std::string> hashes;
+        for (const auto& urn : q.urns) {
+            hashes.push_back(key_.lookup(urn));
+        }
+        s.bind(2, nlohmann::json(hashes).dump());
     }
     if (!q.group.empty()) {
         s.bind(3, q.group);
@@ -100,7 +107,7 @@ std::vector<contact_details> sqlite_store::find_contacts(const contact_query& q)
     while (s.step()) {
         out.push_back(details_from_row(s));
     }
-    add_urns_and_groups(db, out);
+    add_urns_and_groups(db, key_, out);
     return out;
 }
 
@@ -116,7 +123,7 @@ std::optional<contact_details> sqlite_store::find_contact(const std::string& uui
         }
         found.push_back(details_from_row(s));
     }
-    add_urns_and_groups(db, found);
+    add_urns_and_groups(db, key_, found);
     sqlite::statement r(db,
                         "SELECT r.workshop_id, r.status FROM registrations r JOIN workshops w ON "
                         "w.id = r.workshop_id WHERE r.contact_id = ?1 ORDER BY w.starts_at, w.id");

@@ -12,8 +12,8 @@ std::vector<flow_run_row> sqlite_store::list_flow_runs(const std::string& flow_i
     sqlite::statement q(read_db(),
                         "SELECT r.id, c.uuid, r.status, r.created_at, r.exited_at, "
                         "CASE WHEN ?2 THEN c.name ELSE '' END, "
-                        "CASE WHEN ?2 THEN coalesce((SELECT u.urn FROM contact_urns u "
-                        "WHERE u.contact_id = c.id ORDER BY u.id LIMIT 1), '') ELSE '' END, "
+                        "CASE WHEN ?2 THEN (SELECT u.urn FROM contact_urns u "
+                        "WHERE u.contact_id = c.id ORDER BY u.id LIMIT 1) END, "
                         "s.key, s.name, s.value, s.category, s.input, s.node_id, s.created_at "
                         "FROM runs r JOIN contacts c ON c.id = r.contact_id "
                         "LEFT JOIN results s ON s.run_id = r.id "
@@ -32,7 +32,9 @@ std::vector<flow_run_row> sqlite_store::list_flow_runs(const std::string& flow_i
                 row.exited_at = from_millis(q.column_int64(4));
             }
             row.contact_name = q.column_text(5);
-            row.urn = q.column_text(6);
+            if (!q.column_is_null(6)) {
+                row.urn = key_.open(q.column_blob(6), sealed_column::contact_urn);
+            }
             out.push_back(std::move(row));
         }
         if (q.column_is_null(7)) {
@@ -40,9 +42,9 @@ std::vector<flow_run_row> sqlite_store::list_flow_runs(const std::string& flow_i
         }
         flows::result_value v;
         v.name = q.column_text(8);
-        v.value = q.column_text(9);
+        v.value = key_.open(q.column_blob(9), sealed_column::result_value);
         v.category = q.column_text(10);
-        v.input = q.column_text(11);
+        v.input = key_.open(q.column_blob(11), sealed_column::result_input);
         v.node_id = q.column_text(12);
         v.created_at = from_millis(q.column_int64(13));
         out.back().values.emplace(q.column_text(7), std::move(v));

@@ -1,7 +1,11 @@
+// LEAD: READ /work/wt-atrest/LEAD_NOTES.md FIRST (common rules). Remove this line.
 #include "gateway/sqlite_store.hpp"
+
+#include <utility>
 
 #include <algorithm>
 #include <array>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -14,8 +18,18 @@ namespace {
 
 // Ordered migrations: migration i brings the schema to user_version i + 1. Never edit a released one;
 // append a new one.
-constexpr std::array<std::string_view, 6> migrations = {
-    R"sql(
+struct migration {
+    std::string_view sql;
+    // Work SQL cannot do (sealing existing rows), run after `sql` in the same transaction.
+    void (*code)(sqlite::connection&, const data_key&) = nullptr;
+};
+
+void seal_existing_rows(sqlite::connection& db, const data_key& key);
+// The first schema version with participants' data sealed.
+constexpr int sealed_version = 7;
+
+constexpr std::array<migration, 7> migrations = {{
+    {R"sql(
 CREATE TABLE contacts (
     id          INTEGER PRIMARY KEY,
     uuid        TEXT NOT NULL UNIQUE,
@@ -121,9 +135,9 @@ CREATE TABLE early_statuses (
 );
 CREATE INDEX early_statuses_key ON early_statuses(channel_id, external_id);
 CREATE INDEX early_statuses_age ON early_statuses(received_at);
-)sql",
+)sql"},
     // 2: workshops, registrations, reminders; messages that expire.
-    R"sql(
+    {R"sql(
 CREATE TABLE workshops (
     id          TEXT PRIMARY KEY,
     title       TEXT NOT NULL,
@@ -158,9 +172,9 @@ CREATE INDEX workshop_jobs_registration ON workshop_jobs(contact_id, workshop_id
 ALTER TABLE messages ADD COLUMN expires_at INTEGER;
 CREATE INDEX messages_expiring ON messages(expires_at)
     WHERE direction = 'out' AND state = 'queued' AND expires_at IS NOT NULL;
-)sql",
+)sql"},
     // 3: admin API tokens (only their hashes).
-    R"sql(
+    {R"sql(
 CREATE TABLE api_tokens (
     id          INTEGER PRIMARY KEY,
     name        TEXT NOT NULL,
@@ -169,9 +183,9 @@ CREATE TABLE api_tokens (
     created_at  INTEGER NOT NULL,
     revoked_at  INTEGER
 );
-)sql",
+)sql"},
     // 4: the audit log of staff actions (never message bodies or numbers).
-    R"sql(
+    {R"sql(
 CREATE TABLE audit_log (
     id          INTEGER PRIMARY KEY,
     at          INTEGER NOT NULL,
@@ -182,16 +196,16 @@ CREATE TABLE audit_log (
     target      TEXT NOT NULL DEFAULT '',
     rows        INTEGER NOT NULL DEFAULT 0
 );
-)sql",
+)sql"},
     // 5: URNs of erased contacts who had opted out, as hashes: STOP stays honoured after erasure.
-    R"sql(
+    {R"sql(
 CREATE TABLE suppressed_urns (
     hash        TEXT PRIMARY KEY,
     created_at  INTEGER NOT NULL
 );
-)sql",
+)sql"},
     // 6: broadcasts; each of their messages names its broadcast.
-    R"sql(
+    {R"sql(
 CREATE TABLE broadcasts (
     id              INTEGER PRIMARY KEY,
     uuid            TEXT NOT NULL UNIQUE,
@@ -211,8 +225,27 @@ CREATE TABLE broadcasts (
 CREATE INDEX broadcasts_created ON broadcasts(created_at, id);
 ALTER TABLE messages ADD COLUMN broadcast_id INTEGER REFERENCES broadcasts(id) ON DELETE SET NULL;
 CREATE INDEX messages_broadcast ON messages(broadcast_id, state) WHERE broadcast_id IS NOT NULL;
+)sql"},
+    // 7: participants' data at rest (docs/security.md, "Data at rest"). URNs are sealed with a keyed
+    // hash beside them for lookups; message texts, result values and inputs, sessions and webhook
+    // requests are sealed in place. Rows written before are sealed by seal_existing_rows; the
+    // suppression hashes of version 5 (plain SHA-256) are kept, marked, until they can go.
+    {R"sql(
+CREATE TABLE store_key (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    fingerprint TEXT NOT NULL
+);
+CREATE TABLE contact_urns_sealed (
+    id          INTEGER PRIMARY KEY,
+    contact_id  INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    urn_hash    TEXT NOT NULL UNIQUE,
+    urn         BLOB NOT NULL,
+    channel_id  TEXT NOT NULL
+);
+UPDATE suppressed_urns SET hash = 'sha256:' || hash;
 )sql",
-};
+     seal_existing_rows},
+}};
 
 std::optional<msg_state> state_from_string(std::string_view s) {
     for (auto st : {msg_state::queued,
@@ -260,23 +293,93 @@ void configure(sqlite::connection& db) {
     db.exec("PRAGMA secure_delete = ON");
 }
 
-// How a suppressed URN is kept. A plain SHA-256 of a phone number can be reversed by hashing
-// every possible number: a later issue replaces it with an HMAC under the data key.
-std::string suppression_hash(std::string_view urn) { return handlers::to_hex(handlers::sha256(urn)); }
+// How schema version 5 kept a suppressed URN: a plain SHA-256, which anyone can reverse by hashing
+// every possible number. Such rows (marked "sha256:" by migration 7) are still honoured; new ones
+// are the keyed lookup hash.
+std::string legacy_suppression_hash(std::string_view urn) {
+    return "sha256:" + handlers::to_hex(handlers::sha256(urn));
+}
+
+namespace column = sealed_column;
+
+// Seals a column of a table in place, a batch at a time (rows read before any is rewritten).
+void seal_column(sqlite::connection& db,
+                 const data_key& key,
+                 const std::string& table,
+                 const std::string& key_column,
+                 const std::string& value_column,
+                 std::string_view context) {
+    sqlite::statement read(db,
+                           "SELECT " + key_column + ", " + value_column + " FROM " + table + " WHERE " +
+                               key_column + " > ?1 AND typeof(" + value_column + ") = 'text' ORDER BY " +
+                               key_column + " LIMIT 500");
+    sqlite::statement write(
+        db, "UPDATE " + table + " SET " + value_column + " = ?2 WHERE " + key_column + " = ?1");
+    std::int64_t after = std::numeric_limits<std::int64_t>::min();
+    for (;;) {
+        std::vector<std::pair<std::int64_t, std::string>> batch;
+        {
+            sqlite::reset_guard g(read);
+            read.bind(1, after);
+            while (read.step()) {
+                batch.emplace_back(read.column_int64(0), read.column_text(1));
+            }
+        }
+        if (batch.empty()) {
+            return;
+        }
+        for (const auto& [id, value] : batch) {
+            write.bind(1, id).bind_blob(2, key.seal(value, context)).run();
+        }
+        after = batch.back().first;
+    }
+}
+
+void seal_existing_rows(sqlite::connection& db, const data_key& key) {
+    {
+        sqlite::statement read(db, "SELECT id, contact_id, urn, channel_id FROM contact_urns ORDER BY id");
+        sqlite::statement write(db,
+                                "INSERT INTO contact_urns_sealed (id, contact_id, urn_hash, urn, channel_id) "
+                                "VALUES (?1, ?2, ?3, ?4, ?5)");
+        while (read.step()) {
+            const std::string urn = read.column_text(2);
+            write.bind(1, read.column_int64(0))
+                .bind(2, read.column_int64(1))
+                .bind(3, key.lookup(urn))
+                .bind_blob(4, key.seal(urn, column::contact_urn))
+                .bind(5, read.column_text(3))
+                .run();
+        }
+    }
+    db.exec(
+        "DROP TABLE contact_urns; "
+        "ALTER TABLE contact_urns_sealed RENAME TO contact_urns; "
+        "CREATE INDEX contact_urns_contact ON contact_urns(contact_id);");
+    seal_column(db, key, "messages", "id", "urn", column::message_urn);
+    seal_column(db, key, "messages", "id", "text", column::message_text);
+    seal_column(db, key, "results", "id", "value", column::result_value);
+    seal_column(db, key, "results", "id", "input", column::result_input);
+    seal_column(db, key, "sessions", "contact_id", "state", column::session_state);
+    seal_column(db, key, "webhook_calls", "id", "request", column::webhook_request);
+    sqlite::statement fp(db, "INSERT INTO store_key (id, fingerprint) VALUES (1, ?1)");
+    fp.bind(1, key.fingerprint()).run();
+}
 
 }  // namespace
 
 struct sqlite_store::statements {
-    explicit statements(sqlite::connection& db)
+    statements(sqlite::connection& db, const data_key& key)
         : db(db),
+          key(key),
           savepoint(db, "SAVEPOINT event"),
           release(db, "RELEASE event"),
           rollback_to(db, "ROLLBACK TO event"),
           find_contact(db,
                        "SELECT c.id, c.uuid, c.name, c.language, c.stopped, c.fields FROM contact_urns u "
-                       "JOIN contacts c ON c.id = u.contact_id WHERE u.urn = ?1"),
+                       "JOIN contacts c ON c.id = u.contact_id WHERE u.urn_hash = ?1"),
           insert_contact(db, "INSERT INTO contacts (uuid, created_at, updated_at) VALUES (?1, ?2, ?2)"),
-          insert_urn(db, "INSERT INTO contact_urns (contact_id, urn, channel_id) VALUES (?1, ?2, ?3)"),
+          insert_urn(
+              db, "INSERT INTO contact_urns (contact_id, urn_hash, urn, channel_id) VALUES (?1, ?2, ?3, ?4)"),
           set_name(db, "UPDATE contacts SET name = ?2 WHERE id = ?1"),
           set_stopped(db, "UPDATE contacts SET stopped = ?2, updated_at = ?3 WHERE id = ?1"),
           set_language(db, "UPDATE contacts SET language = ?2, updated_at = ?3 WHERE id = ?1"),
@@ -450,9 +553,10 @@ struct sqlite_store::statements {
           interrupted(db,
                       "UPDATE messages SET state = 'unknown', updated_at = ?1 WHERE direction = 'out' "
                       "AND state = 'sending'"),
-          find_suppressed(db, "SELECT 1 FROM suppressed_urns WHERE hash IN (?1, ?2)") {}
+          find_suppressed(db, "SELECT 1 FROM suppressed_urns WHERE hash IN (?1, ?2, ?3, ?4)") {}
 
     sqlite::connection& db;
+    const data_key& key;
     sqlite::statement savepoint, release, rollback_to;
     sqlite::statement find_contact, insert_contact, insert_urn, set_name, set_stopped, set_language;
     sqlite::statement set_field, add_group, remove_group, remove_groups, load_groups;
@@ -505,7 +609,7 @@ class sqlite_write_tx final : public write_tx {
     std::optional<contact_record> find_by_urn(const std::string& urn) {
         auto& q = s_.find_contact;
         sqlite::reset_guard g(q);
-        q.bind(1, urn);
+        q.bind(1, s_.key.lookup(urn));
         if (!q.step()) {
             return std::nullopt;
         }
@@ -524,7 +628,7 @@ class sqlite_write_tx final : public write_tx {
         // The same number under the other scheme (SMS and WhatsApp): the same person.
         if (const auto sibling = handlers::same_number_urn(urn)) {
             if (auto c = find_by_urn(*sibling)) {
-                s_.insert_urn.bind(1, c->id).bind(2, urn).bind(3, channel_id).run();
+                add_urn(c->id, urn, channel_id);
                 return *c;
             }
         }
@@ -532,7 +636,7 @@ class sqlite_write_tx final : public write_tx {
         c.uuid = handlers::random_uuid();
         s_.insert_contact.bind(1, c.uuid).bind(2, to_millis(now)).run();
         c.id = s_.db.last_insert_rowid();
-        s_.insert_urn.bind(1, c.id).bind(2, urn).bind(3, channel_id).run();
+        add_urn(c.id, urn, channel_id);
         if (is_suppressed(urn)) {
             // An erased contact's opt-out outlives them: importing or writing again opts no one in.
             set_contact_stopped(c.id, true, now);
@@ -541,11 +645,22 @@ class sqlite_write_tx final : public write_tx {
         return c;
     }
 
+    void add_urn(std::int64_t contact_id, const std::string& urn, const std::string& channel_id) {
+        s_.insert_urn.bind(1, contact_id)
+            .bind(2, s_.key.lookup(urn))
+            .bind_blob(3, s_.key.seal(urn, column::contact_urn))
+            .bind(4, channel_id)
+            .run();
+    }
+
     bool is_suppressed(const std::string& urn) {
         auto& q = s_.find_suppressed;
         sqlite::reset_guard g(q);
-        const auto sibling = handlers::same_number_urn(urn);
-        q.bind(1, suppression_hash(urn)).bind(2, suppression_hash(sibling.value_or(urn)));
+        const std::string sibling = handlers::same_number_urn(urn).value_or(urn);
+        q.bind(1, s_.key.lookup(urn))
+            .bind(2, s_.key.lookup(sibling))
+            .bind(3, legacy_suppression_hash(urn))
+            .bind(4, legacy_suppression_hash(sibling));
         return q.step();
     }
 
@@ -597,7 +712,7 @@ class sqlite_write_tx final : public write_tx {
             sqlite::statement q(s_.db, "SELECT urn FROM contact_urns WHERE contact_id = ?1");
             q.bind(1, contact_id);
             while (q.step()) {
-                urns.push_back(q.column_text(0));
+                urns.push_back(s_.key.open(q.column_blob(0), column::contact_urn));
             }
         }
         for (const auto& urn : urns) {
@@ -605,12 +720,16 @@ class sqlite_write_tx final : public write_tx {
                 sqlite::statement q(s_.db,
                                     "INSERT INTO suppressed_urns (hash, created_at) VALUES (?1, ?2) "
                                     "ON CONFLICT (hash) DO NOTHING");
-                q.bind(1, suppression_hash(urn)).bind(2, to_millis(now)).run();
+                q.bind(1, s_.key.lookup(urn)).bind(2, to_millis(now)).run();
             } else {
                 // They had opted in again (START) since an earlier erasure: that stands.
-                sqlite::statement q(s_.db, "DELETE FROM suppressed_urns WHERE hash IN (?1, ?2)");
-                const auto sibling = handlers::same_number_urn(urn);
-                q.bind(1, suppression_hash(urn)).bind(2, suppression_hash(sibling.value_or(urn))).run();
+                sqlite::statement q(s_.db, "DELETE FROM suppressed_urns WHERE hash IN (?1, ?2, ?3, ?4)");
+                const std::string sibling = handlers::same_number_urn(urn).value_or(urn);
+                q.bind(1, s_.key.lookup(urn))
+                    .bind(2, s_.key.lookup(sibling))
+                    .bind(3, legacy_suppression_hash(urn))
+                    .bind(4, legacy_suppression_hash(sibling))
+                    .run();
             }
         }
         // Children first, so the erasure does not depend on foreign keys cascading.
@@ -674,7 +793,7 @@ class sqlite_write_tx final : public write_tx {
         s_.enqueue_webhook.bind(1, w.contact_id)
             .bind(2, call.flow_id)
             .bind(3, call.node_id)
-            .bind(4, request.dump())
+            .bind_blob(4, s_.key.seal(request.dump(), column::webhook_request))
             .bind(5, to_millis(now))
             .run();
     }
@@ -690,7 +809,8 @@ class sqlite_write_tx final : public write_tx {
             r.contact_id = q.column_int64(1);
             r.call.flow_id = q.column_text(2);
             r.call.node_id = q.column_text(3);
-            const auto req = nlohmann::json::parse(q.column_text(4), nullptr, false);
+            const auto req =
+                nlohmann::json::parse(s_.key.open(q.column_blob(4), column::webhook_request), nullptr, false);
             if (req.is_object()) {
                 r.call.method = req.value("method", "GET");
                 r.call.url = req.value("url", "");
@@ -721,9 +841,9 @@ class sqlite_write_tx final : public write_tx {
         s_.insert_inbound.bind(1, handlers::random_uuid())
             .bind(2, m.channel_id)
             .bind(3, m.contact_id)
-            .bind(4, m.urn)
+            .bind_blob(4, s_.key.seal(m.urn, column::message_urn))
             .bind(5, m.external_id)
-            .bind(6, m.text)
+            .bind_blob(6, s_.key.seal(m.text, column::message_text))
             .bind(7, to_millis(m.received_at))
             .run();
         if (s_.db.changes() == 0) {
@@ -741,7 +861,8 @@ class sqlite_write_tx final : public write_tx {
         }
         stored_session s;
         s.run_id = q.column_int64(0);
-        s.session = flows::session_from_json(nlohmann::json::parse(q.column_text(1)));
+        s.session = flows::session_from_json(
+            nlohmann::json::parse(s_.key.open(q.column_blob(1), column::session_state)));
         if (!q.column_is_null(2)) {
             s.run_expires_at = from_millis(q.column_int64(2));
         }
@@ -774,7 +895,8 @@ class sqlite_write_tx final : public write_tx {
         if (!q.step()) {
             return std::nullopt;
         }
-        contact_address a{contact_from_row(q), q.column_text(6), q.column_text(7)};
+        contact_address a{
+            contact_from_row(q), s_.key.open(q.column_blob(6), column::contact_urn), q.column_text(7)};
         q.reset();
         a.contact.groups = groups_of(a.contact.id);
         return a;
@@ -788,7 +910,7 @@ class sqlite_write_tx final : public write_tx {
         s_.save_session.bind(1, contact_id)
             .bind(2, s.run_id)
             .bind(3, s.session.flow_id)
-            .bind(4, flows::to_json(s.session).dump())
+            .bind_blob(4, s_.key.seal(flows::to_json(s.session).dump(), column::session_state))
             .bind(5, expires)
             .bind(6, to_millis(now))
             .bind(7, s.run_expires_at ? std::optional(to_millis(*s.run_expires_at)) : std::nullopt)
@@ -816,9 +938,9 @@ class sqlite_write_tx final : public write_tx {
         s_.save_result.bind(1, run_id)
             .bind(2, key)
             .bind(3, v.name)
-            .bind(4, v.value)
+            .bind_blob(4, s_.key.seal(v.value, column::result_value))
             .bind(5, v.category)
-            .bind(6, v.input)
+            .bind_blob(6, s_.key.seal(v.input, column::result_input))
             .bind(7, v.node_id)
             .bind(8, to_millis(v.created_at))
             .run();
@@ -828,8 +950,8 @@ class sqlite_write_tx final : public write_tx {
         s_.enqueue.bind(1, handlers::random_uuid())
             .bind(2, m.channel_id)
             .bind(3, m.contact_id)
-            .bind(4, m.urn)
-            .bind(5, m.text)
+            .bind_blob(4, s_.key.seal(m.urn, column::message_urn))
+            .bind_blob(5, s_.key.seal(m.text, column::message_text))
             .bind(6, m.encoding)
             .bind(7, m.segments)
             .bind(8, to_millis(m.created_at))
@@ -1035,8 +1157,8 @@ class sqlite_write_tx final : public write_tx {
             r.uuid = q.column_text(1);
             r.channel_id = q.column_text(2);
             r.contact_id = q.column_int64(3);
-            r.urn = q.column_text(4);
-            r.text = q.column_text(5);
+            r.urn = s_.key.open(q.column_blob(4), column::message_urn);
+            r.text = s_.key.open(q.column_blob(5), column::message_text);
             r.state = msg_state::sending;
             r.attempts = static_cast<int>(q.column_int64(6));
             r.segments = static_cast<int>(q.column_int64(7));
@@ -1165,7 +1287,7 @@ class sqlite_write_tx final : public write_tx {
     sqlite::transaction tx_;
 };
 
-void migrate(sqlite::connection& db, const std::string& path) {
+void migrate(sqlite::connection& db, const std::string& path, const data_key& key) {
     int version = 0;
     {
         sqlite::statement q(db, "PRAGMA user_version");
@@ -1182,19 +1304,54 @@ void migrate(sqlite::connection& db, const std::string& path) {
     if (version == latest) {
         return;
     }
-    sqlite::transaction tx(db, sqlite::transaction::mode::immediate);
-    for (int v = version; v < latest; ++v) {
-        db.exec(migrations[static_cast<std::size_t>(v)]);
+    {
+        sqlite::transaction tx(db, sqlite::transaction::mode::immediate);
+        for (int v = version; v < latest; ++v) {
+            const auto& m = migrations[static_cast<std::size_t>(v)];
+            db.exec(m.sql);
+            if (m.code) {
+                m.code(db, key);
+            }
+        }
+        db.exec("PRAGMA user_version = " + std::to_string(latest));
+        tx.commit();
     }
-    db.exec("PRAGMA user_version = " + std::to_string(latest));
-    tx.commit();
+    if (version > 0 && version < sealed_version) {
+        // Rows were sealed in place: rewrite the file and empty the WAL so that no page still holds
+        // them in plain text (secure_delete zeroes freed pages; VACUUM leaves no stale copy).
+        db.exec("VACUUM");
+        db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    }
+}
+
+// Refuses a database written under another key: lookups would miss, and nothing would open.
+void check_key(sqlite::connection& db, const std::string& path, const data_key& key) {
+    sqlite::statement q(db, "SELECT fingerprint FROM store_key WHERE id = 1");
+    if (!q.step()) {
+        throw std::runtime_error(path + " has no data key fingerprint; it is damaged");
+    }
+    const std::string stored = q.column_text(0);
+    if (stored == key.fingerprint()) {
+        return;
+    }
+    if (stored == data_key::throwaway().fingerprint()) {
+        throw std::runtime_error(path +
+                                 " was written with \"data_key\": \"none\" (a throwaway database): "
+                                 "start a new database for /data_key");
+    }
+    throw std::runtime_error(path + " was written with another data key: /data_key must be the key " +
+                             "it was written with");
 }
 
 }  // namespace
 
 int sqlite_store::schema_version() { return static_cast<int>(migrations.size()); }
 
-sqlite_store::sqlite_store(const std::string& path) : path_(path) {
+std::string_view sqlite_store::migration_sql(int version) {
+    return migrations.at(static_cast<std::size_t>(version - 1)).sql;
+}
+
+sqlite_store::sqlite_store(const std::string& path, data_key key) : path_(path), key_(std::move(key)) {
     writer_ = std::make_unique<sqlite::connection>(path);
     configure(*writer_);
     {
@@ -1208,8 +1365,9 @@ sqlite_store::sqlite_store(const std::string& path) : path_(path) {
     // FULL: a commit is durable across power loss before the provider gets its 2xx.
     writer_->exec("PRAGMA synchronous = FULL");
     writer_->exec("PRAGMA journal_size_limit = 67108864");
-    migrate(*writer_, path);
-    stmts_ = std::make_unique<statements>(*writer_);
+    migrate(*writer_, path, key_);
+    check_key(*writer_, path, key_);
+    stmts_ = std::make_unique<statements>(*writer_, key_);
     if (path != ":memory:") {
         reader_ = std::make_unique<sqlite::connection>(path, true);
         configure(*reader_);

@@ -4,17 +4,32 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
+#include "gateway/data_key.hpp"
 #include "gateway/sqlite.hpp"
 #include "gateway/store.hpp"
 
 namespace flowgate::gateway {
 
+// The columns that hold sealed values (data_key::seal), each named as its context: a value moved to
+// another column does not open.
+namespace sealed_column {
+constexpr std::string_view contact_urn = "contact_urns.urn";
+constexpr std::string_view message_urn = "messages.urn";
+constexpr std::string_view message_text = "messages.text";
+constexpr std::string_view result_value = "results.value";
+constexpr std::string_view result_input = "results.input";
+constexpr std::string_view session_state = "sessions.state";
+constexpr std::string_view webhook_request = "webhook_calls.request";
+}  // namespace sealed_column
+
 class sqlite_store final : public store {
    public:
-    // Opens (creating if needed) and migrates. Throws sqlite::error, or std::runtime_error for a
-    // database written by a newer flowgate.
-    explicit sqlite_store(const std::string& path);
+    // Opens (creating if needed) and migrates, sealing participants' data under `key` (the
+    // throwaway key by default: tests). Throws sqlite::error, or std::runtime_error for a database
+    // written by a newer flowgate or under another key.
+    explicit sqlite_store(const std::string& path, data_key key = data_key::throwaway());
     ~sqlite_store() override;
 
     std::unique_ptr<write_tx> begin_write() override;
@@ -37,6 +52,8 @@ class sqlite_store final : public store {
 
     // The schema version this code writes.
     static int schema_version();
+    // The SQL of the migration to schema version `version` (tests build older databases with it).
+    static std::string_view migration_sql(int version);
 
     struct statements;
 
@@ -49,6 +66,7 @@ class sqlite_store final : public store {
     sqlite::connection& read_db() { return reader_ ? *reader_ : *writer_; }
 
     std::string path_;
+    data_key key_;
     std::unique_ptr<sqlite::connection> writer_;
     std::unique_ptr<statements> stmts_;
     std::mutex reader_mutex_;

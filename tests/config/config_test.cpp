@@ -96,6 +96,21 @@ TEST(config, loads_a_valid_config) {
     EXPECT_TRUE(out.warnings.empty());
 }
 
+TEST(config, data_key_from_a_file_or_the_environment) {
+    auto w = world();
+    const std::string key = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
+    w.files["data/demo.key"] = key + "\n";
+    w.env["FLOWGATE_DATA_KEY"] = key;
+    for (const std::string value : {"file:data/demo.key", "env:FLOWGATE_DATA_KEY"}) {
+        std::string text = valid;
+        text.replace(text.find(R"("none")"), 6, "\"" + value + "\"");
+        const auto out = load_text("test.json", text, w.env_of());
+        ASSERT_TRUE(out.loaded) << ::testing::PrintToString(messages(out));
+        EXPECT_EQ(out.loaded->data_key, key) << value;
+    }
+    EXPECT_EQ(load_text("test.json", valid, w.env_of()).loaded->data_key, "none");
+}
+
 struct bad_case {
     const char* label;
     std::string patch_from;             // a piece of `valid` ...
@@ -172,6 +187,19 @@ TEST(config, reports_each_problem_with_its_pointer) {
          R"("data_key": "none")",
          R"("data_key": "env:EXT_SECRET")",
          {"test.json: /data_key: the key must be 64 hexadecimal characters"}},
+        {"no data key: the server will not start without one",
+         R"("data_key": "none",)",
+         "",
+         {"test.json: /data_key: is required: the key for participants' data at rest, \"env:NAME\" or "
+          "\"file:PATH\" holding 64 hexadecimal characters (or \"none\" for throwaway use)"}},
+        {"a data key file that is not a key",
+         R"("data_key": "none")",
+         R"("data_key": "file:secret.txt")",
+         {"test.json: /data_key: the key must be 64 hexadecimal characters"}},
+        {"a data key file that is missing",
+         R"("data_key": "none")",
+         R"("data_key": "file:data/absent.key")",
+         {"test.json: /data_key: cannot read secret file data/absent.key"}},
         {"trigger keyword that is a standing keyword",
          R"("keywords": ["JOIN", "انضم"])",
          R"("keywords": ["JOIN", "Help"])",
@@ -243,7 +271,7 @@ TEST(config, minimal_config_gets_defaults) {
     const auto w = world();
     const auto out = load_text(
         "min.json",
-        R"({"store": {"sqlite": "x.db"}, "channels": [{"id": "c", "type": "external", "send_url": "http://127.0.0.1:1/"}]})",
+        R"({"store": {"sqlite": "x.db"}, "data_key": "none", "channels": [{"id": "c", "type": "external", "send_url": "http://127.0.0.1:1/"}]})",
         w.env_of());
     ASSERT_TRUE(out.loaded) << ::testing::PrintToString(messages(out));
     EXPECT_EQ(out.loaded->server.port, 8080);
@@ -256,7 +284,7 @@ TEST(config, minimal_config_gets_defaults) {
 TEST(config, keywordless_triggers_are_one_of_a_kind) {
     const auto w = world();
     const auto out = load_text("t.json",
-                               R"({"store": {"sqlite": "x.db"}, "flows": [],
+                               R"({"store": {"sqlite": "x.db"}, "data_key": "none", "flows": [],
             "triggers": [{"new_conversation": true, "flow": "x"}, {"new_conversation": true, "flow": "x"},
                          {"new_conversation": true, "catch_all": true, "flow": "x"},
                          {"new_conversation": true, "keywords": ["HI"], "flow": "x"}]})",
@@ -277,16 +305,16 @@ TEST(config, keywordless_triggers_are_one_of_a_kind) {
 
 TEST(config, channel_settings_get_the_public_url_and_choices_are_checked) {
     const auto w = world();
-    auto out =
-        load_text("v.json",
-                  R"({"server": {"public_url": "https://sms.example.org/"}, "store": {"sqlite": "x.db"},
+    auto out = load_text(
+        "v.json",
+        R"({"server": {"public_url": "https://sms.example.org/"}, "store": {"sqlite": "x.db"}, "data_key": "none",
             "channels": [{"id": "v", "type": "vonage", "address": "+962790000000", "api_key": "k", "api_secret": "env:EXT_SECRET",
                           "signature_secret": "env:EXT_SECRET", "signature_method": "sha256"}]})",
-                  w.env_of());
+        w.env_of());
     ASSERT_TRUE(out.loaded) << ::testing::PrintToString(messages(out));
     EXPECT_EQ(out.loaded->channels.at(0).settings.get("public_url"), "https://sms.example.org");
     out = load_text("v.json",
-                    R"({"store": {"sqlite": "x.db"},
+                    R"({"store": {"sqlite": "x.db"}, "data_key": "none",
             "channels": [{"id": "v", "type": "vonage", "address": "+962790000000", "api_key": "k", "api_secret": "env:EXT_SECRET",
                           "signature_secret": "env:EXT_SECRET", "signature_method": "sha3"}]})",
                     w.env_of());

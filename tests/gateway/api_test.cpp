@@ -475,9 +475,10 @@ TEST(api, the_openapi_document_lists_exactly_the_implemented_routes) {
 
 TEST(api, bad_token_create_arguments_are_refused) {
     test::temp_dir dir;
-    dir.write("c.json",
-              R"({"store": {"sqlite": ")" + dir.file("f.db") +
-                  R"("}, "channels": [{"id": "c", "type": "external", "send_url": "http://127.0.0.1:9/"}]})");
+    dir.write(
+        "c.json",
+        R"({"store": {"sqlite": ")" + dir.file("f.db") +
+            R"("}, "data_key": "none", "channels": [{"id": "c", "type": "external", "send_url": "http://127.0.0.1:9/"}]})");
     const auto out = test::run_flowgate(
         {"token", "create", "--config", dir.file("c.json"), "--role", "root", "--name", "x"});
     EXPECT_EQ(out.exit_code, 2);

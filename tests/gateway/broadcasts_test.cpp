@@ -18,6 +18,7 @@
 #include "handlers/urn.hpp"
 #include "tests/support/print.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/sealed.hpp"
 
 namespace flowgate::gateway {
 namespace {
@@ -244,16 +245,18 @@ TEST(broadcasts, ten_thousand_contacts_planned_sent_held_for_the_night_and_cance
     {
         // Nothing to an opted-out contact; each language's text, the fallback for French.
         sqlite::connection db(path);
+        test::add_reveal(db);
         sqlite::statement stopped(db,
                                   "SELECT count(*) FROM messages m JOIN contacts c ON c.id = m.contact_id "
                                   "WHERE m.broadcast_id = ?1 AND c.stopped = 1");
         stopped.bind(1, stored.id);
         ASSERT_TRUE(stopped.step());
         EXPECT_EQ(stopped.column_int64(0), 0);
-        sqlite::statement texts(db,
-                                "SELECT c.language, m.text, m.encoding, m.segments, count(*) FROM messages m "
-                                "JOIN contacts c ON c.id = m.contact_id WHERE m.broadcast_id = ?1 "
-                                "GROUP BY 1, 2, 3, 4 ORDER BY 1");
+        sqlite::statement texts(
+            db,
+            "SELECT c.language, reveal(m.text), m.encoding, m.segments, count(*) FROM messages m "
+            "JOIN contacts c ON c.id = m.contact_id WHERE m.broadcast_id = ?1 "
+            "GROUP BY 1, 2, 3, 4 ORDER BY 1");
         texts.bind(1, stored.id);
         std::map<std::string, std::string> got;
         while (texts.step()) {

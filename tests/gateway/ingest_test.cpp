@@ -15,6 +15,7 @@
 #include "gateway/writer.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/sample_flows.hpp"
+#include "tests/support/sealed.hpp"
 
 namespace flowgate::gateway {
 namespace {
@@ -155,9 +156,11 @@ TEST(ingest, results_and_runs_are_stored) {
     f.receive("m1", "ext:p1", "JOIN");
     f.receive("m2", "ext:p1", "irbid");
     sqlite::connection db(f.dir.file("ingest.db"));
-    sqlite::statement q(db,
-                        "SELECT r.key, r.value, r.category, r.input, runs.status FROM results r JOIN runs ON "
-                        "runs.id = r.run_id");
+    test::add_reveal(db);
+    sqlite::statement q(
+        db,
+        "SELECT r.key, reveal(r.value), r.category, reveal(r.input), runs.status FROM results r "
+        "JOIN runs ON runs.id = r.run_id");
     ASSERT_TRUE(q.step());
     EXPECT_EQ(q.column_text(0), "city");
     EXPECT_EQ(q.column_text(2), "Irbid");
@@ -469,10 +472,11 @@ struct workshop_fixture {
     }
     std::vector<std::string> registrations() {
         sqlite::connection db(dir.file("w.db"));
+        test::add_reveal(db);
         sqlite::statement q(
             db,
-            "SELECT u.urn, r.status FROM registrations r JOIN contact_urns u ON u.contact_id = "
-            "r.contact_id ORDER BY u.urn");
+            "SELECT reveal(u.urn), r.status FROM registrations r JOIN contact_urns u ON u.contact_id = "
+            "r.contact_id ORDER BY 1");
         std::vector<std::string> out;
         while (q.step()) {
             out.push_back(q.column_text(0).substr(4) + " " + q.column_text(1));
@@ -612,8 +616,10 @@ TEST(ingest, a_reminder_never_goes_out_after_the_start) {
         }
         EXPECT_EQ(f.sent(at("2027-03-14T10:30")), lines{});
         sqlite::connection db(f.dir.file("w.db"));
-        sqlite::statement q(
-            db, "SELECT text, state, error FROM messages WHERE direction = 'out' ORDER BY id DESC LIMIT 1");
+        test::add_reveal(db);
+        sqlite::statement q(db,
+                            "SELECT reveal(text), state, error FROM messages WHERE direction = 'out' ORDER "
+                            "BY id DESC LIMIT 1");
         ASSERT_TRUE(q.step());
         EXPECT_EQ(q.column_text(0), "Starts at 10:00");
         EXPECT_EQ(q.column_text(1), "expired");
@@ -660,9 +666,11 @@ TEST(ingest, a_text_longer_than_the_provider_takes_is_queued_in_parts) {
         tx->commit();
     }
     sqlite::connection db(dir.file("parts.db"));
-    sqlite::statement q(db,
-                        "SELECT text, segments FROM messages WHERE direction = 'out' AND channel_id = "
-                        "'telegram' ORDER BY id");
+    test::add_reveal(db);
+    sqlite::statement q(
+        db,
+        "SELECT reveal(text), segments FROM messages WHERE direction = 'out' AND channel_id = "
+        "'telegram' ORDER BY id");
     std::string joined;
     int parts = 0;
     while (q.step()) {

@@ -17,6 +17,7 @@
 #include "handlers/twilio.hpp"
 #include "tests/support/http.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/sealed.hpp"
 
 namespace flowgate {
 namespace {
@@ -230,6 +231,7 @@ class providers_integration : public ::testing::Test {
 
     std::int64_t count(const std::string& sql) {
         gateway::sqlite::connection db(dir.file("flowgate.db"));
+        test::add_reveal(db);
         gateway::sqlite::statement q(db, sql);
         return q.step() ? q.column_int64(0) : -1;
     }
@@ -322,7 +324,7 @@ TEST_F(providers_integration, a_signed_message_on_each_channel_gets_the_flow_rep
                   "sms SM00000000000000000000000000000001 sent", "tg 1111111:1 sent", "wa wamid.X1 sent"}));
     EXPECT_EQ(count("SELECT count(*) FROM messages WHERE direction = 'in'"), 3);
     EXPECT_EQ(count("SELECT count(*) FROM runs WHERE flow_id = 'hello'"), 3);
-    EXPECT_EQ(count("SELECT count(*) FROM contact_urns WHERE urn IN ('tel:+962791234567', "
+    EXPECT_EQ(count("SELECT count(*) FROM contact_urns WHERE reveal(urn) IN ('tel:+962791234567', "
                     "'telegram:1111111', 'whatsapp:962790000001')"),
               3);
     EXPECT_EQ(count("SELECT count(*) FROM contacts WHERE name = 'هدى'"), 1);
@@ -412,7 +414,7 @@ TEST_F(providers_integration, a_badly_signed_webhook_on_each_channel_gets_403_an
     EXPECT_EQ(whatsapp.received().size(), 1u);
     EXPECT_EQ(count("SELECT count(*) FROM messages WHERE direction = 'in'"), 3);
     EXPECT_EQ(count("SELECT count(*) FROM contacts"), 3);
-    EXPECT_EQ(count("SELECT count(*) FROM contact_urns WHERE urn IN ('tel:+962795550001', "
+    EXPECT_EQ(count("SELECT count(*) FROM contact_urns WHERE reveal(urn) IN ('tel:+962795550001', "
                     "'telegram:2222222', 'whatsapp:962795550003', 'whatsapp:962795550004')"),
               0);
     expect_no_secrets(server.log());

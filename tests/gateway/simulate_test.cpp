@@ -14,15 +14,23 @@
 #include "flows/keywords.hpp"
 #include "gateway/sqlite.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/sealed.hpp"
 
 namespace flowgate::gateway {
 namespace {
+
+// The demo's data key, as `make run` would have made it.
+const std::string demo_key_hex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
 config::config demo_config() {
     // The shipped config, its flow paths read from the source tree.
     auto env = config::process_environment();
     const auto read = env.read_file;
-    env.read_file = [read](const std::string& path) {
+    env.read_file = [read](const std::string& path) -> std::optional<std::string> {
+        if (path == "data/demo.key") {
+            // Made by `make run`; a test does not depend on it.
+            return demo_key_hex + "\n";
+        }
         return read(std::string(FLOWGATE_SOURCE_DIR) + "/" + path);
     };
     const auto text = read(std::string(FLOWGATE_SOURCE_DIR) + "/config/demo.json");
@@ -281,10 +289,12 @@ TEST(simulate, a_full_workshop_its_waiting_list_reminders_and_survey_in_each_lan
         EXPECT_EQ(after, c.after_sign_up);
 
         sqlite::connection db(opts.database);
-        sqlite::statement q(db,
-                            "SELECT u.urn, r.status, c.name, json_extract(c.fields, '$.sms_consent') FROM "
-                            "registrations r JOIN contacts c ON c.id = r.contact_id JOIN contact_urns u ON "
-                            "u.contact_id = c.id ORDER BY u.urn");
+        test::add_reveal(db, data_key::from_hex(demo_key_hex));
+        sqlite::statement q(
+            db,
+            "SELECT reveal(u.urn), r.status, c.name, json_extract(c.fields, '$.sms_consent') "
+            "FROM registrations r JOIN contacts c ON c.id = r.contact_id JOIN contact_urns u ON "
+            "u.contact_id = c.id ORDER BY 1");
         std::vector<std::string> stored;
         while (q.step()) {
             stored.push_back(q.column_text(0).substr(q.column_text(0).size() - 1) + " " + q.column_text(1) +
@@ -441,7 +451,8 @@ TEST(simulate, follow_up_survey_in_each_language_with_stored_results) {
         ASSERT_EQ(simulate(cfg, opts, in, out, err), 0);
         EXPECT_EQ(texts(out.str()).size(), c.replies) << out.str();
         sqlite::connection db(opts.database);
-        sqlite::statement q(db, "SELECT key, category, value FROM results ORDER BY id");
+        test::add_reveal(db, data_key::from_hex(demo_key_hex));
+        sqlite::statement q(db, "SELECT key, category, reveal(value) FROM results ORDER BY id");
         std::map<std::string, std::string> got;
         std::string shared;
         while (q.step()) {
@@ -461,7 +472,11 @@ TEST(simulate, follow_up_survey_in_each_language_with_stored_results) {
 TEST(simulate, a_rapidpro_export_runs_end_to_end_and_its_contact_changes_are_stored) {
     auto env = config::process_environment();
     const auto read = env.read_file;
-    env.read_file = [read](const std::string& path) {
+    env.read_file = [read](const std::string& path) -> std::optional<std::string> {
+        if (path == "data/demo.key") {
+            // Made by `make run`; a test does not depend on it.
+            return demo_key_hex + "\n";
+        }
         return read(std::string(FLOWGATE_SOURCE_DIR) + "/" + path);
     };
     const auto loaded = config::load_text("rapidpro.json",

@@ -1,0 +1,58 @@
+#pragma once
+// Participants' data at rest (docs/security.md, "Data at rest"): the config's data_key, and what
+// the store does with it. Two subkeys are derived from the key with HKDF-SHA256 under distinct
+// labels: one encrypts values with AES-256-GCM, the other makes the keyed HMAC-SHA256 that
+// lookups and uniqueness use instead of the value. All of it is OpenSSL's.
+
+#include <array>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace flowgate::gateway {
+
+// A sealed value that does not open: tampered with, cut short, or sealed under another key.
+class data_key_error : public std::runtime_error {
+   public:
+    using std::runtime_error::runtime_error;
+};
+
+class data_key {
+   public:
+    // 64 hexadecimal characters (32 bytes). Throws std::invalid_argument otherwise.
+    static data_key from_hex(std::string_view hex);
+    // The all-zero key of `"data_key": "none"`: values are still sealed, under a key anyone knows
+    // (throwaway use only: tests, demos, trying a flow).
+    static data_key throwaway();
+    // The config's resolved value: "none" or 64 hex characters.
+    static data_key from_config(std::string_view value);
+
+    data_key(const data_key&) = default;
+    data_key& operator=(const data_key&) = default;
+    ~data_key();
+
+    bool is_throwaway() const { return throwaway_; }
+
+    // AES-256-GCM under a fresh random 96-bit nonce: version byte (1) || nonce || ciphertext ||
+    // 16-byte tag. `context` (the column, e.g. "contact_urns.urn") is authenticated with it, so a
+    // value moved to another column does not open.
+    std::string seal(std::string_view plaintext, std::string_view context) const;
+    // The plaintext, or data_key_error.
+    std::string open(std::string_view sealed, std::string_view context) const;
+    // Keyed HMAC-SHA256 of the value, as 64 lower-case hex characters: equal values give equal
+    // lookups, and without the key no one can test a guess (every phone number) against it.
+    std::string lookup(std::string_view value) const;
+    // A value derived from the key that reveals nothing about it: the store keeps it to refuse
+    // a database opened with another key.
+    std::string fingerprint() const;
+
+   private:
+    explicit data_key(const std::array<unsigned char, 32>& key, bool throwaway);
+
+    std::array<unsigned char, 32> seal_key_{};
+    std::array<unsigned char, 32> lookup_key_{};
+    std::array<unsigned char, 32> fingerprint_{};
+    bool throwaway_ = false;
+};
+
+}  // namespace flowgate::gateway

@@ -1,0 +1,109 @@
+#include "gateway/data_key.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "handlers/crypto.hpp"
+
+namespace flowgate::gateway {
+namespace {
+
+const std::string hex_a = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+const std::string hex_b = "ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+TEST(data_key, seals_and_opens_every_kind_of_value) {
+    const auto key = data_key::from_hex(hex_a);
+    for (const std::string& value : std::vector<std::string>{std::string{},
+                                                             std::string("tel:+962791234567"),
+                                                             std::string("مرحبا، هل أنت بخير؟"),
+                                                             std::string("\0binary\xff", 8),
+                                                             std::string(100000, 'x')}) {
+        const auto sealed = key.seal(value, "messages.text");
+        EXPECT_EQ(sealed.size(), value.size() + 1 + 12 + 16) << "version, nonce and tag around the value";
+        EXPECT_EQ(sealed.find(value.empty() ? std::string("\x01") : value),
+                  value.empty() ? 0u : std::string::npos);
+        EXPECT_EQ(key.open(sealed, "messages.text"), value);
+    }
+}
+
+TEST(data_key, each_seal_has_a_fresh_nonce) {
+    const auto key = data_key::from_hex(hex_a);
+    std::set<std::string> nonces;
+    std::set<std::string> sealed;
+    for (int i = 0; i < 1000; ++i) {
+        const auto s = key.seal("tel:+962791234567", "contact_urns.urn");
+        nonces.insert(s.substr(1, 12));
+        sealed.insert(s);
+    }
+    EXPECT_EQ(nonces.size(), 1000u);
+    EXPECT_EQ(sealed.size(), 1000u) << "the same number never seals to the same bytes";
+}
+
+TEST(data_key, a_changed_byte_anywhere_fails_to_open) {
+    const auto key = data_key::from_hex(hex_a);
+    const auto sealed = key.seal("tel:+962791234567", "contact_urns.urn");
+    for (std::size_t i = 0; i < sealed.size(); ++i) {
+        auto tampered = sealed;
+        tampered[i] = static_cast<char>(tampered[i] ^ 0x01);
+        EXPECT_THROW(key.open(tampered, "contact_urns.urn"), data_key_error) << "byte " << i;
+    }
+    EXPECT_THROW(key.open(sealed.substr(0, sealed.size() - 1), "contact_urns.urn"), data_key_error);
+    EXPECT_THROW(key.open(sealed.substr(0, 20), "contact_urns.urn"), data_key_error);
+    EXPECT_THROW(key.open("tel:+962791234567", "contact_urns.urn"), data_key_error) << "plain text";
+    EXPECT_THROW(key.open("", "contact_urns.urn"), data_key_error);
+}
+
+TEST(data_key, another_key_or_another_column_fails_to_open) {
+    const auto a = data_key::from_hex(hex_a);
+    const auto b = data_key::from_hex(hex_b);
+    const auto sealed = a.seal("tel:+962791234567", "contact_urns.urn");
+    EXPECT_THROW(b.open(sealed, "contact_urns.urn"), data_key_error);
+    EXPECT_THROW(data_key::throwaway().open(sealed, "contact_urns.urn"), data_key_error);
+    EXPECT_THROW(a.open(sealed, "messages.urn"), data_key_error) << "moved to another column";
+    try {
+        b.open(sealed, "contact_urns.urn");
+    } catch (const data_key_error& e) {
+        EXPECT_EQ(std::string(e.what()).find("962791234567"), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("another key"), std::string::npos) << e.what();
+    }
+}
+
+TEST(data_key, lookups_are_keyed_and_stable) {
+    const auto a = data_key::from_hex(hex_a);
+    const auto a_upper =
+        data_key::from_hex("000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F");
+    const auto b = data_key::from_hex(hex_b);
+    const auto h = a.lookup("tel:+962791234567");
+    EXPECT_EQ(h.size(), 64u);
+    EXPECT_EQ(h, a.lookup("tel:+962791234567"));
+    EXPECT_EQ(h, a_upper.lookup("tel:+962791234567"));
+    EXPECT_NE(h, a.lookup("tel:+962791234568"));
+    EXPECT_NE(h, b.lookup("tel:+962791234567"));
+    EXPECT_NE(h, data_key::throwaway().lookup("tel:+962791234567"));
+    EXPECT_EQ(h.find("962791234567"), std::string::npos);
+    // Not the unkeyed SHA-256 that anyone could compute for every number.
+    EXPECT_NE(h, handlers::to_hex(handlers::sha256("tel:+962791234567")));
+}
+
+TEST(data_key, fingerprints_tell_keys_apart) {
+    EXPECT_EQ(data_key::from_hex(hex_a).fingerprint(), data_key::from_hex(hex_a).fingerprint());
+    EXPECT_NE(data_key::from_hex(hex_a).fingerprint(), data_key::from_hex(hex_b).fingerprint());
+    EXPECT_NE(data_key::from_hex(hex_a).fingerprint(), data_key::throwaway().fingerprint());
+    EXPECT_EQ(data_key::from_config("none").fingerprint(), data_key::throwaway().fingerprint());
+    EXPECT_TRUE(data_key::from_config("none").is_throwaway());
+    EXPECT_FALSE(data_key::from_config(hex_a).is_throwaway());
+    EXPECT_NE(data_key::from_hex(hex_a).fingerprint(), hex_a);
+}
+
+TEST(data_key, rejects_keys_that_are_not_64_hex_characters) {
+    for (const std::string& bad : std::vector<std::string>{
+             std::string{}, hex_a.substr(0, 62), hex_a + "00", "g" + hex_a.substr(1), std::string("none ")}) {
+        EXPECT_THROW(data_key::from_config(bad), std::invalid_argument) << bad;
+    }
+}
+
+}  // namespace
+}  // namespace flowgate::gateway
