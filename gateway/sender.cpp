@@ -178,8 +178,21 @@ asio::awaitable<void> sender::send_one(outbound_record m) {
             opt_out(tx, contact_id, now);  // honoured at once, as a STOP
         }
     };
-    const write_status st = co_await writer_.write(std::move(record));
-    co_await asio::dispatch(strand_, asio::use_awaitable);
+    write_status st = write_status::unavailable;
+    for (;;) {
+        writer::job attempt = record;
+        st = co_await writer_.write(std::move(attempt));
+        co_await asio::dispatch(strand_, asio::use_awaitable);
+        if (st != write_status::unavailable || stopping_) {
+            break;
+        }
+        // The store cannot commit (disk full, I/O error): keep the outcome and try again, so the
+        // message does not stay 'sending' once the store recovers.
+        asio::steady_timer t(strand_);
+        t.expires_after(opts_.poll_interval);
+        boost::system::error_code ec;
+        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
     if (st != write_status::committed) {
         // Still 'sending' in the store; after a restart it becomes 'unknown' and is never silently
         // marked sent.

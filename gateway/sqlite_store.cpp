@@ -1208,6 +1208,19 @@ sqlite_store::sqlite_store(const std::string& path) : path_(path) {
     // FULL: a commit is durable across power loss before the provider gets its 2xx.
     writer_->exec("PRAGMA synchronous = FULL");
     writer_->exec("PRAGMA journal_size_limit = 67108864");
+    // SQLite's own auto-checkpoint reports a failed checkpoint (the disk is full) as the failure of
+    // the COMMIT that triggered it, though that transaction is durably in the WAL: the writer would
+    // answer 503 for a stored message and leave a claimed one 'sending'. Checkpoint here instead
+    // (at SQLite's default 1000 pages), never failing the commit; the next commit tries again.
+    sqlite3_wal_hook(
+        writer_->handle(),
+        [](void*, sqlite3* db, const char* name, int pages) -> int {
+            if (pages >= 1000) {
+                sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+            }
+            return SQLITE_OK;
+        },
+        nullptr);
     migrate(*writer_, path);
     stmts_ = std::make_unique<statements>(*writer_);
     if (path != ":memory:") {
