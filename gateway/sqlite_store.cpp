@@ -399,6 +399,12 @@ struct sqlite_store::statements {
               "UPDATE messages SET state = 'failed', error = 'contact_stopped', next_attempt_at = NULL, "
               "updated_at = ?2 WHERE direction = 'out' AND state = 'queued' AND opt_out_reply = 0 "
               "AND contact_id = ?1"),
+          fail_stopped_send(
+              db,
+              "UPDATE messages SET state = 'failed', error = 'contact_stopped', next_attempt_at = NULL, "
+              "updated_at = ?2 WHERE id = ?1 AND state = 'sending' AND opt_out_reply = 0 "
+              "AND contact_id IN (SELECT id FROM contacts WHERE stopped = 1)"),
+          still_sending(db, "SELECT 1 FROM messages WHERE id = ?1 AND state = 'sending'"),
           claim(db,
                 "UPDATE messages SET state = 'sending', attempts = attempts + 1, updated_at = ?1 "
                 // One contact's messages go out in order, one at a time: only the oldest pending
@@ -463,6 +469,7 @@ struct sqlite_store::statements {
     sqlite::statement enqueue, expire_queued, upsert_workshop, find_workshop, open_workshops;
     sqlite::statement find_registration, set_registration, first_waitlisted, registered_contacts;
     sqlite::statement schedule_job, cancel_jobs, take_jobs;
+    sqlite::statement fail_stopped_send, still_sending;
     sqlite::statement fail_stopped, cancel_queued, claim, mark_sent, mark_retry, mark_failed;
     sqlite::statement find_out, set_state, keep_early, purge_early, find_early, drop_early, interrupted;
     sqlite::statement find_suppressed;
@@ -1046,6 +1053,17 @@ class sqlite_write_tx final : public write_tx {
             out.push_back(std::move(r));
         }
         return out;
+    }
+
+    bool confirm_send(std::int64_t id, timestamp now) override {
+        s_.fail_stopped_send.bind(1, id).bind(2, to_millis(now)).run();
+        if (s_.db.changes() > 0) {
+            return false;
+        }
+        auto& q = s_.still_sending;
+        sqlite::reset_guard g(q);
+        q.bind(1, id);
+        return q.step();
     }
 
     void mark_sent(std::int64_t id, const std::string& provider_id, timestamp now) override {

@@ -342,6 +342,12 @@ class write_tx {
     // Returns how many.
     virtual std::size_t cancel_queued(std::int64_t contact_id, timestamp now) = 0;
 
+    // The last check before a claimed message is handed to its provider (after any wait for the
+    // channel's rate): whether it may go. Not when its contact opted out since it was claimed (it
+    // fails, contact_stopped, unless it is the opt-out reply) or it is no longer 'sending' (the
+    // contact was erased). A STOP committed before this check stops the message.
+    virtual bool confirm_send(std::int64_t id, timestamp now) = 0;
+
     // Webhook calls: queued by a flow step, claimed by the webhook worker, deleted when done.
     virtual void enqueue_webhook(const webhook_record& call, timestamp now) = 0;
     virtual std::vector<webhook_record> claim_webhooks(std::size_t limit) = 0;
