@@ -14,7 +14,7 @@ PACKAGES := g++ cmake ninja-build ccache pkg-config \
             ca-certificates curl \
             chromium fonts-dejavu-core
 
-.PHONY: all deps build run test clean
+.PHONY: all deps build run test crash-test clean
 
 all: build data/demo.key
 
@@ -57,6 +57,11 @@ data/demo.key:
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+# The long crash run (docs/security.md, "Crash safety"): kill -9 at random moments, ROUNDS times.
+ROUNDS ?= 20
+crash-test: build
+	FLOWGATE_CRASH_ROUNDS=$(ROUNDS) $(BUILD_DIR)/flowgate_crash_test
 
 clean:
 	rm -rf $(BUILD_DIR)

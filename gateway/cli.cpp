@@ -13,6 +13,7 @@
 #include "config/config.hpp"
 #include "flows/calendar.hpp"
 #include "gateway/api.hpp"
+#include "gateway/api_routes.hpp"
 #include "gateway/app.hpp"
 #include "gateway/clock.hpp"
 #include "gateway/log.hpp"
@@ -41,6 +42,10 @@ commands:
                           clock's start, local time in the config's timezone
   token create --config FILE --role admin|staff|viewer --name NAME
                           a token for the admin API, printed once (only its hash is stored)
+  export messages --config FILE --format json
+                          every stored message, both directions, as a JSON array on stdout:
+                          uuid, direction, channel, provider id, state, contact UUID, times;
+                          never a message's text or a phone number
   sink [--listen HOST:PORT]
                           a stand-in phone: print messages an external channel sends
                           (default 127.0.0.1:9000)
@@ -61,8 +66,9 @@ std::optional<args> parse(int argc, char** argv, std::string& error) {
     }
     a.command = argv[1];
     int first = 2;
-    if (a.command == "token" && argc > 2 && std::string_view(argv[2]).rfind("--", 0) != 0) {
-        a.command += std::string(" ") + argv[2];  // "token create"
+    if ((a.command == "token" || a.command == "export") && argc > 2 &&
+        std::string_view(argv[2]).rfind("--", 0) != 0) {
+        a.command += std::string(" ") + argv[2];  // "token create", "export messages"
         first = 3;
     }
     for (int i = first; i < argc; ++i) {
@@ -149,6 +155,48 @@ int token_create(const args& a) {
     return 0;
 }
 
+// `flowgate export messages --config FILE --format json`: a JSON array on stdout, one message a
+// line, written as the rows are read (a million messages never sit in memory).
+int export_messages(const args& a) {
+    const auto cfg = load_config(a, true);
+    if (!cfg) {
+        return 1;
+    }
+    const auto format = a.options.find("format");
+    if (format == a.options.end() || format->second != "json") {
+        std::cerr << "flowgate export messages: needs --format json\n";
+        return 2;
+    }
+    if (cfg->store.sqlite != ":memory:" && !std::filesystem::exists(cfg->store.sqlite)) {
+        std::cerr << "flowgate export messages: no database at " << cfg->store.sqlite << '\n';
+        return 1;
+    }
+    sqlite_store store(cfg->store.sqlite);
+    std::ostream& out = std::cout;
+    bool first = true;
+    out << '[';
+    store.export_messages([&](const message_export_row& r) {
+        const nlohmann::json row = {
+            {"uuid", r.uuid},
+            {"direction", r.direction},
+            {"channel", r.channel_id},
+            {"external_id", r.external_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.external_id)},
+            {"state", r.state},
+            {"contact", r.contact_uuid},
+            {"reply_to", r.reply_to.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.reply_to)},
+            {"attempts", r.attempts},
+            {"created_at", api::iso_utc(r.created_at)},
+            {"updated_at", api::iso_utc(r.updated_at)},
+        };
+        out << (first ? "\n" : ",\n") << row.dump();
+        first = false;
+    });
+    out << (first ? "]\n" : "\n]\n");
+    out.flush();
+    store.close();
+    return out ? 0 : 1;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -201,6 +249,9 @@ int run(int argc, char** argv) {
         }
         if (a->command == "token create") {
             return token_create(*a);
+        }
+        if (a->command == "export messages") {
+            return export_messages(*a);
         }
         if (a->command == "sink") {
             const auto it = a->options.find("listen");

@@ -93,7 +93,7 @@ asio::awaitable<http_response> routes::handle(http_request request) {
             route = "healthz";
             if (request.method() != http::verb::get && request.method() != http::verb::head) {
                 res = method_not_allowed("GET, HEAD");
-            } else if (store_.ping()) {
+            } else if (store_.ping() && writer_.healthy()) {
                 res = make_response(http::status::ok, "text/plain; charset=utf-8", "ok\n");
             } else {
                 res = make_response(

@@ -136,6 +136,21 @@ asio::awaitable<void> sender::send_one(outbound_record m) {
         error = "channel not configured";
     } else {
         co_await pace(m.channel_id, m.segments);
+    }
+    // The last check before the provider: a STOP committed while this message waited (for its
+    // claim to return, for the channel's rate) stops it. A message already handed over cannot be
+    // recalled; one contact has at most one message 'sending' at a time (claim_outbound).
+    confirmation go = co_await confirm(m.id);
+    if (go == confirmation::stopped) {
+        metrics_.count_message_out(m.channel_id, "failed");
+        log::info("sender", "message " + m.uuid + " not sent: the contact opted out or was erased");
+        finish_one();
+        co_return;
+    }
+    if (go == confirmation::unavailable) {
+        error = "store_unavailable";
+        retry = true;
+    } else if (it != channels_.end()) {
         const handlers::outgoing_message out{
             m.uuid, m.channel_id, m.urn, m.text, gateway::now(), m.last_inbound_at};
         const handlers::handler& h = *it->second.handler;
@@ -178,8 +193,21 @@ asio::awaitable<void> sender::send_one(outbound_record m) {
             opt_out(tx, contact_id, now);  // honoured at once, as a STOP
         }
     };
-    const write_status st = co_await writer_.write(std::move(record));
-    co_await asio::dispatch(strand_, asio::use_awaitable);
+    write_status st = write_status::unavailable;
+    for (;;) {
+        writer::job attempt = record;
+        st = co_await writer_.write(std::move(attempt));
+        co_await asio::dispatch(strand_, asio::use_awaitable);
+        if (st != write_status::unavailable || stopping_) {
+            break;
+        }
+        // The store cannot commit (disk full, I/O error): keep the outcome and try again, so the
+        // message does not stay 'sending' once the store recovers.
+        asio::steady_timer t(strand_);
+        t.expires_after(opts_.poll_interval);
+        boost::system::error_code ec;
+        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
     if (st != write_status::committed) {
         // Still 'sending' in the store; after a restart it becomes 'unknown' and is never silently
         // marked sent.
@@ -192,6 +220,10 @@ asio::awaitable<void> sender::send_one(outbound_record m) {
                   "message " + m.uuid + " on " + m.channel_id + " attempt " + std::to_string(m.attempts) +
                       ": " + error + (retry ? " (will retry)" : " (failed)"));
     }
+    finish_one();
+}
+
+void sender::finish_one() {
     --in_flight_;
     if (stopping_ && in_flight_ == 0 && loop_done_) {
         idle_.cancel();
@@ -199,6 +231,18 @@ asio::awaitable<void> sender::send_one(outbound_record m) {
         notified_ = true;  // room for more
         wake_.cancel();
     }
+}
+
+asio::awaitable<sender::confirmation> sender::confirm(std::int64_t id) {
+    auto go = std::make_shared<bool>(false);
+    const auto now = gateway::now();
+    writer::job check = [go, id, now](write_tx& tx) { *go = tx.confirm_send(id, now); };
+    const write_status st = co_await writer_.write(std::move(check));
+    co_await asio::dispatch(strand_, asio::use_awaitable);
+    if (st != write_status::committed) {
+        co_return confirmation::unavailable;
+    }
+    co_return *go ? confirmation::go : confirmation::stopped;
 }
 
 }  // namespace flowgate::gateway

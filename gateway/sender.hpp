@@ -56,6 +56,10 @@ class sender {
    private:
     boost::asio::awaitable<void> loop();
     boost::asio::awaitable<void> send_one(outbound_record message);
+    enum class confirmation { go, stopped, unavailable };
+    // write_tx::confirm_send through the writer: serialised with every STOP's transaction.
+    boost::asio::awaitable<confirmation> confirm(std::int64_t id);
+    void finish_one();
     // Waits for the channel's rate (max_per_second, in segments): each send takes `segments`
     // slots of 1/max_per_second seconds.
     boost::asio::awaitable<void> pace(const std::string& channel_id, int segments);

@@ -502,6 +502,12 @@ struct sqlite_store::statements {
               "UPDATE messages SET state = 'failed', error = 'contact_stopped', next_attempt_at = NULL, "
               "updated_at = ?2 WHERE direction = 'out' AND state = 'queued' AND opt_out_reply = 0 "
               "AND contact_id = ?1"),
+          fail_stopped_send(
+              db,
+              "UPDATE messages SET state = 'failed', error = 'contact_stopped', next_attempt_at = NULL, "
+              "updated_at = ?2 WHERE id = ?1 AND state = 'sending' AND opt_out_reply = 0 "
+              "AND contact_id IN (SELECT id FROM contacts WHERE stopped = 1)"),
+          still_sending(db, "SELECT 1 FROM messages WHERE id = ?1 AND state = 'sending'"),
           claim(db,
                 "UPDATE messages SET state = 'sending', attempts = attempts + 1, updated_at = ?1 "
                 // One contact's messages go out in order, one at a time: only the oldest pending
@@ -567,6 +573,7 @@ struct sqlite_store::statements {
     sqlite::statement enqueue, expire_queued, upsert_workshop, find_workshop, open_workshops;
     sqlite::statement find_registration, set_registration, first_waitlisted, registered_contacts;
     sqlite::statement schedule_job, cancel_jobs, take_jobs;
+    sqlite::statement fail_stopped_send, still_sending;
     sqlite::statement fail_stopped, cancel_queued, claim, mark_sent, mark_retry, mark_failed;
     sqlite::statement find_out, set_state, keep_early, purge_early, find_early, drop_early, interrupted;
     sqlite::statement find_suppressed;
@@ -1170,6 +1177,17 @@ class sqlite_write_tx final : public write_tx {
         return out;
     }
 
+    bool confirm_send(std::int64_t id, timestamp now) override {
+        s_.fail_stopped_send.bind(1, id).bind(2, to_millis(now)).run();
+        if (s_.db.changes() > 0) {
+            return false;
+        }
+        auto& q = s_.still_sending;
+        sqlite::reset_guard g(q);
+        q.bind(1, id);
+        return q.step();
+    }
+
     void mark_sent(std::int64_t id, const std::string& provider_id, timestamp now) override {
         s_.mark_sent.bind(1, id).bind(2, provider_id).bind(3, to_millis(now)).run();
         if (provider_id.empty() || s_.db.changes() == 0) {
@@ -1365,6 +1383,19 @@ sqlite_store::sqlite_store(const std::string& path, data_key key) : path_(path),
     // FULL: a commit is durable across power loss before the provider gets its 2xx.
     writer_->exec("PRAGMA synchronous = FULL");
     writer_->exec("PRAGMA journal_size_limit = 67108864");
+    // SQLite's own auto-checkpoint reports a failed checkpoint (the disk is full) as the failure of
+    // the COMMIT that triggered it, though that transaction is durably in the WAL: the writer would
+    // answer 503 for a stored message and leave a claimed one 'sending'. Checkpoint here instead
+    // (at SQLite's default 1000 pages), never failing the commit; the next commit tries again.
+    sqlite3_wal_hook(
+        writer_->handle(),
+        [](void*, sqlite3* db, const char* name, int pages) -> int {
+            if (pages >= 1000) {
+                sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+            }
+            return SQLITE_OK;
+        },
+        nullptr);
     migrate(*writer_, path, key_);
     check_key(*writer_, path, key_);
     stmts_ = std::make_unique<statements>(*writer_, key_);

@@ -48,6 +48,8 @@ class sqlite_store final : public store {
     broadcast_audience_rows broadcast_contacts(const broadcast_audience& audience) override;
     std::vector<broadcast_record> list_broadcasts(std::size_t limit) override;
     std::optional<broadcast_record> find_broadcast(const std::string& uuid) override;
+    // gateway/sqlite_export.cpp
+    void export_messages(const std::function<void(const message_export_row&)>& row) override;
     void close() override;
 
     // The schema version this code writes.

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -239,6 +240,21 @@ struct broadcast_record {
     std::map<std::string, std::int64_t> messages;
 };
 
+// One stored message as `flowgate export messages` lists it: what identifies it and where it
+// stands, never its text or the contact's number.
+struct message_export_row {
+    std::string uuid;       // ours
+    std::string direction;  // "in" | "out"
+    std::string channel_id;
+    std::string external_id;  // the provider's id; "" when it has none (yet)
+    std::string state;  // "handled" for inbound; queued, sending, sent, delivered, failed, unknown, expired
+    std::string contact_uuid;
+    std::string reply_to;  // the uuid of the inbound message an outbound one answers; "" if none
+    int attempts = 0;
+    timestamp created_at{};
+    timestamp updated_at{};
+};
+
 struct message_counts {
     std::int64_t inbound = 0;
     std::int64_t outbound = 0;
@@ -325,6 +341,12 @@ class write_tx {
     // A STOP: the contact's queued messages fail (contact_stopped), except an opt-out reply.
     // Returns how many.
     virtual std::size_t cancel_queued(std::int64_t contact_id, timestamp now) = 0;
+
+    // The last check before a claimed message is handed to its provider (after any wait for the
+    // channel's rate): whether it may go. Not when its contact opted out since it was claimed (it
+    // fails, contact_stopped, unless it is the opt-out reply) or it is no longer 'sending' (the
+    // contact was erased). A STOP committed before this check stops the message.
+    virtual bool confirm_send(std::int64_t id, timestamp now) = 0;
 
     // Webhook calls: queued by a flow step, claimed by the webhook worker, deleted when done.
     virtual void enqueue_webhook(const webhook_record& call, timestamp now) = 0;
@@ -422,6 +444,10 @@ class store {
     // One broadcast with its messages counted by state; nullopt when there is none. Safe from any
     // thread.
     virtual std::optional<broadcast_record> find_broadcast(const std::string& uuid) = 0;
+    // Every stored message, both directions, in id order (the order they were stored), each handed
+    // to `row` as it is read: nothing is gathered in memory. One read snapshot. Safe from any thread
+    // (but holds the read connection until done: for the CLI, not for a request).
+    virtual void export_messages(const std::function<void(const message_export_row&)>& row) = 0;
     // Releases file handles after the writer has stopped (checkpoint for SQLite).
     virtual void close() = 0;
 };

@@ -133,6 +133,7 @@ void writer::commit_batch(std::deque<std::pair<job, completion>>& batch) {
     } catch (const std::exception& e) {
         log::error("writer", std::string("commit failed; answering 503 so providers retry: ") + e.what());
     }
+    healthy_ = committed;
     if (committed) {
         metrics_.observe_commit(
             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started),

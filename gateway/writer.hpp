@@ -6,6 +6,7 @@
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <condition_variable>
@@ -42,6 +43,10 @@ class writer {
 
     void submit(job j, completion done);
 
+    // False from a failed commit (disk full, I/O error) until the next one succeeds: /healthz
+    // reports it. Safe from any thread.
+    bool healthy() const { return healthy_.load(); }
+
     // Submits and waits, without blocking the calling I/O thread.
     boost::asio::awaitable<write_status> write(job j);
 
@@ -55,6 +60,7 @@ class writer {
     std::mutex mutex_;
     std::condition_variable cv_;
     std::deque<std::pair<job, completion>> queue_;
+    std::atomic<bool> healthy_{true};
     bool stopping_ = false;
     bool running_ = false;
     std::thread thread_;
