@@ -1,5 +1,10 @@
 #include "config/config.hpp"
 
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <unicode/timezone.h>
 #include <unicode/unistr.h>
 
@@ -173,7 +178,69 @@ std::optional<clock_time> parse_clock(std::string_view s) {
     return clock_time{std::stoi(m[1].str()) * 60 + std::stoi(m[2].str())};
 }
 
-void load_server(const json& root, config& cfg, reporter& r) {
+// The HTTPS certificate and key, read and checked with OpenSSL so `flowgate check` finds a wrong
+// file, a key that is not the certificate's, or a weak key before the server starts.
+void load_tls(
+    const json& t, const std::string& base, server_config& sc, const environment& env, reporter& r) {
+    if (!t.is_object()) {
+        r.error(base, "must be an object like {\"certificate\": \"file:PATH\", \"key\": \"file:PATH\"}");
+        return;
+    }
+    check_keys(t, base, {"certificate", "key"}, r);
+    std::optional<std::string> pem[2];
+    const char* names[2] = {"certificate", "key"};
+    for (int i = 0; i < 2; ++i) {
+        const std::string pointer = ptr(base, names[i]);
+        const std::string* v = get_string(t, names[i], base, r);
+        if (v == nullptr) {
+            if (!t.contains(names[i])) {
+                r.error(pointer, "is required: \"file:PATH\" of a PEM file");
+            }
+            continue;
+        }
+        if (v->rfind("file:", 0) != 0 && v->rfind("env:", 0) != 0) {
+            r.error(pointer, "must be \"file:PATH\" (a PEM file) or \"env:NAME\"");
+            continue;
+        }
+        pem[i] = resolve_secret(*v, pointer, env, r);
+    }
+    if (!pem[0] || !pem[1]) {
+        return;
+    }
+    using bio_ptr = std::unique_ptr<BIO, decltype(&BIO_free)>;
+    using x509_ptr = std::unique_ptr<X509, decltype(&X509_free)>;
+    using key_ptr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+    // No passphrase prompt on the terminal: an encrypted key simply fails to load.
+    pem_password_cb* no_passphrase = [](char*, int, int, void*) { return 0; };
+    bio_ptr cert_bio(BIO_new_mem_buf(pem[0]->data(), static_cast<int>(pem[0]->size())), &BIO_free);
+    x509_ptr cert(PEM_read_bio_X509(cert_bio.get(), nullptr, no_passphrase, nullptr), &X509_free);
+    bio_ptr key_bio(BIO_new_mem_buf(pem[1]->data(), static_cast<int>(pem[1]->size())), &BIO_free);
+    key_ptr key(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, no_passphrase, nullptr), &EVP_PKEY_free);
+    bool ok = true;
+    if (!cert) {
+        r.error(ptr(base, "certificate"), "is not a PEM certificate (-----BEGIN CERTIFICATE-----)");
+        ok = false;
+    } else if (X509_cmp_current_time(X509_get0_notAfter(cert.get())) < 0) {
+        r.warn(ptr(base, "certificate"), "has expired");
+    }
+    if (!key) {
+        r.error(ptr(base, "key"), "is not a PEM private key (an encrypted key is not supported)");
+        ok = false;
+    } else if (EVP_PKEY_get_security_bits(key.get()) < 112) {
+        r.error(ptr(base, "key"), "is too weak: use RSA of at least 2048 bits, or ECDSA P-256");
+        ok = false;
+    }
+    if (ok && X509_check_private_key(cert.get(), key.get()) != 1) {
+        r.error(ptr(base, "key"), "does not match the certificate");
+        ok = false;
+    }
+    ERR_clear_error();
+    if (ok) {
+        sc.tls = tls_config{std::move(*pem[0]), std::move(*pem[1])};
+    }
+}
+
+void load_server(const json& root, config& cfg, const environment& env, reporter& r) {
     const auto it = root.find("server");
     if (it == root.end()) {
         return;
@@ -194,7 +261,12 @@ void load_server(const json& root, config& cfg, reporter& r) {
                 "header_timeout",
                 "body_timeout",
                 "idle_timeout",
-                "shutdown_grace"},
+                "shutdown_grace",
+                "max_connections",
+                "max_connections_per_ip",
+                "rate_limit",
+                "per_ip_exempt",
+                "tls"},
                r);
     auto& sc = cfg.server;
     if (const std::string* listen = get_string(s, "listen", base, r)) {
@@ -241,6 +313,51 @@ void load_server(const json& root, config& cfg, reporter& r) {
     }
     if (auto d = get_duration(s, "shutdown_grace", base, r)) {
         sc.shutdown_grace = *d;
+    }
+    if (auto v = get_int(s, "max_connections", base, 1, 1000000, r)) {
+        sc.max_connections = static_cast<std::size_t>(*v);
+    }
+    if (auto v = get_int(s, "max_connections_per_ip", base, 0, 1000000, r)) {
+        sc.max_connections_per_ip = static_cast<std::size_t>(*v);
+    }
+    if (const auto rl = s.find("rate_limit"); rl != s.end()) {
+        const std::string rb = ptr(base, "rate_limit");
+        if (!rl->is_object()) {
+            r.error(rb, "must be an object like {\"per_second\": 20, \"burst\": 100}");
+        } else {
+            check_keys(*rl, rb, {"per_second", "burst"}, r);
+            if (const auto ps = rl->find("per_second"); ps != rl->end()) {
+                if (!ps->is_number() || ps->get<double>() < 0 || ps->get<double>() > 1000000) {
+                    r.error(ptr(rb, "per_second"), "must be a number from 0 (no limit) to 1000000");
+                } else {
+                    sc.rate_limit_per_second = ps->get<double>();
+                }
+            }
+            if (auto v = get_int(*rl, "burst", rb, 1, 1000000, r)) {
+                sc.rate_limit_burst = static_cast<std::size_t>(*v);
+            }
+        }
+    }
+    if (const auto ex = s.find("per_ip_exempt"); ex != s.end()) {
+        const std::string eb = ptr(base, "per_ip_exempt");
+        if (!ex->is_array()) {
+            r.error(eb, "must be an array of addresses or ranges, e.g. [\"127.0.0.1\", \"10.0.0.0/8\"]");
+        } else {
+            sc.per_ip_exempt.clear();
+            for (std::size_t i = 0; i < ex->size(); ++i) {
+                const json& v = (*ex)[i];
+                auto net = v.is_string() ? parse_ip_network(v.get<std::string>()) : std::nullopt;
+                if (!net) {
+                    r.error(ptr(eb, i),
+                            "must be an IP address or a range like \"10.0.0.0/8\" or \"2001:db8::/32\"");
+                } else {
+                    sc.per_ip_exempt.push_back(*net);
+                }
+            }
+        }
+    }
+    if (const auto t = s.find("tls"); t != s.end()) {
+        load_tls(*t, ptr(base, "tls"), sc, env, r);
     }
 }
 
@@ -1080,7 +1197,7 @@ load_outcome load_text(const std::string& file, const std::string& text, const e
                r);
     config cfg;
     cfg.file = file;
-    load_server(root, cfg, r);
+    load_server(root, cfg, env, r);
     load_store(root, cfg, r);
     load_globals(root, cfg, env, r);
     load_channels(root, cfg, env, r);
@@ -1106,6 +1223,57 @@ load_outcome load(const std::string& path, const environment& env) {
         return out;
     }
     return load_text(path, *text, env);
+}
+
+bool ip_network::contains(const unsigned char* addr, std::size_t size) const {
+    std::array<unsigned char, 16> a{};
+    if (size == 4) {
+        a[10] = a[11] = 0xff;
+        std::copy(addr, addr + 4, a.begin() + 12);
+    } else if (size == 16) {
+        std::copy(addr, addr + 16, a.begin());
+    } else {
+        return false;
+    }
+    int bits = prefix;
+    for (std::size_t i = 0; i < 16 && bits > 0; ++i, bits -= 8) {
+        const unsigned char mask = bits >= 8 ? 0xff : static_cast<unsigned char>(0xff << (8 - bits));
+        if ((a[i] & mask) != (address[i] & mask)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::optional<ip_network> parse_ip_network(std::string_view text) {
+    const auto slash = text.find('/');
+    const std::string host(text.substr(0, slash));
+    ip_network net;
+    int max_prefix = 128;
+    int offset = 0;  // an IPv4 prefix counts from bit 96 of the mapped address
+    unsigned char v4[4];
+    if (inet_pton(AF_INET, host.c_str(), v4) == 1) {
+        net.address[10] = net.address[11] = 0xff;
+        std::copy(v4, v4 + 4, net.address.begin() + 12);
+        max_prefix = 32;
+        offset = 96;
+    } else if (inet_pton(AF_INET6, host.c_str(), net.address.data()) != 1) {
+        return std::nullopt;
+    }
+    int prefix = max_prefix;
+    if (slash != std::string_view::npos) {
+        const std::string_view digits = text.substr(slash + 1);
+        if (digits.empty() || digits.size() > 3 ||
+            !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+            return std::nullopt;
+        }
+        prefix = std::stoi(std::string(digits));
+        if (prefix > max_prefix) {
+            return std::nullopt;
+        }
+    }
+    net.prefix = offset + prefix;
+    return net;
 }
 
 }  // namespace flowgate::config

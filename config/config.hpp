@@ -2,6 +2,7 @@
 // The one config object (DESIGN.md §4): parsed and validated at start-up, then passed by reference.
 // Every problem is reported as `FILE: /json/pointer: message`, all of them at once.
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "flows/engine.hpp"
@@ -19,6 +21,22 @@
 #include "handlers/handler.hpp"
 
 namespace flowgate::config {
+
+// An address range, IPv4 kept as IPv4-mapped IPv6 (::ffff:a.b.c.d) so one comparison serves both.
+struct ip_network {
+    std::array<unsigned char, 16> address{};
+    int prefix = 128;  // bits of `address` that must match
+
+    // `address` is 4 (IPv4) or 16 (IPv6) bytes in network order.
+    bool contains(const unsigned char* address, std::size_t size) const;
+};
+// "10.0.0.0/8", "2001:db8::/32", or one address ("192.0.2.7" is /32, "::1" is /128).
+std::optional<ip_network> parse_ip_network(std::string_view text);
+
+struct tls_config {
+    std::string certificate;  // PEM: the certificate, then any intermediates
+    std::string key;          // PEM private key (a secret: never logged)
+};
 
 struct server_config {
     std::string host = "127.0.0.1";
@@ -31,6 +49,18 @@ struct server_config {
     std::chrono::seconds body_timeout{30};
     std::chrono::seconds idle_timeout{60};
     std::chrono::seconds shutdown_grace{10};
+    // Beyond these a new connection is closed at once (docs/security.md, "Hostile HTTP").
+    std::size_t max_connections = 1024;
+    std::size_t max_connections_per_ip = 64;  // 0: no per-address cap
+    // Requests per second per client address, with a burst; webhooks (/c/...) are never limited.
+    double rate_limit_per_second = 20;  // 0: no rate limit
+    std::size_t rate_limit_burst = 100;
+    // Addresses the per-address limits (max_connections_per_ip, rate_limit) do not apply to:
+    // a reverse proxy in front of us, a provider's ranges. Loopback by default.
+    std::vector<ip_network> per_ip_exempt = {*parse_ip_network("127.0.0.0/8"), *parse_ip_network("::1")};
+    std::optional<tls_config> tls;  // set: HTTPS only
+
+    std::string scheme() const { return tls ? "https" : "http"; }
 };
 
 struct store_config {
@@ -76,7 +106,7 @@ struct config {
     // Workshops the store is seeded with at start (titles and places filled in for every language).
     std::vector<flows::workshop> workshops;
     std::vector<reminder_config> reminders;
-    std::string promotion_flow;  // started for a contact given a place from the waiting list
+    std::string promotion_flow;     // started for a contact given a place from the waiting list
     std::string cancellation_flow;  // started for a contact whose place staff cancelled
 
     const channel_config* find_channel(std::string_view id) const;

@@ -72,7 +72,8 @@ int serve(const config::config& cfg) {
     });
     server http(ioc, cfg.server, table);
     const auto port = http.listen();
-    log::info("http", "listening on http://" + cfg.server.host + ":" + std::to_string(port));
+    log::info("http",
+              "listening on " + cfg.server.scheme() + "://" + cfg.server.host + ":" + std::to_string(port));
     http.start();
     send.start();
     clock.start();

@@ -27,6 +27,11 @@ void metrics::count_request(std::string_view route, int status) {
     ++requests_[{std::string(route), status}];
 }
 
+void metrics::count_connection_dropped(std::string_view reason) {
+    std::lock_guard lock(mutex_);
+    ++connections_dropped_[std::string(reason)];
+}
+
 void metrics::count_message_in(std::string_view channel) {
     std::lock_guard lock(mutex_);
     ++messages_in_[std::string(channel)];
@@ -58,6 +63,11 @@ std::string metrics::render() const {
     for (const auto& [key, n] : requests_) {
         out << "flowgate_http_requests_total{route=\"" << label(key.first) << "\",status=\"" << key.second
             << "\"} " << n << '\n';
+    }
+    out << "# HELP flowgate_http_connections_dropped_total Connections closed without an answer, by reason.\n"
+        << "# TYPE flowgate_http_connections_dropped_total counter\n";
+    for (const auto& [reason, n] : connections_dropped_) {
+        out << "flowgate_http_connections_dropped_total{reason=\"" << label(reason) << "\"} " << n << '\n';
     }
     out << "# HELP flowgate_messages_in_total Inbound messages stored, by channel.\n"
         << "# TYPE flowgate_messages_in_total counter\n";

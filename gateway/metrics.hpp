@@ -17,6 +17,9 @@ namespace flowgate::gateway {
 class metrics {
    public:
     void count_request(std::string_view route, int status);
+    // A connection the server closed without an answer: over a connection cap, a failed TLS
+    // handshake, a header or body not sent in time.
+    void count_connection_dropped(std::string_view reason);
     void count_message_in(std::string_view channel);
     void count_message_out(std::string_view channel, std::string_view state);
     void observe_commit(std::chrono::microseconds latency, std::size_t batch_size);
@@ -30,6 +33,7 @@ class metrics {
    private:
     mutable std::mutex mutex_;
     std::map<std::pair<std::string, int>, std::uint64_t> requests_;
+    std::map<std::string, std::uint64_t> connections_dropped_;
     std::map<std::string, std::uint64_t> messages_in_;
     std::map<std::pair<std::string, std::string>, std::uint64_t> messages_out_;
     std::array<std::uint64_t, commit_buckets.size()> commit_counts_{};

@@ -83,6 +83,18 @@ std::size_t routes::body_limit(const http_request& header) const {
 
 void routes::count_rejected(int status) { metrics_.count_request("rejected", status); }
 
+// Webhooks are never rate limited: a provider sends from a few addresses at whatever rate its
+// traffic needs, and those addresses are shared with all its other customers, so limiting them
+// (even only their failures) would let anyone with an account there get our real webhooks refused.
+// They are held by their signatures, the size limits, the timeouts and the connection caps.
+bool routes::rate_limited(const http_request& header) const {
+    std::string_view channel, action;
+    return !(split_channel_path(split_target(header.target()).path, channel, action) &&
+             (action == "receive" || action == "status"));
+}
+
+void routes::count_dropped(std::string_view reason) { metrics_.count_connection_dropped(reason); }
+
 asio::awaitable<http_response> routes::handle(http_request request) {
     const auto [path, query] = split_target(request.target());
     std::string route = "unknown";
@@ -161,16 +173,24 @@ asio::awaitable<http_response> routes::channel_request(const channel_runtime& ch
 
     handlers::raw_request raw;
     raw.method = method;
-    const auto [path, query] = split_target(request.target());
-    raw.path = std::string(path);
-    raw.query = std::string(query);
     for (const auto& field : request) {
         raw.headers.push_back({std::string(field.name_string()), std::string(field.value())});
     }
+    // Every provider posts JSON or a form: anything else is refused before the handler reads it.
+    if (method == "POST") {
+        const std::string type = raw.content_type();
+        if (type != "application/json" && type != "application/x-www-form-urlencoded") {
+            co_return error_response(http::status::unsupported_media_type, "unsupported content type");
+        }
+    }
+    const auto [path, query] = split_target(request.target());
+    raw.path = std::string(path);
+    raw.query = std::string(query);
     raw.body = std::move(request.body());
-    const std::string base = !config_.server.public_url.empty() ? config_.server.public_url
-                                                                : "http://" + config_.server.host + ":" +
-                                                                      std::to_string(config_.server.port);
+    const std::string base = !config_.server.public_url.empty()
+                                 ? config_.server.public_url
+                                 : config_.server.scheme() + "://" + config_.server.host + ":" +
+                                       std::to_string(config_.server.port);
     raw.public_url = base + std::string(request.target());
 
     handlers::receive_result result = handler.receive(endpoint, raw);

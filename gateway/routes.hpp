@@ -39,6 +39,8 @@ class routes final : public http_handler {
     std::size_t body_limit(const http_request& header) const override;
     boost::asio::awaitable<http_response> handle(http_request request) override;
     void count_rejected(int status) override;
+    bool rate_limited(const http_request& header) const override;
+    void count_dropped(std::string_view reason) override;
 
    private:
     boost::asio::awaitable<http_response> channel_request(const channel_runtime& channel,

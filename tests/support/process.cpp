@@ -67,7 +67,7 @@ run_result run_flowgate(const std::vector<std::string>& args, const std::string&
 server_process::server_process(const std::string& config_file) {
     pid_ = spawn({"serve", "--config", config_file}, fd_);
     // Read the log line by line until the port is announced (an event, not a sleep).
-    static const std::regex listening(R"(listening on http://[^:]+:([0-9]+))");
+    static const std::regex listening(R"(listening on https?://[^:]+:([0-9]+))");
     std::string pending;
     char buf[1024];
     for (;;) {
