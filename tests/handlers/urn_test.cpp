@@ -68,6 +68,25 @@ TEST(urn, masks_for_logs) {
     EXPECT_EQ(mask_urn("tel:+962791234567").find("7912345"), std::string::npos);
 }
 
+// Found by fuzz_urn: the last two bytes of a path ending in Arabic were half a letter, and the
+// contacts API and broadcast previews put masked URNs in JSON (which refuses invalid UTF-8).
+TEST(urn, masks_keep_whole_characters) {
+    EXPECT_EQ(mask_urn("ext:\xD8\xB3\xD8\xA7\xD9\x85\xD9\x8A"
+                       "1"),
+              "ext:\u2026\xD9\x8A"
+              "1");
+    EXPECT_EQ(mask_urn("ext:participant-\xE2\x82\xAC\xE2\x82\xAC"), "ext:\u2026\xE2\x82\xAC\xE2\x82\xAC");
+    EXPECT_EQ(mask_urn("telegram:\xF0\x9F\x98\x80\xF0\x9F\x98\x80"),
+              "telegram:\u2026\xF0\x9F\x98\x80\xF0\x9F\x98\x80");
+}
+
+// Found by fuzz_urn: an opaque URN's path is stored and shown as text, so it must be UTF-8.
+TEST(urn, opaque_paths_are_utf8) {
+    EXPECT_EQ(parse_urn("ext:abc\xFF", "JO"), std::nullopt);
+    EXPECT_EQ(parse_urn("telegram:\xD8", "JO"), std::nullopt);
+    EXPECT_EQ(parse_urn("ext:\xD8\xB3\xD8\xA7", "JO"), "ext:\xD8\xB3\xD8\xA7");
+}
+
 TEST(urn, known_regions) {
     EXPECT_TRUE(is_known_region("JO"));
     EXPECT_TRUE(is_known_region("NG"));
