@@ -1,5 +1,5 @@
-// One provider's handler (FUZZ_PROVIDER) as the server drives it, from an HTTP-like input
-// (common.hpp's request_text). The first line picks the call:
+// One provider's handler as the server drives it (the provider is the program's name: fuzz_twilio), from an
+// HTTP-like input (common.hpp's request_text). The first line picks the call:
 //   POST receive?a=1 / GET status?... — a webhook: allows(), then receive() and reply(), as the
 //     server does. The request is authenticated the way the provider would (signature header,
 //     `sig` parameter, URL secret, secret token) unless the input already carries that header or
@@ -23,7 +23,7 @@ namespace {
 using namespace flowgate;
 using namespace flowgate::handlers;
 
-constexpr std::string_view provider = FUZZ_PROVIDER;
+std::string provider;  // from the program's name, set once in LLVMFuzzerInitialize
 constexpr std::string_view public_base = "https://gw.example.org/c/fuzz/";
 
 // Secrets the handler is configured with: no reply may show them.
@@ -64,7 +64,7 @@ channel_settings settings() {
 const handler& the_handler() {
     static const std::unique_ptr<handler> h = [] {
         const handler_type* type = find_handler_type(provider);
-        fuzz::require(type != nullptr, "FUZZ_PROVIDER names a handler type");
+        fuzz::require(type != nullptr, "the program's name names a handler type (fuzz_twilio)");
         return type->make(settings());
     }();
     return *h;
@@ -217,6 +217,16 @@ outgoing_message message(std::string urn, std::string text) {
 }
 
 }  // namespace
+
+// One object file for every provider: each fuzz_<provider> program is this one, linked under its name.
+extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
+    const std::string_view self = (*argv)[0];
+    const auto slash = self.rfind('/');
+    const std::string_view name = slash == std::string_view::npos ? self : self.substr(slash + 1);
+    provider = std::string(name.substr(name.find('_') == std::string_view::npos ? 0 : name.find('_') + 1));
+    (void)the_handler();
+    return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const fuzz::request_text in = fuzz::parse_request(fuzz::as_text(data, size));
