@@ -32,6 +32,11 @@ std::optional<std::string> normalize_phone(std::string_view number, std::string_
     }
     std::string out;
     util.Format(parsed, PhoneNumberUtil::E164, &out);
+    // Leading zeros libphonenumber keeps ("000099..." in NG) can give more than E.164's 15 digits,
+    // and such a number normalises to another one the next time: one person, two URNs.
+    if (out.size() > 16) {
+        return std::nullopt;
+    }
     return out;
 }
 
