@@ -32,9 +32,16 @@ std::optional<std::string> normalize_phone(std::string_view number, std::string_
     }
     std::string out;
     util.Format(parsed, PhoneNumberUtil::E164, &out);
-    // Leading zeros libphonenumber keeps ("000099..." in NG) can give more than E.164's 15 digits,
-    // and such a number normalises to another one the next time: one person, two URNs.
-    if (out.size() > 16) {
+    // Leading zeros libphonenumber keeps ("0000627..." in NG) give a number that normalises to
+    // another one the next time (one person, two URNs), sometimes past E.164's 15 digits: a result
+    // must be its own normal form.
+    PhoneNumber again;
+    std::string out_again;
+    if (out.size() > 16 || util.Parse(out, region, &again) != PhoneNumberUtil::NO_PARSING_ERROR) {
+        return std::nullopt;
+    }
+    util.Format(again, PhoneNumberUtil::E164, &out_again);
+    if (out_again != out) {
         return std::nullopt;
     }
     return out;

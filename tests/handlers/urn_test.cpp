@@ -80,10 +80,11 @@ TEST(urn, masks_keep_whole_characters) {
               "telegram:\u2026\xF0\x9F\x98\x80\xF0\x9F\x98\x80");
 }
 
-// Found by fuzz_urn: leading zeros gave "+23400099627934567" (17 digits), which normalised again to
-// "+2340099627934567": the same input as two URNs. E.164 has at most 15 digits.
+// Found by fuzz_urn: leading zeros gave "+23400099627934567", which normalised again to
+// "+2340099627934567": the same input as two URNs. A number must be its own normal form.
 TEST(urn, a_phone_number_has_at_most_15_digits_and_normalises_once) {
     EXPECT_EQ(normalize_phone("000099627934567", "NG"), std::nullopt);
+    EXPECT_EQ(normalize_phone("0000627934567", "NG"), std::nullopt);  // "+234000627934567", 15 digits
     EXPECT_EQ(parse_urn("tel:000099627934567", "NG"), std::nullopt);
     EXPECT_EQ(normalize_phone("+2348021234567", "NG"), "+2348021234567");
 }
