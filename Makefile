@@ -5,16 +5,21 @@ BUILD_DIR ?= build
 CONFIG    ?= config/demo.json
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
-# Debian 12 packages the build and the tests need (chromium for the dashboard's browser tests).
+# Debian 12 packages the build and the tests need (chromium for the dashboard's browser tests; clang
+# and its runtimes, libFuzzer and the sanitizers, for the fuzz targets that `make test` runs briefly).
 # Node.js and npm run those tests too; Debian's are installed only when there is no npm at all, since
 # a Node.js from elsewhere (NodeSource's bundles npm) conflicts with Debian's npm package.
 PACKAGES := g++ cmake ninja-build ccache pkg-config \
             libboost-dev libssl-dev libsqlite3-dev nlohmann-json3-dev \
             libgtest-dev libphonenumber-dev libicu-dev \
             ca-certificates curl \
-            chromium fonts-dejavu-core
+            chromium fonts-dejavu-core \
+            clang libclang-rt-14-dev
 
-.PHONY: all deps build run test crash-test clean
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SECONDS   ?= 60
+
+.PHONY: all deps build run test crash-test fuzz clean
 
 all: build data/demo.key
 
@@ -63,5 +68,9 @@ ROUNDS ?= 20
 crash-test: build
 	FLOWGATE_CRASH_ROUNDS=$(ROUNDS) $(BUILD_DIR)/flowgate_crash_test
 
+# Every fuzz target for FUZZ_SECONDS each (docs/security.md "Fuzzing"); FUZZ_TARGETS="urn form" for some.
+fuzz: deps
+	JOBS=$(JOBS) bash fuzz/run.sh $(FUZZ_BUILD_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(FUZZ_BUILD_DIR)

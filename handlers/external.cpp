@@ -174,7 +174,7 @@ send_request external_handler::build_send(const outgoing_message& message) const
                     {"urn", message.urn},
                     {"text", message.text},
                     {"channel", channel_id_}}
-                   .dump();
+                   .dump(-1, ' ', false, json::error_handler_t::replace);
     req.headers.push_back({"Content-Type", "application/json"});
     if (!secret_.empty()) {
         req.headers.push_back({"X-Flowgate-Signature", signature(secret_, req.body)});

@@ -146,7 +146,8 @@ send_request messenger_handler::build_send(const outgoing_message& message) cons
     // any proxy or access log that records URLs).
     req.headers.push_back({"Authorization", "Bearer " + page_access_token_});
     req.headers.push_back({"Content-Type", "application/json"});
-    req.body = body.dump();
+    // Text that is not UTF-8 goes with U+FFFD rather than throwing out of the sender.
+    req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
     return req;
 }
 

@@ -189,7 +189,8 @@ send_request telegram_handler::build_send(const outgoing_message& message) const
     req.method = "POST";
     req.url = api_base_ + "/bot" + bot_token_ + "/sendMessage";
     req.headers.push_back({"Content-Type", "application/json"});
-    req.body = body.dump();
+    // Text that is not UTF-8 goes with U+FFFD rather than throwing out of the sender.
+    req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
     return req;
 }
 

@@ -319,7 +319,9 @@ http_reply twilio_handler::reply(endpoint, const receive_result& result) const {
 }
 
 send_request twilio_handler::build_send(const outgoing_message& message) const {
-    const std::string_view scheme = message.urn.substr(0, message.urn.find(':'));
+    // A view of message.urn itself (std::string::substr would give a temporary).
+    const std::string_view urn = message.urn;
+    const std::string_view scheme = urn.substr(0, urn.find(':'));
     const std::string_view path = urn_path(message.urn);
     const bool from_whatsapp = address_.starts_with(whatsapp_prefix);
     const bool whatsapp = scheme == "whatsapp" || from_whatsapp;

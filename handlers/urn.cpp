@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 
+#include "handlers/handler.hpp"
+
 namespace flowgate::handlers {
 
 namespace {
@@ -30,6 +32,18 @@ std::optional<std::string> normalize_phone(std::string_view number, std::string_
     }
     std::string out;
     util.Format(parsed, PhoneNumberUtil::E164, &out);
+    // Leading zeros libphonenumber keeps ("0000627..." in NG) give a number that normalises to
+    // another one the next time (one person, two URNs), sometimes past E.164's 15 digits: a result
+    // must be its own normal form.
+    PhoneNumber again;
+    std::string out_again;
+    if (out.size() > 16 || util.Parse(out, region, &again) != PhoneNumberUtil::NO_PARSING_ERROR) {
+        return std::nullopt;
+    }
+    util.Format(again, PhoneNumberUtil::E164, &out_again);
+    if (out_again != out) {
+        return std::nullopt;
+    }
     return out;
 }
 
@@ -73,7 +87,8 @@ std::optional<std::string> parse_urn(std::string_view text, std::string_view def
     }
     for (std::string_view s : opaque_schemes) {
         if (scheme == s) {
-            if (path.empty() || path.size() > 255) {
+            // The path is stored and shown as text (JSON in the API): UTF-8 only.
+            if (path.empty() || path.size() > 255 || !is_valid_utf8(path)) {
                 return std::nullopt;
             }
             for (unsigned char c : path) {
@@ -112,7 +127,14 @@ std::string mask_urn(std::string_view urn) {
     const std::string_view path = urn_path(urn);
     out += "\u2026";
     if (path.size() > 6) {
-        out += path.substr(path.size() - 2);
+        // The last two characters, not bytes: half of one would be invalid UTF-8 in the API's JSON.
+        std::size_t start = path.size();
+        for (int chars = 0; chars < 2 && start > 0; ++chars) {
+            do {
+                --start;
+            } while (start > 0 && (static_cast<unsigned char>(path[start]) & 0xC0) == 0x80);
+        }
+        out += path.substr(start);
     }
     return out;
 }

@@ -273,7 +273,8 @@ send_request whatsapp_handler::build_send(const outgoing_message& message) const
     req.url = api_base_ + "/" + phone_number_id_ + "/messages";
     req.headers.push_back({"Authorization", "Bearer " + access_token_});
     req.headers.push_back({"Content-Type", "application/json"});
-    req.body = body.dump();
+    // Text that is not UTF-8 goes with U+FFFD rather than throwing out of the sender.
+    req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
     return req;
 }
 

@@ -68,6 +68,34 @@ TEST(urn, masks_for_logs) {
     EXPECT_EQ(mask_urn("tel:+962791234567").find("7912345"), std::string::npos);
 }
 
+// Found by fuzz_urn: the last two bytes of a path ending in Arabic were half a letter, and the
+// contacts API and broadcast previews put masked URNs in JSON (which refuses invalid UTF-8).
+TEST(urn, masks_keep_whole_characters) {
+    EXPECT_EQ(mask_urn("ext:\xD8\xB3\xD8\xA7\xD9\x85\xD9\x8A"
+                       "1"),
+              "ext:\u2026\xD9\x8A"
+              "1");
+    EXPECT_EQ(mask_urn("ext:participant-\xE2\x82\xAC\xE2\x82\xAC"), "ext:\u2026\xE2\x82\xAC\xE2\x82\xAC");
+    EXPECT_EQ(mask_urn("telegram:\xF0\x9F\x98\x80\xF0\x9F\x98\x80"),
+              "telegram:\u2026\xF0\x9F\x98\x80\xF0\x9F\x98\x80");
+}
+
+// Found by fuzz_urn: leading zeros gave "+23400099627934567", which normalised again to
+// "+2340099627934567": the same input as two URNs. A number must be its own normal form.
+TEST(urn, a_phone_number_has_at_most_15_digits_and_normalises_once) {
+    EXPECT_EQ(normalize_phone("000099627934567", "NG"), std::nullopt);
+    EXPECT_EQ(normalize_phone("0000627934567", "NG"), std::nullopt);  // "+234000627934567", 15 digits
+    EXPECT_EQ(parse_urn("tel:000099627934567", "NG"), std::nullopt);
+    EXPECT_EQ(normalize_phone("+2348021234567", "NG"), "+2348021234567");
+}
+
+// Found by fuzz_urn: an opaque URN's path is stored and shown as text, so it must be UTF-8.
+TEST(urn, opaque_paths_are_utf8) {
+    EXPECT_EQ(parse_urn("ext:abc\xFF", "JO"), std::nullopt);
+    EXPECT_EQ(parse_urn("telegram:\xD8", "JO"), std::nullopt);
+    EXPECT_EQ(parse_urn("ext:\xD8\xB3\xD8\xA7", "JO"), "ext:\xD8\xB3\xD8\xA7");
+}
+
 TEST(urn, known_regions) {
     EXPECT_TRUE(is_known_region("JO"));
     EXPECT_TRUE(is_known_region("NG"));
