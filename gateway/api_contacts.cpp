@@ -583,6 +583,10 @@ const route routes[] = {
 
 }  // namespace
 
+std::optional<std::string> urn_as_typed(std::string_view text, const config::config& cfg) {
+    return search_urn(text, cfg);
+}
+
 std::span<const route> contact_routes() { return routes; }
 
 }  // namespace flowgate::gateway::api

@@ -138,6 +138,10 @@ boost::asio::awaitable<std::invoke_result_t<F&>> on_worker(F work) {
     co_return std::move(*result);
 }
 
+// A number or URN as staff type it ("0791234567", "+962 79 123 4567", Arabic-Indic digits,
+// "tel:…", "whatsapp:…") as the inbound URN it would be; nullopt when it is none.
+std::optional<std::string> urn_as_typed(std::string_view text, const config::config& cfg);
+
 // A positive integer query parameter within [1, max], `fallback` when absent; nullopt when bad.
 std::optional<std::int64_t> query_limit(const call& c,
                                         std::string_view key,

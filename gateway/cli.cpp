@@ -16,10 +16,12 @@
 #include "gateway/api_routes.hpp"
 #include "gateway/app.hpp"
 #include "gateway/clock.hpp"
+#include "gateway/ingest.hpp"
 #include "gateway/log.hpp"
 #include "gateway/simulate.hpp"
 #include "gateway/sink.hpp"
 #include "gateway/sqlite_store.hpp"
+#include "handlers/urn.hpp"
 
 namespace flowgate::gateway::cli {
 
@@ -46,6 +48,9 @@ commands:
                           every stored message, both directions, as a JSON array on stdout:
                           uuid, direction, channel, provider id, state, contact UUID, times;
                           never a message's text or a phone number
+  erase --config FILE --urn URN
+                          erase the contact with this number or URN and everything about them
+                          (as DELETE /api/v1/contacts/{uuid} does); prints the contact's UUID
   sink [--listen HOST:PORT]
                           a stand-in phone: print messages an external channel sends
                           (default 127.0.0.1:9000)
@@ -171,7 +176,7 @@ int export_messages(const args& a) {
         std::cerr << "flowgate export messages: no database at " << cfg->store.sqlite << '\n';
         return 1;
     }
-    sqlite_store store(cfg->store.sqlite);
+    sqlite_store store(cfg->store.sqlite, data_key::from_config(cfg->data_key));
     std::ostream& out = std::cout;
     bool first = true;
     out << '[';
@@ -195,6 +200,54 @@ int export_messages(const args& a) {
     out.flush();
     store.close();
     return out ? 0 : 1;
+}
+
+// `flowgate erase --config FILE --urn URN`: what DELETE /api/v1/contacts/{uuid} does, for an
+// operator who has a number and no token: the contact and everything about them go, an opt-out
+// stays as a keyed hash, a held place goes to the waiting list; on the audit log as the command
+// line's. The number is never printed.
+int erase(const args& a) {
+    const auto cfg = load_config(a, true);
+    if (!cfg) {
+        return 1;
+    }
+    const auto given = a.options.find("urn");
+    const auto urn = given == a.options.end() ? std::nullopt : api::urn_as_typed(given->second, *cfg);
+    if (!urn) {
+        std::cerr << "flowgate erase: needs --urn URN (a phone number or a URN such as tel:+962791234567)\n";
+        return 2;
+    }
+    if (cfg->store.sqlite != ":memory:" && !std::filesystem::exists(cfg->store.sqlite)) {
+        std::cerr << "flowgate erase: no database at " << cfg->store.sqlite << '\n';
+        return 1;
+    }
+    sqlite_store store(cfg->store.sqlite, data_key::from_config(cfg->data_key));
+    const flows::engine engine(*cfg->flows, cfg->triggers, cfg->engine_environment());
+    const ingest in(*cfg, engine);
+    auto tx = store.begin_write();
+    auto contact = tx->find_contact(*urn);
+    if (!contact) {
+        if (const auto sibling = handlers::same_number_urn(*urn)) {
+            contact = tx->find_contact(*sibling);
+        }
+    }
+    if (!contact) {
+        std::cerr << "flowgate erase: no contact has " << handlers::mask_urn(*urn) << '\n';
+        return 1;
+    }
+    const auto now = gateway::now();
+    in.erase_contact(*tx, contact->id, now);
+    api::audit(*tx,
+               api_token{0, "flowgate erase (command line)", api_role::admin},
+               "contacts.erase",
+               contact->uuid,
+               1,
+               now);
+    tx->commit();
+    store.close();  // a checkpoint: the erased rows leave the WAL too
+    std::cout << contact->uuid << '\n';
+    std::cerr << "erased contact " << contact->uuid << " and everything about them\n";
+    return 0;
 }
 
 }  // namespace
@@ -249,6 +302,9 @@ int run(int argc, char** argv) {
         }
         if (a->command == "token create") {
             return token_create(*a);
+        }
+        if (a->command == "erase") {
+            return erase(*a);
         }
         if (a->command == "export messages") {
             return export_messages(*a);

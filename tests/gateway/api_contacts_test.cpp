@@ -596,5 +596,46 @@ TEST_F(api_contacts_test, an_erased_contact_who_opted_out_on_whatsapp_stays_out_
     EXPECT_EQ(get_json("/api/v1/contacts?urn=0781112233").at("contacts").at(0).at("stopped"), true);
 }
 
+// `flowgate erase --urn` does what DELETE does, for an operator with a number and no token.
+TEST_F(api_contacts_test, flowgate_erase_takes_a_number_as_typed) {
+    start();
+    inbound("e1", "+962791234567", "JOIN");
+    inbound("e2", "+962791234567", "Amal");
+    const std::string uuid = uuid_of("+962791234567");
+    const auto id = contact_id_in(dir.file("flowgate.db"), uuid);
+    ASSERT_GT(id, 0);
+    struct refused {
+        std::vector<std::string> args;
+        int exit_code;
+        std::string message;
+    };
+    const std::vector<refused> cases = {
+        {{"erase", "--config", dir.file("config.json")}, 2, "needs --urn URN"},
+        {{"erase", "--config", dir.file("config.json"), "--urn", "not a number"}, 2, "needs --urn URN"},
+        {{"erase", "--config", dir.file("config.json"), "--urn", "0790000000"}, 1, "no contact has tel:"},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.args.back());
+        const auto out = test::run_flowgate(c.args);
+        EXPECT_EQ(out.exit_code, c.exit_code) << out.output;
+        EXPECT_NE(out.output.find(c.message), std::string::npos) << out.output;
+        EXPECT_EQ(out.output.find("790000000"), std::string::npos) << "never the number";
+    }
+    // As typed, with the server running: the local form, spaced, in Arabic-Indic digits.
+    const auto out =
+        test::run_flowgate({"erase", "--config", dir.file("config.json"), "--urn", "٠٧٩ ١٢٣ ٤٥٦٧"});
+    ASSERT_EQ(out.exit_code, 0) << out.output;
+    EXPECT_EQ(out.output.substr(0, uuid.size()), uuid);
+    EXPECT_EQ(out.output.find("791234567"), std::string::npos);
+    for (const auto& [table, rows] : rows_about(dir.file("flowgate.db"), id)) {
+        EXPECT_EQ(rows, 0) << table;
+    }
+    EXPECT_EQ(get_json("/api/v1/contacts?urn=0791234567").at("contacts"), json::array());
+    const auto audit = get_json("/api/v1/audit", "admin").at("entries").at(0);
+    EXPECT_EQ(audit.at("action"), "contacts.erase");
+    EXPECT_EQ(audit.at("target"), uuid);
+    EXPECT_EQ(audit.at("who"), "flowgate erase (command line)");
+}
+
 }  // namespace
 }  // namespace flowgate::gateway

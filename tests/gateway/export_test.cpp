@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gateway/data_key.hpp"
 #include "gateway/sqlite_store.hpp"
 #include "tests/support/process.hpp"
 
@@ -16,11 +17,12 @@ using json = nlohmann::json;
 class export_test : public ::testing::Test {
    protected:
     void SetUp() override {
+        dir.write("data.key", key_hex);
         dir.write("flow.json", R"({"id": "hi", "language": "en", "nodes": [{"id": "hi", "send": "Hi"}]})");
         const json cfg = {
             {"server", {{"listen", "127.0.0.1:0"}}},
             {"store", {{"sqlite", dir.file("flowgate.db")}}},
-            {"data_key", "none"},
+            {"data_key", "file:" + dir.file("data.key")},
             {"default_country", "JO"},
             {"languages", {"en"}},
             {"channels", {{{"id", "local"}, {"type", "external"}, {"send_url", "http://127.0.0.1:9/send"}}}},
@@ -34,6 +36,8 @@ class export_test : public ::testing::Test {
             {"export", "messages", "--config", dir.file("config.json"), "--format", "json"});
     }
 
+    // A real key, as a deployment has: the export opens the sealed store with it.
+    const std::string key_hex = std::string(32, 'a') + std::string(32, '7');
     test::temp_dir dir;
 };
 
@@ -41,7 +45,7 @@ TEST_F(export_test, lists_both_directions_without_texts_or_numbers) {
     const std::string urn = "tel:+962791234567";
     std::string contact_uuid;
     {
-        sqlite_store store(dir.file("flowgate.db"));
+        sqlite_store store(dir.file("flowgate.db"), data_key::from_config(key_hex));
         auto tx = store.begin_write();
         const auto contact = tx->upsert_contact(urn, "local", from_millis(1000));
         contact_uuid = contact.uuid;
@@ -95,7 +99,7 @@ TEST_F(export_test, lists_both_directions_without_texts_or_numbers) {
 }
 
 TEST_F(export_test, an_empty_store_is_an_empty_array_and_bad_use_is_refused) {
-    { sqlite_store store(dir.file("flowgate.db")); }
+    { sqlite_store store(dir.file("flowgate.db"), data_key::from_config(key_hex)); }
     const auto empty = run_export();
     ASSERT_EQ(empty.exit_code, 0) << empty.output;
     EXPECT_EQ(json::parse(empty.output), json::array());
