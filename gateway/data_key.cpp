@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "handlers/crypto.hpp"
+#include "handlers/form.hpp"
 
 namespace flowgate::gateway {
 
@@ -42,19 +43,6 @@ key_bytes derive(const key_bytes& key, std::string_view label) {
 
 using cipher_ctx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 }  // namespace
 
 data_key::data_key(const key_bytes& key, bool throwaway)
@@ -74,8 +62,8 @@ data_key data_key::from_hex(std::string_view hex) {
     }
     key_bytes key{};
     for (std::size_t i = 0; i < key.size(); ++i) {
-        const int hi = hex_value(hex[2 * i]);
-        const int lo = hex_value(hex[2 * i + 1]);
+        const int hi = handlers::hex_value(hex[2 * i]);
+        const int lo = handlers::hex_value(hex[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             throw std::invalid_argument("a data key is 64 hexadecimal characters");
         }

@@ -2,7 +2,6 @@
 
 namespace flowgate::handlers {
 
-namespace {
 int hex_value(char c) {
     if (c >= '0' && c <= '9') {
         return c - '0';
@@ -15,7 +14,6 @@ int hex_value(char c) {
     }
     return -1;
 }
-}  // namespace
 
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
     std::string out;

@@ -13,6 +13,9 @@ namespace flowgate::handlers {
 
 using form_fields = std::vector<std::pair<std::string, std::string>>;
 
+// A hexadecimal digit's value (either case), or -1.
+int hex_value(char c);
+
 // Decodes `a=1&b=x+y%20z`: '+' is a space, %XX a byte. Returns nullopt on a malformed escape.
 std::optional<form_fields> decode_form(std::string_view text);
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space);
