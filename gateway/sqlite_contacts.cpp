@@ -14,20 +14,7 @@ constexpr std::string_view contact_columns =
 
 contact_details details_from_row(const sqlite::statement& q) {
     contact_details d;
-    auto& c = d.contact;
-    c.id = q.column_int64(0);
-    c.uuid = q.column_text(1);
-    c.name = q.column_text(2);
-    c.language = q.column_text(3);
-    c.stopped = q.column_int64(4) != 0;
-    const auto fields = nlohmann::json::parse(q.column_text(5), nullptr, false);
-    if (fields.is_object()) {
-        for (const auto& [k, v] : fields.items()) {
-            if (v.is_string()) {
-                c.fields[k] = v.get<std::string>();
-            }
-        }
-    }
+    d.contact = contact_from_row(q);
     d.created_at = from_millis(q.column_int64(6));
     return d;
 }

@@ -579,9 +579,6 @@ struct sqlite_store::statements {
     sqlite::statement find_suppressed;
 };
 
-namespace {
-
-// Columns id, uuid, name, language, stopped, fields.
 contact_record contact_from_row(const sqlite::statement& q) {
     contact_record c;
     c.id = q.column_int64(0);
@@ -599,6 +596,8 @@ contact_record contact_from_row(const sqlite::statement& q) {
     }
     return c;
 }
+
+namespace {
 
 class sqlite_write_tx final : public write_tx {
    public:
@@ -1430,9 +1429,9 @@ bool sqlite_store::ping() {
 
 message_counts sqlite_store::count_messages() {
     std::lock_guard lock(reader_mutex_);
-    sqlite::connection* db = reader_ ? reader_.get() : writer_.get();
+    sqlite::connection& db = read_db();
     message_counts counts;
-    sqlite::statement q(*db, "SELECT direction, state, count(*) FROM messages GROUP BY direction, state");
+    sqlite::statement q(db, "SELECT direction, state, count(*) FROM messages GROUP BY direction, state");
     while (q.step()) {
         const std::string direction = q.column_text(0);
         const std::int64_t n = q.column_int64(2);
@@ -1469,8 +1468,8 @@ std::optional<api_role> api_role_from(std::string_view s) {
 
 std::optional<api_token> sqlite_store::find_token(const std::string& token_hash) {
     std::lock_guard lock(reader_mutex_);
-    sqlite::connection* db = reader_ ? reader_.get() : writer_.get();
-    sqlite::statement q(*db, "SELECT id, name, role FROM api_tokens WHERE hash = ?1 AND revoked_at IS NULL");
+    sqlite::connection& db = read_db();
+    sqlite::statement q(db, "SELECT id, name, role FROM api_tokens WHERE hash = ?1 AND revoked_at IS NULL");
     q.bind(1, token_hash);
     if (!q.step()) {
         return std::nullopt;
@@ -1484,8 +1483,8 @@ std::optional<api_token> sqlite_store::find_token(const std::string& token_hash)
 
 std::vector<workshop_summary> sqlite_store::list_workshops() {
     std::lock_guard lock(reader_mutex_);
-    sqlite::connection* db = reader_ ? reader_.get() : writer_.get();
-    sqlite::statement q(*db,
+    sqlite::connection& db = read_db();
+    sqlite::statement q(db,
                         "SELECT w.id, w.title, w.place, w.starts_at, w.timezone, w.capacity, w.open, "
                         "count(r.id) FILTER (WHERE r.status IN ('registered', 'attended')), "
                         "count(r.id) FILTER (WHERE r.status = 'waitlisted'), "
@@ -1513,16 +1512,16 @@ std::vector<workshop_summary> sqlite_store::list_workshops() {
 std::optional<std::vector<registration_row>> sqlite_store::list_registrations(
     const std::string& workshop_id) {
     std::lock_guard lock(reader_mutex_);
-    sqlite::connection* db = reader_ ? reader_.get() : writer_.get();
+    sqlite::connection& db = read_db();
     {
-        sqlite::statement exists(*db, "SELECT 1 FROM workshops WHERE id = ?1");
+        sqlite::statement exists(db, "SELECT 1 FROM workshops WHERE id = ?1");
         exists.bind(1, workshop_id);
         if (!exists.step()) {
             return std::nullopt;
         }
     }
     sqlite::statement q(
-        *db,
+        db,
         "SELECT c.uuid, c.name, c.language, r.status, r.created_at, r.updated_at "
         "FROM registrations r JOIN contacts c ON c.id = r.contact_id WHERE r.workshop_id = ?1 "
         "ORDER BY r.updated_at, r.id");

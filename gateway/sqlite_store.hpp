@@ -14,6 +14,9 @@ namespace flowgate::gateway {
 
 // The columns that hold sealed values (data_key::seal), each named as its context: a value moved to
 // another column does not open.
+// A contact from the columns id, uuid, name, language, stopped, fields (in that order).
+contact_record contact_from_row(const sqlite::statement& q);
+
 namespace sealed_column {
 constexpr std::string_view contact_urn = "contact_urns.urn";
 constexpr std::string_view message_urn = "messages.urn";
