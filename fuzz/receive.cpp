@@ -148,13 +148,18 @@ void authenticate(raw_request& r) {
 
 void check_text(std::string_view text, const char* what) { fuzz::require(is_valid_utf8(text), what); }
 
-void check_no_secret(std::string_view text) {
+// A reply may echo what the caller sent (Meta's hub.challenge): a secret the caller wrote into its
+// own request is no leak. Any other secret in a reply is one.
+void check_no_secret(std::string_view text, std::string_view caller_sent = {}) {
     for (const auto& s : secrets) {
+        if (caller_sent.find(s) != std::string_view::npos) {
+            continue;
+        }
         fuzz::require(text.find(s) == std::string_view::npos, "a reply shows no secret");
     }
 }
 
-void webhook(const fuzz::request_text& in) {
+void webhook(const fuzz::request_text& in, std::string_view input) {
     const handler& h = the_handler();
     const endpoint e = in.target == "status" ? endpoint::status : endpoint::receive;
     if (!h.allows(e, in.method)) {
@@ -197,12 +202,12 @@ void webhook(const fuzz::request_text& in) {
             check_text(c->urn, "a URN is UTF-8");
         }
     }
-    check_no_secret(result.reason);
+    check_no_secret(result.reason, input);
     if (result.respond) {
-        check_no_secret(result.respond->body);
+        check_no_secret(result.respond->body, input);
     } else {
         const http_reply reply = h.reply(e, result);
-        check_no_secret(reply.body);
+        check_no_secret(reply.body, input);
     }
 }
 
@@ -247,7 +252,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                       "a provider id is 1 to 255 bytes of UTF-8");
         check_no_secret(result.detail);
     } else {
-        webhook(in);
+        webhook(in, fuzz::as_text(data, size));
     }
     return 0;
 }

@@ -5,6 +5,10 @@
 # Each target first replays every seed in fuzz/corpus/<target>/ (the crashes found so far are
 # among them), then mutates for SECONDS. New inputs go to BUILD_DIR/corpus/<target>/, never into
 # the committed seeds; a crash is saved as BUILD_DIR/crashes/<target>/crash-* and fails the run.
+# FUZZ_SEED: libFuzzer's -seed. 0 (the default, `make fuzz`) is a new random walk each run; ctest
+# passes a fixed one, so a CI run repeats what the same commit did before instead of failing at
+# random on a new finding (the long random runs are `make fuzz`'s job, and what they find becomes
+# a seed here).
 set -euo pipefail
 source_dir="$(cd "$(dirname "$0")/.." && pwd)"
 build_dir="$1"
@@ -39,7 +43,7 @@ for t in "${targets[@]}"; do
     crashes="$build_dir/crashes/$t"
     mkdir -p "$work" "$crashes"
     log="$build_dir/fuzz_$t.log"
-    if "$build_dir/fuzz/fuzz_$t" -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=2048 \
+    if "$build_dir/fuzz/fuzz_$t" -max_total_time="$seconds" -seed="${FUZZ_SEED:-0}" -print_final_stats=1 -rss_limit_mb=2048 \
         -artifact_prefix="$crashes/" "$work" "$source_dir/fuzz/corpus/$t" >"$log" 2>&1; then
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
         cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
