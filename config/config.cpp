@@ -402,6 +402,10 @@ void load_globals(const json& root, config& cfg, const environment& env, reporte
                 "is required: the key for participants' data at rest, \"env:NAME\" or \"file:PATH\" "
                 "holding 64 hexadecimal characters (or \"none\" for throwaway use)");
     }
+    // Ten years at most: a longer retention is no retention policy.
+    if (auto days = get_int(root, "retention_days", "", 1, 3650, r)) {
+        cfg.retention_days = static_cast<int>(*days);
+    }
     if (const std::string* cc = get_string(root, "default_country", "", r)) {
         static const std::regex alpha2("^[A-Z]{2}$");
         if (!std::regex_match(*cc, alpha2) || !handlers::is_known_region(*cc)) {
@@ -1193,7 +1197,8 @@ load_outcome load_text(const std::string& file, const std::string& text, const e
                 "workshops",
                 "reminders",
                 "promotion_flow",
-                "cancellation_flow"},
+                "cancellation_flow",
+                "retention_days"},
                r);
     config cfg;
     cfg.file = file;

@@ -88,6 +88,8 @@ struct config {
     server_config server;
     store_config store;
     std::string data_key;  // resolved; "none" for throwaway use; "" when not given
+    // Message texts and finished runs older than this are purged, daily (unset: kept until erased).
+    std::optional<int> retention_days;
     std::string default_country = "JO";
     std::string timezone = "UTC";
     std::vector<std::string> languages{"en"};

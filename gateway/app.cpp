@@ -66,6 +66,9 @@ int serve(const config::config& cfg) {
     asio::io_context ioc(cfg.server.threads);
     sender send(ioc, write, channels, stats);
     timers clock(ioc, write, in, [&send] { send.notify(); });
+    if (cfg.retention_days) {
+        clock.set_retention(*cfg.retention_days, stats);
+    }
     routes table(cfg, channels, store, write, in, stats, [&send, &clock] {
         send.notify();
         clock.notify();  // a step may have queued a webhook call

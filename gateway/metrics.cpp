@@ -1,5 +1,6 @@
 #include "gateway/metrics.hpp"
 
+#include <iomanip>
 #include <sstream>
 
 namespace flowgate::gateway {
@@ -55,6 +56,18 @@ void metrics::observe_commit(std::chrono::microseconds latency, std::size_t batc
     committed_events_ += batch_size;
 }
 
+void metrics::observe_purge(double at, std::size_t message_texts, std::size_t runs) {
+    std::lock_guard lock(mutex_);
+    last_purge_ = at;
+    purged_texts_ += message_texts;
+    purged_runs_ += runs;
+}
+
+bool metrics::count_previous_secret(std::string_view channel) {
+    std::lock_guard lock(mutex_);
+    return ++previous_secret_[std::string(channel)] == 1;
+}
+
 std::string metrics::render() const {
     std::lock_guard lock(mutex_);
     std::ostringstream out;
@@ -92,6 +105,24 @@ std::string metrics::render() const {
         << "# HELP flowgate_store_committed_events_total Events committed by the writer.\n"
         << "# TYPE flowgate_store_committed_events_total counter\n"
         << "flowgate_store_committed_events_total " << committed_events_ << '\n';
+    out << "# HELP flowgate_webhooks_previous_secret_total Webhooks verified by a channel's previous secret "
+           "(finish the rotation when this stops growing).\n"
+        << "# TYPE flowgate_webhooks_previous_secret_total counter\n";
+    for (const auto& [channel, n] : previous_secret_) {
+        out << "flowgate_webhooks_previous_secret_total{channel=\"" << label(channel) << "\"} " << n << '\n';
+    }
+    if (last_purge_ > 0) {
+        out << "# HELP flowgate_retention_last_purge_timestamp_seconds When the last retention purge "
+               "committed.\n"
+            << "# TYPE flowgate_retention_last_purge_timestamp_seconds gauge\n"
+            << std::fixed << std::setprecision(3) << "flowgate_retention_last_purge_timestamp_seconds "
+            << last_purge_ << '\n'
+            << std::defaultfloat
+            << "# HELP flowgate_retention_purged_total What retention purges took away.\n"
+            << "# TYPE flowgate_retention_purged_total counter\n"
+            << "flowgate_retention_purged_total{what=\"message_texts\"} " << purged_texts_ << '\n'
+            << "flowgate_retention_purged_total{what=\"runs\"} " << purged_runs_ << '\n';
+    }
     return out.str();
 }
 

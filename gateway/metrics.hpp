@@ -23,6 +23,11 @@ class metrics {
     void count_message_in(std::string_view channel);
     void count_message_out(std::string_view channel, std::string_view state);
     void observe_commit(std::chrono::microseconds latency, std::size_t batch_size);
+    // A retention purge committed at `at` (seconds since the epoch) with what it took away.
+    void observe_purge(double at, std::size_t message_texts, std::size_t runs);
+    // A webhook verified by a channel's previous secret (a rotation still in its overlap). True the
+    // first time for the channel, so the caller logs it once.
+    bool count_previous_secret(std::string_view channel);
 
     std::string render() const;
 
@@ -40,6 +45,10 @@ class metrics {
     std::uint64_t commit_count_ = 0;
     double commit_sum_ = 0;
     std::uint64_t committed_events_ = 0;
+    double last_purge_ = 0;
+    std::uint64_t purged_texts_ = 0;
+    std::uint64_t purged_runs_ = 0;
+    std::map<std::string, std::uint64_t> previous_secret_;
 };
 
 }  // namespace flowgate::gateway

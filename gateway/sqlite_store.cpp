@@ -703,6 +703,33 @@ class sqlite_write_tx final : public write_tx {
         return out;
     }
 
+    purge_counts purge_before(timestamp cutoff) override {
+        purge_counts out;
+        const std::int64_t before = to_millis(cutoff);
+        // Settled: nothing will read the text or URN again (a queued or sending message will).
+        // Empty blobs, not sealed empty strings: a purged value is visibly gone.
+        sqlite::statement texts(
+            s_.db,
+            "UPDATE messages SET text = X'', urn = X'' WHERE created_at < ?1 AND "
+            "length(text) > 0 AND (direction = 'in' OR state NOT IN ('queued', 'sending'))");
+        texts.bind(1, before).run();
+        out.message_texts = static_cast<std::size_t>(s_.db.changes());
+        sqlite::statement results(s_.db,
+                                  "DELETE FROM results WHERE run_id IN (SELECT id FROM runs WHERE status <> "
+                                  "'active' AND coalesce(exited_at, updated_at) < ?1 AND id NOT IN "
+                                  "(SELECT run_id FROM sessions))");
+        results.bind(1, before).run();
+        sqlite::statement runs(
+            s_.db,
+            "DELETE FROM runs WHERE status <> 'active' AND coalesce(exited_at, updated_at) < "
+            "?1 AND id NOT IN (SELECT run_id FROM sessions)");
+        runs.bind(1, before).run();
+        out.runs = static_cast<std::size_t>(s_.db.changes());
+        sqlite::statement early(s_.db, "DELETE FROM early_statuses WHERE received_at < ?1");
+        early.bind(1, before).run();
+        return out;
+    }
+
     void erase_contact(std::int64_t contact_id, timestamp now) override {
         bool stopped = false;
         {
@@ -1577,6 +1604,18 @@ std::vector<audit_entry> sqlite_store::list_audit(std::size_t limit, std::int64_
                                   q.column_int64(7)});
     }
     return out;
+}
+
+bool sqlite_store::checkpoint() {
+    if (!writer_) {
+        return false;
+    }
+    int log_frames = 0;
+    int checkpointed = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(
+        writer_->handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &checkpointed);
+    // SQLITE_BUSY: a reader still uses the log; the pages are copied later, at a later checkpoint.
+    return rc == SQLITE_OK;
 }
 
 void sqlite_store::close() {

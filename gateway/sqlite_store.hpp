@@ -53,6 +53,7 @@ class sqlite_store final : public store {
     std::optional<broadcast_record> find_broadcast(const std::string& uuid) override;
     // gateway/sqlite_export.cpp
     void export_messages(const std::function<void(const message_export_row&)>& row) override;
+    bool checkpoint() override;
     void close() override;
 
     // The schema version this code writes.

@@ -255,6 +255,12 @@ struct message_export_row {
     timestamp updated_at{};
 };
 
+// What a retention purge (write_tx::purge_before) took away.
+struct purge_counts {
+    std::size_t message_texts = 0;  // texts (and URNs) of settled messages emptied
+    std::size_t runs = 0;           // finished runs deleted, with their results
+};
+
 struct message_counts {
     std::int64_t inbound = 0;
     std::int64_t outbound = 0;
@@ -403,6 +409,11 @@ class write_tx {
     // made later from one of them (upsert_contact) starts opted out. Places they held are the
     // caller's to give away first (ingest::erase_contact).
     virtual void erase_contact(std::int64_t contact_id, timestamp now) = 0;
+    // Retention (`retention_days`): empties the text and URN of every message stored before
+    // `cutoff` that is settled (inbound, or outbound and no longer queued or being sent), and
+    // deletes the runs that finished before it, with their results (a run still in a session is
+    // kept). Contacts, registrations, counts and ids stay.
+    virtual purge_counts purge_before(timestamp cutoff) = 0;
 };
 
 class store {
@@ -448,6 +459,10 @@ class store {
     // to `row` as it is read: nothing is gathered in memory. One read snapshot. Safe from any thread
     // (but holds the read connection until done: for the CLI, not for a request).
     virtual void export_messages(const std::function<void(const message_export_row&)>& row) = 0;
+    // Moves everything committed into the database file and empties the log, so that bytes an
+    // erasure or a purge overwrote are gone from disk (SQLite: wal_checkpoint(TRUNCATE)). Called
+    // by the writer's thread between transactions; false when it could not be done now.
+    virtual bool checkpoint() { return true; }
     // Releases file handles after the writer has stopped (checkpoint for SQLite).
     virtual void close() = 0;
 };

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -32,6 +33,37 @@ timers::timers(asio::io_context& ioc,
       wake_(strand_),
       done_(strand_),
       client_(strand_) {}
+
+void timers::set_retention(int days, metrics& m, std::chrono::milliseconds every) {
+    retention_days_ = days;
+    metrics_ = &m;
+    purge_every_ = every;
+    next_purge_ =
+        std::chrono::steady_clock::now();  // the first at start: a server restarted daily purges too
+}
+
+asio::awaitable<void> timers::purge() {
+    const auto now = gateway::now();
+    const timestamp cutoff = now - std::chrono::hours(24) * *retention_days_;
+    auto counts = std::make_shared<purge_counts>();
+    writer::job job = [counts, cutoff](write_tx& tx) { *counts = tx.purge_before(cutoff); };
+    // The checkpoint takes the overwritten texts' old pages out of the log too.
+    const write_status st = co_await writer_.write(std::move(job), writer::then::checkpoint);
+    co_await asio::dispatch(strand_, asio::use_awaitable);
+    if (st != write_status::committed) {
+        log::warn("retention", "could not purge old messages and runs; will try again in a minute");
+        next_purge_ = std::chrono::steady_clock::now() +
+                      std::min<std::chrono::milliseconds>(purge_every_, std::chrono::minutes(1));
+        co_return;
+    }
+    next_purge_ = std::chrono::steady_clock::now() + purge_every_;
+    metrics_->observe_purge(
+        static_cast<double>(to_millis(now)) / 1000.0, counts->message_texts, counts->runs);
+    log::info("retention",
+              "emptied " + std::to_string(counts->message_texts) + " message texts and deleted " +
+                  std::to_string(counts->runs) + " finished runs older than " +
+                  std::to_string(*retention_days_) + " days");
+}
 
 void timers::notify() {
     asio::post(strand_, [this] { wake_.cancel(); });
@@ -83,6 +115,9 @@ asio::awaitable<void> timers::stop() {
 
 asio::awaitable<void> timers::loop() {
     while (!stopping_) {
+        if (retention_days_ && std::chrono::steady_clock::now() >= next_purge_) {
+            co_await purge();
+        }
         auto out = std::make_shared<timer_outcome>();
         const auto now = gateway::now();
         // A named job, never a temporary in the co_await expression (g++ 12 may destroy those twice).

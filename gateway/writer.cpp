@@ -2,6 +2,7 @@
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
 
+#include <algorithm>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -46,7 +47,7 @@ void writer::stop() {
     running_ = false;
 }
 
-void writer::submit(job j, completion done) {
+void writer::submit(job j, completion done, then after) {
     {
         std::unique_lock lock(mutex_);
         if (!running_ || stopping_) {
@@ -54,7 +55,7 @@ void writer::submit(job j, completion done) {
             done(write_status::unavailable);
             return;
         }
-        queue_.emplace_back(std::move(j), std::move(done));
+        queue_.push_back(item{std::move(j), std::move(done), after});
     }
     cv_.notify_one();
 }
@@ -66,28 +67,31 @@ struct initiate_write {
     writer* self;
 
     template <class Handler>
-    void operator()(Handler handler, writer::job j) const {
+    void operator()(Handler handler, writer::job j, writer::then after) const {
         // The handler is move-only; share it so the completion can be a std::function.
         auto h = std::make_shared<Handler>(std::move(handler));
         auto work = std::make_shared<asio::executor_work_guard<asio::associated_executor_t<Handler>>>(
             asio::get_associated_executor(*h));
-        self->submit(std::move(j), [h, work](write_status status) {
-            auto ex = work->get_executor();
-            asio::post(ex, [h, work, status]() mutable { (*h)(status); });
-        });
+        self->submit(
+            std::move(j),
+            [h, work](write_status status) {
+                auto ex = work->get_executor();
+                asio::post(ex, [h, work, status]() mutable { (*h)(status); });
+            },
+            after);
     }
 };
 }  // namespace
 
 // Not a coroutine itself: the job travels as an argument into the awaitable's own frame.
-asio::awaitable<write_status> writer::write(job j) {
+asio::awaitable<write_status> writer::write(job j, then after) {
     return asio::async_initiate<const asio::use_awaitable_t<>, void(write_status)>(
-        initiate_write{this}, asio::use_awaitable, std::move(j));
+        initiate_write{this}, asio::use_awaitable, std::move(j), after);
 }
 
 void writer::run() {
     for (;;) {
-        std::deque<std::pair<job, completion>> batch;
+        std::deque<item> batch;
         {
             std::unique_lock lock(mutex_);
             cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
@@ -104,7 +108,7 @@ void writer::run() {
     }
 }
 
-void writer::commit_batch(std::deque<std::pair<job, completion>>& batch) {
+void writer::commit_batch(std::deque<item>& batch) {
     const auto started = std::chrono::steady_clock::now();
     std::vector<write_status> statuses(batch.size(), write_status::committed);
     bool committed = false;
@@ -113,7 +117,7 @@ void writer::commit_batch(std::deque<std::pair<job, completion>>& batch) {
         for (std::size_t i = 0; i < batch.size(); ++i) {
             tx->savepoint();
             try {
-                batch[i].first(*tx);
+                batch[i].work(*tx);
                 tx->release();
             } catch (const sqlite::error& e) {
                 if (e.is_resource_error()) {
@@ -139,8 +143,19 @@ void writer::commit_batch(std::deque<std::pair<job, completion>>& batch) {
             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started),
             batch.size());
     }
+    if (committed &&
+        std::any_of(batch.begin(), batch.end(), [](const item& i) { return i.after == then::checkpoint; })) {
+        try {
+            if (!store_.checkpoint()) {
+                log::warn("writer", "could not checkpoint now (a reader holds the log); a later one will");
+            }
+        } catch (const std::exception& e) {
+            log::warn("writer",
+                      std::string("checkpoint failed; a later one will copy the pages: ") + e.what());
+        }
+    }
     for (std::size_t i = 0; i < batch.size(); ++i) {
-        batch[i].second(committed ? statuses[i] : write_status::unavailable);
+        batch[i].done(committed ? statuses[i] : write_status::unavailable);
     }
 }
 

@@ -41,25 +41,38 @@ class writer {
     // Commits what is queued, then stops the thread. Later submissions complete as unavailable.
     void stop();
 
-    void submit(job j, completion done);
+    // What the writer does after committing a job, before its completion runs.
+    enum class then {
+        nothing,
+        // Checkpoint the store (store::checkpoint): the bytes the job overwrote or deleted leave the
+        // log too — an erasure, a retention purge. Done between transactions, on the writer's thread.
+        checkpoint,
+    };
+
+    void submit(job j, completion done, then after = then::nothing);
 
     // False from a failed commit (disk full, I/O error) until the next one succeeds: /healthz
     // reports it. Safe from any thread.
     bool healthy() const { return healthy_.load(); }
 
     // Submits and waits, without blocking the calling I/O thread.
-    boost::asio::awaitable<write_status> write(job j);
+    boost::asio::awaitable<write_status> write(job j, then after = then::nothing);
 
    private:
     void run();
-    void commit_batch(std::deque<std::pair<job, completion>>& batch);
+    struct item {
+        job work;
+        completion done;
+        then after = then::nothing;
+    };
+    void commit_batch(std::deque<item>& batch);
 
     store& store_;
     metrics& metrics_;
     std::size_t max_batch_;
     std::mutex mutex_;
     std::condition_variable cv_;
-    std::deque<std::pair<job, completion>> queue_;
+    std::deque<item> queue_;
     std::atomic<bool> healthy_{true};
     bool stopping_ = false;
     bool running_ = false;

@@ -91,8 +91,11 @@ server_process::server_process(const std::string& config_file) {
         char b[4096];
         ssize_t n;
         while ((n = read(fd_, b, sizeof b)) > 0) {
-            std::lock_guard lock(mutex_);
-            log_.append(b, static_cast<std::size_t>(n));
+            {
+                std::lock_guard lock(mutex_);
+                log_.append(b, static_cast<std::size_t>(n));
+            }
+            logged_.notify_all();
         }
     });
 }
@@ -138,6 +141,11 @@ void server_process::kill() {
 std::string server_process::log() {
     std::lock_guard lock(mutex_);
     return log_;
+}
+
+bool server_process::wait_for_log(const std::string& text, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return logged_.wait_for(lock, timeout, [&] { return log_.find(text) != std::string::npos; });
 }
 
 temp_dir::temp_dir() {

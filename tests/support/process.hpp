@@ -3,6 +3,8 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -32,6 +34,8 @@ class server_process {
     // SIGKILL: a crash.
     void kill();
     std::string log();
+    // Waits until the log holds `text` (woken by each read of the server's output); false on timeout.
+    bool wait_for_log(const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
    private:
     void reap(int sig);
@@ -41,6 +45,7 @@ class server_process {
     std::uint16_t port_ = 0;
     std::thread reader_;
     std::mutex mutex_;
+    std::condition_variable logged_;
     std::string log_;
     int exit_code_ = -1;
 };
