@@ -529,10 +529,23 @@ void load_channels(const json& root, config& cfg, const environment& env, report
                 }
                 continue;
             }
+            // `<secret>_previous`: the secret being rotated out, accepted on inbound requests
+            // during the overlap (handlers/rotation.hpp). It reads like the secret itself.
+            constexpr std::string_view previous_suffix = "_previous";
+            const bool previous = key.size() > previous_suffix.size() && key.ends_with(previous_suffix);
+            const std::string name = previous ? key.substr(0, key.size() - previous_suffix.size()) : key;
             const auto spec = std::find_if(
-                type->settings.begin(), type->settings.end(), [&](const auto& s) { return s.name == key; });
-            if (spec == type->settings.end()) {
-                r.error(ptr(base, key), "unknown key for channel type " + type->name);
+                type->settings.begin(), type->settings.end(), [&](const auto& s) { return s.name == name; });
+            if (spec == type->settings.end() || (previous && !spec->rotates)) {
+                r.error(ptr(base, key),
+                        previous && spec != type->settings.end()
+                            ? "only a secret that checks inbound requests has a previous value to rotate"
+                            : "unknown key for channel type " + type->name);
+                ok = false;
+                continue;
+            }
+            if (previous && !c.contains(name)) {
+                r.error(ptr(base, key), "needs the current secret \"" + name + "\" beside it");
                 ok = false;
                 continue;
             }

@@ -24,6 +24,7 @@
 #include "gateway/timers.hpp"
 #include "gateway/writer.hpp"
 #include "handlers/registry.hpp"
+#include "handlers/rotation.hpp"
 
 namespace flowgate::gateway {
 
@@ -60,7 +61,8 @@ int serve(const config::config& cfg) {
     channel_map channels;
     for (const auto& c : cfg.channels) {
         const auto* type = handlers::find_handler_type(c.settings.type);
-        channels.emplace(c.settings.id, channel_runtime{&c, type->make(c.settings)});
+        channels.emplace(c.settings.id,
+                         channel_runtime{&c, handlers::make_channel_handler(*type, c.settings)});
     }
 
     asio::io_context ioc(cfg.server.threads);

@@ -194,6 +194,12 @@ asio::awaitable<http_response> routes::channel_request(const channel_runtime& ch
     raw.public_url = base + std::string(request.target());
 
     handlers::receive_result result = handler.receive(endpoint, raw);
+    if (result.previous_secret && metrics_.count_previous_secret(channel.config->settings.id)) {
+        log::warn("channel " + channel.config->settings.id,
+                  "a request passed with the previous secret: the rotation is still under way "
+                  "(flowgate_webhooks_previous_secret_total counts them; remove the _previous key when it "
+                  "stops growing)");
+    }
     if (result.respond) {
         co_return make_response(static_cast<http::status>(result.respond->status),
                                 result.respond->content_type,

@@ -92,7 +92,7 @@ handler_type africastalking_handler::describe() {
                 {"address", setting_spec::kind::string, false},
                 {"username", setting_spec::kind::string, true},
                 {"api_key", setting_spec::kind::secret, true},
-                {"url_secret", setting_spec::kind::secret, true},
+                {"url_secret", setting_spec::kind::secret, true, {}, true},
                 {"api_base", setting_spec::kind::url, false},
             },
             &make_africastalking};

@@ -67,7 +67,7 @@ handler_type external_handler::describe() {
     return {"external",
             {
                 {"send_url", setting_spec::kind::url, true},
-                {"secret", setting_spec::kind::secret, false},
+                {"secret", setting_spec::kind::secret, false, {}, true},
             },
             &make_external};
 }

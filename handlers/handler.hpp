@@ -89,6 +89,8 @@ struct receive_result {
     // Set by a handler that answers the request itself, with no events to store (Meta's GET
     // verification handshake echoes hub.challenge): the server sends it as it is.
     std::optional<http_reply> respond = std::nullopt;
+    // Verified by the channel's previous secret, not its current one (a rotation's overlap).
+    bool previous_secret = false;
 
     static receive_result accept(std::vector<event> events);
     static receive_result ignore(std::string reason);
@@ -189,6 +191,10 @@ struct setting_spec {
     enum class kind { string, url, secret } type = kind::string;
     bool required = false;
     std::vector<std::string> choices = {};  // non-empty: the value must be one of these
+    // A secret that checks inbound requests (a signing key, a URL secret, a verify token): during
+    // a rotation the channel may also name `<name>_previous`, and requests that pass with it are
+    // accepted too (handlers/rotation.hpp).
+    bool rotates = false;
 };
 
 struct handler_type {

@@ -113,7 +113,7 @@ handler_type infobip_handler::describe() {
                 {"address", setting_spec::kind::string, false},
                 {"api_key", setting_spec::kind::secret, true},
                 {"api_base", setting_spec::kind::url, false},
-                {"url_secret", setting_spec::kind::secret, true},
+                {"url_secret", setting_spec::kind::secret, true, {}, true},
             },
             &make_infobip};
 }

@@ -156,7 +156,7 @@ handler_type kannel_handler::describe() {
                 {"send_url", setting_spec::kind::url, true},
                 {"username", setting_spec::kind::string, true},
                 {"password", setting_spec::kind::secret, true},
-                {"url_secret", setting_spec::kind::secret, true},
+                {"url_secret", setting_spec::kind::secret, true, {}, true},
                 // Our status endpoint as Kannel reaches it ({public_url}/c/{id}/status); without it
                 // no delivery reports are asked for.
                 {"dlr_url", setting_spec::kind::url, false},

@@ -44,8 +44,8 @@ handler_type messenger_handler::describe() {
             {
                 {"page_id", setting_spec::kind::string, true},
                 {"page_access_token", setting_spec::kind::secret, true},
-                {"app_secret", setting_spec::kind::secret, true},
-                {"verify_token", setting_spec::kind::secret, true},
+                {"app_secret", setting_spec::kind::secret, true, {}, true},
+                {"verify_token", setting_spec::kind::secret, true, {}, true},
                 {"api_base", setting_spec::kind::url, false},
             },
             &make_messenger,

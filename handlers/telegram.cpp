@@ -120,7 +120,7 @@ handler_type telegram_handler::describe() {
     return {"telegram",
             {
                 {"bot_token", setting_spec::kind::secret, true},
-                {"secret_token", setting_spec::kind::secret, true},
+                {"secret_token", setting_spec::kind::secret, true, {}, true},
                 {"api_base", setting_spec::kind::url, false},
             },
             &make_telegram,

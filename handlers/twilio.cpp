@@ -222,7 +222,7 @@ handler_type twilio_handler::describe() {
             {
                 {"address", setting_spec::kind::string, true},
                 {"account_sid", setting_spec::kind::string, true},
-                {"auth_token", setting_spec::kind::secret, true},
+                {"auth_token", setting_spec::kind::secret, true, {}, true},
                 {"api_base", setting_spec::kind::url, false},
             },
             &make_twilio};

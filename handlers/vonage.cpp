@@ -220,7 +220,7 @@ handler_type vonage_handler::describe() {
                 {"address", setting_spec::kind::string, true},
                 {"api_key", setting_spec::kind::string, true},
                 {"api_secret", setting_spec::kind::secret, true},
-                {"signature_secret", setting_spec::kind::secret, false},
+                {"signature_secret", setting_spec::kind::secret, false, {}, true},
                 {"signature_method",
                  setting_spec::kind::string,
                  false,

@@ -126,8 +126,8 @@ handler_type whatsapp_handler::describe() {
             {
                 {"phone_number_id", setting_spec::kind::string, true},
                 {"access_token", setting_spec::kind::secret, true},
-                {"app_secret", setting_spec::kind::secret, true},
-                {"verify_token", setting_spec::kind::secret, true},
+                {"app_secret", setting_spec::kind::secret, true, {}, true},
+                {"verify_token", setting_spec::kind::secret, true, {}, true},
                 {"api_base", setting_spec::kind::url, false},
                 {"template_name", setting_spec::kind::string, false},
                 {"template_language", setting_spec::kind::string, false},

@@ -325,6 +325,53 @@ TEST(config, channel_settings_get_the_public_url_and_choices_are_checked) {
             "v.json: /channels/0/signature_method: must be one of: md5hash, md5, sha1, sha256, sha512"});
 }
 
+TEST(config, an_inbound_secret_can_name_its_previous_value_for_a_rotation) {
+    auto w = world();
+    w.env["TOKEN_NEW"] = "token-new";
+    w.env["TOKEN_OLD"] = "token-old";
+    auto out = load_text("r.json",
+                         R"({"store": {"sqlite": "x.db"}, "data_key": "none",
+            "channels": [{"id": "t", "type": "twilio", "account_sid": "AC1", "address": "+15005550006",
+                          "auth_token": "env:TOKEN_NEW", "auth_token_previous": "env:TOKEN_OLD"}]})",
+                         w.env_of());
+    ASSERT_TRUE(out.loaded) << ::testing::PrintToString(messages(out));
+    EXPECT_EQ(out.loaded->channels.at(0).settings.get("auth_token_previous"), "token-old");
+
+    struct bad_case {
+        const char* channel;
+        const char* error;
+    };
+    const std::vector<bad_case> cases = {
+        // A credential we send with is replaced, not rotated with an overlap.
+        {R"({"id": "a", "type": "africastalking", "username": "u", "api_key": "env:TOKEN_NEW",
+             "url_secret": "env:TOKEN_NEW", "api_key_previous": "env:TOKEN_OLD"})",
+         "r.json: /channels/0/api_key_previous: only a secret that checks inbound requests has a previous "
+         "value to rotate"},
+        {R"({"id": "v", "type": "vonage", "address": "+962790000000", "api_key": "k", "api_secret": "env:TOKEN_NEW",
+             "signature_secret_previous": "env:TOKEN_OLD"})",
+         "r.json: /channels/0/signature_secret_previous: needs the current secret \"signature_secret\" "
+         "beside it"},
+        {R"({"id": "e", "type": "external", "send_url": "http://127.0.0.1:9/send", "secret": "env:TOKEN_NEW",
+             "secret_previous": "env:MISSING"})",
+         "r.json: /channels/0/secret_previous: environment variable MISSING is not set"},
+        {R"({"id": "e", "type": "external", "send_url": "http://127.0.0.1:9/send", "send_url_previous": "x"})",
+         "r.json: /channels/0/send_url_previous: only a secret that checks inbound requests has a previous "
+         "value to rotate"},
+    };
+    for (const auto& k : cases) {
+        SCOPED_TRACE(k.channel);
+        out = load_text("r.json",
+                        std::string(R"({"store": {"sqlite": "x.db"}, "data_key": "none", "channels": [)") +
+                            k.channel + "]}",
+                        w.env_of());
+        EXPECT_FALSE(out.loaded);
+        EXPECT_EQ(messages(out), std::vector<std::string>{k.error});
+        for (const auto& m : messages(out)) {
+            EXPECT_EQ(m.find("token-"), std::string::npos) << "a secret is never printed";
+        }
+    }
+}
+
 }  // namespace
 }  // namespace flowgate::config
 
