@@ -6,7 +6,8 @@ CONFIG    ?= config/demo.json
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
 # Debian 12 packages the build and the tests need (chromium for the dashboard's browser tests; clang
-# and its runtimes, libFuzzer and the sanitizers, for the fuzz targets that `make test` runs briefly).
+# and its runtimes, libFuzzer and the sanitizers, for the fuzz targets that `make test` runs briefly;
+# kannel and kannel-extras — bearerbox, smsbox, fakesmsc — for the Kannel end-to-end test).
 # Node.js and npm run those tests too; Debian's are installed only when there is no npm at all, since
 # a Node.js from elsewhere (NodeSource's bundles npm) conflicts with Debian's npm package.
 PACKAGES := g++ cmake ninja-build ccache pkg-config \
@@ -14,7 +15,8 @@ PACKAGES := g++ cmake ninja-build ccache pkg-config \
             libgtest-dev libphonenumber-dev libicu-dev \
             ca-certificates curl \
             chromium fonts-dejavu-core \
-            clang libclang-rt-14-dev
+            clang libclang-rt-14-dev \
+            kannel kannel-extras
 
 FUZZ_BUILD_DIR ?= build-fuzz
 FUZZ_SECONDS   ?= 60
