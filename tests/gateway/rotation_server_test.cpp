@@ -1,12 +1,13 @@
 // Secret rotation through the real server: during the overlap a webhook signed with the previous
 // secret is stored like any other, counted, and logged once; any other secret gets 403; no secret
-// reaches the log.
+// reaches the log or any answer of the API.
 
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include "handlers/external.hpp"
+#include "tests/support/api.hpp"
 #include "tests/support/http.hpp"
 #include "tests/support/process.hpp"
 
@@ -31,6 +32,8 @@ TEST(rotation_server, the_previous_secret_is_accepted_counted_and_logged_once) {
            {"secret_previous", "file:" + dir.file("old.secret")}}}},
     };
     dir.write("config.json", cfg.dump());
+    const auto tokens = test::make_role_tokens(dir.file("config.json"));
+    ASSERT_EQ(tokens.size(), 3u);
     test::server_process server(dir.file("config.json"));
     int n = 0;
     const auto post = [&](const std::string& secret) {
@@ -62,6 +65,22 @@ TEST(rotation_server, the_previous_secret_is_accepted_counted_and_logged_once) {
     EXPECT_NE(metrics.find("flowgate_webhooks_previous_secret_total{channel=\"ext\"} 2"), std::string::npos)
         << metrics;
     EXPECT_NE(metrics.find("flowgate_messages_in_total{channel=\"ext\"} 3"), std::string::npos) << metrics;
+    // Nothing the API answers holds a secret, whatever the role.
+    for (const char* target : {"/api/v1/openapi.json",
+                               "/api/v1/flows",
+                               "/api/v1/contacts",
+                               "/api/v1/broadcasts",
+                               "/api/v1/workshops",
+                               "/api/v1/tokens",
+                               "/api/v1/audit",
+                               "/healthz",
+                               "/metrics"}) {
+        SCOPED_TRACE(target);
+        const auto res = test::request(
+            server.port(), "GET", target, "", {{"Authorization", "Bearer " + tokens.at("admin")}});
+        EXPECT_EQ(res.status, 200);
+        EXPECT_EQ(res.body.find("webhook-secret"), std::string::npos);
+    }
     EXPECT_EQ(server.stop(), 0);
     const std::string log = server.log();
     std::size_t warnings = 0;
