@@ -1,4 +1,3 @@
-// LEAD: READ /work/wt-atrest/LEAD_NOTES.md FIRST (common rules). Remove this line.
 #include "gateway/sqlite_store.hpp"
 
 #include <utility>
@@ -714,15 +713,15 @@ class sqlite_write_tx final : public write_tx {
             "length(text) > 0 AND (direction = 'in' OR state NOT IN ('queued', 'sending'))");
         texts.bind(1, before).run();
         out.message_texts = static_cast<std::size_t>(s_.db.changes());
+        // Finished before the cutoff and no longer anyone's conversation; results first, so the
+        // purge does not depend on foreign keys cascading (as erase_contact).
+        static constexpr std::string_view finished =
+            "SELECT id FROM runs WHERE status <> 'active' AND coalesce(exited_at, updated_at) < ?1 "
+            "AND id NOT IN (SELECT run_id FROM sessions)";
         sqlite::statement results(s_.db,
-                                  "DELETE FROM results WHERE run_id IN (SELECT id FROM runs WHERE status <> "
-                                  "'active' AND coalesce(exited_at, updated_at) < ?1 AND id NOT IN "
-                                  "(SELECT run_id FROM sessions))");
+                                  "DELETE FROM results WHERE run_id IN (" + std::string(finished) + ")");
         results.bind(1, before).run();
-        sqlite::statement runs(
-            s_.db,
-            "DELETE FROM runs WHERE status <> 'active' AND coalesce(exited_at, updated_at) < "
-            "?1 AND id NOT IN (SELECT run_id FROM sessions)");
+        sqlite::statement runs(s_.db, "DELETE FROM runs WHERE id IN (" + std::string(finished) + ")");
         runs.bind(1, before).run();
         out.runs = static_cast<std::size_t>(s_.db.changes());
         sqlite::statement early(s_.db, "DELETE FROM early_statuses WHERE received_at < ?1");

@@ -46,6 +46,17 @@ raw_request get(std::string query) {
     return r;
 }
 
+// Meta (WhatsApp, Messenger): a signed event, and the subscription handshake.
+raw_request meta_post(const secrets& s, const std::string& object) {
+    auto r = post("application/json", R"({"object":")" + object + R"(","entry":[]})");
+    r.headers.push_back({"X-Hub-Signature-256", meta::signature(s.at("app_secret"), r.body)});
+    return r;
+}
+
+raw_request meta_handshake(const secrets& s) {
+    return get("hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=" + s.at("verify_token"));
+}
+
 struct rotation_case {
     const char* type;
     // A genuine request, authenticated with `s` as the provider (or the proxy) would.
@@ -104,28 +115,10 @@ const std::vector<rotation_case>& cases() {
              r.headers.push_back({"X-Telegram-Bot-Api-Secret-Token", s.at("secret_token")});
              return r;
          }},
-        {"whatsapp",
-         [](const secrets& s) {
-             auto r = post("application/json", R"({"object":"whatsapp_business_account","entry":[]})");
-             r.headers.push_back({"X-Hub-Signature-256", meta::signature(s.at("app_secret"), r.body)});
-             return r;
-         }},
-        {"whatsapp",
-         [](const secrets& s) {
-             return get("hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=" +
-                        s.at("verify_token"));
-         }},
-        {"messenger",
-         [](const secrets& s) {
-             auto r = post("application/json", R"({"object":"page","entry":[]})");
-             r.headers.push_back({"X-Hub-Signature-256", meta::signature(s.at("app_secret"), r.body)});
-             return r;
-         }},
-        {"messenger",
-         [](const secrets& s) {
-             return get("hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=" +
-                        s.at("verify_token"));
-         }},
+        {"whatsapp", [](const secrets& s) { return meta_post(s, "whatsapp_business_account"); }},
+        {"whatsapp", meta_handshake},
+        {"messenger", [](const secrets& s) { return meta_post(s, "page"); }},
+        {"messenger", meta_handshake},
         {"external",
          [](const secrets& s) {
              auto r = post("application/json", R"({"id":"m5","from":"ext:p5","text":"hi"})");
