@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <thread>
 
+#include "gateway/postgres_store.hpp"
+#include "gateway/pq.hpp"
 #include "gateway/sqlite.hpp"
+#include "tests/support/postgres.hpp"
 #include "tests/support/process.hpp"
 
 namespace flowgate::gateway {
@@ -12,36 +16,72 @@ namespace {
 
 timestamp at(std::int64_t ms) { return from_millis(ms); }
 
-class store_test : public ::testing::Test {
+enum class backend { sqlite, postgres };
+
+// The store's behaviour, the same on both backends: each test runs on a fresh SQLite file and on a
+// fresh PostgreSQL database (tests/support/postgres.hpp).
+class store_test : public ::testing::TestWithParam<backend> {
    protected:
-    test::temp_dir dir;
-    std::string path = dir.file("store.db");
+    void SetUp() override {
+        if (GetParam() == backend::postgres) {
+            std::string why_not;
+            server_ = test::shared_postgres(why_not);
+            if (!server_) {
+                GTEST_SKIP() << why_not;
+            }
+        }
+    }
+
+    // A store on a new, empty database.
+    std::unique_ptr<store> open(const data_key& key = data_key::throwaway()) {
+        if (GetParam() == backend::postgres) {
+            where_ = server_->create_database();
+        } else {
+            where_ = dir_.file("store" + std::to_string(++files_) + ".db");
+        }
+        return open_again(key);
+    }
+    // A store on the database open() made last.
+    std::unique_ptr<store> open_again(const data_key& key = data_key::throwaway()) {
+        if (GetParam() == backend::postgres) {
+            return std::make_unique<postgres_store>(where_, key);
+        }
+        return std::make_unique<sqlite_store>(where_, key);
+    }
+    // The first row of a query on that database, each column as its bytes (numbers in decimal).
+    std::vector<std::string> raw(const std::string& sql) {
+        std::vector<std::string> out;
+        if (GetParam() == backend::postgres) {
+            pq::connection db(where_);
+            const auto r = db.q(sql);
+            for (int i = 0; !r.empty() && i < r.columns(); ++i) {
+                out.push_back(r.as_string(0, i));
+            }
+            return out;
+        }
+        sqlite::connection db(where_);
+        sqlite3_stmt* q = nullptr;
+        sqlite3_prepare_v2(db.handle(), sql.c_str(), -1, &q, nullptr);
+        if (q && sqlite3_step(q) == SQLITE_ROW) {
+            for (int i = 0; i < sqlite3_column_count(q); ++i) {
+                const auto* bytes = static_cast<const char*>(sqlite3_column_blob(q, i));
+                out.emplace_back(bytes ? bytes : "", static_cast<std::size_t>(sqlite3_column_bytes(q, i)));
+            }
+        }
+        sqlite3_finalize(q);
+        return out;
+    }
+
+   private:
+    test::temp_dir dir_;
+    int files_ = 0;
+    std::string where_;
+    test::postgres_server* server_ = nullptr;
 };
 
-TEST_F(store_test, migrates_and_asserts_durability_settings) {
-    { sqlite_store s(path); }
-    sqlite::connection db(path);
-    sqlite::statement v(db, "PRAGMA user_version");
-    ASSERT_TRUE(v.step());
-    EXPECT_EQ(v.column_int64(0), sqlite_store::schema_version());
-    sqlite::statement mode(db, "PRAGMA journal_mode");
-    ASSERT_TRUE(mode.step());
-    EXPECT_EQ(mode.column_text(0), "wal");
-    // Reopening an up-to-date database is a no-op.
-    EXPECT_NO_THROW(sqlite_store{path});
-}
-
-TEST_F(store_test, refuses_a_database_from_a_newer_flowgate) {
-    { sqlite_store s(path); }
-    {
-        sqlite::connection db(path);
-        db.exec("PRAGMA user_version = 999");
-    }
-    EXPECT_THROW(sqlite_store{path}, std::runtime_error);
-}
-
-TEST_F(store_test, inbound_is_deduplicated_per_channel) {
-    sqlite_store s(path);
+TEST_P(store_test, inbound_is_deduplicated_per_channel) {
+    auto owned = open();
+    store& s = *owned;
     auto tx = s.begin_write();
     const auto c = tx->upsert_contact("tel:+962791234567", "local", at(1));
     EXPECT_EQ(tx->upsert_contact("tel:+962791234567", "local", at(2)).id, c.id);
@@ -68,8 +108,9 @@ TEST_F(store_test, inbound_is_deduplicated_per_channel) {
     EXPECT_EQ(s.count_messages().inbound, 3);
 }
 
-TEST_F(store_test, outbox_claims_retries_and_settles) {
-    sqlite_store s(path);
+TEST_P(store_test, outbox_claims_retries_and_settles) {
+    auto owned = open();
+    store& s = *owned;
     auto tx = s.begin_write();
     const auto c = tx->upsert_contact("ext:a", "local", at(0));
     const auto id =
@@ -92,8 +133,9 @@ TEST_F(store_test, outbox_claims_retries_and_settles) {
     EXPECT_EQ(counts.outbound_by_state.at("sent"), 1);
 }
 
-TEST_F(store_test, claims_respect_the_limit_and_each_contacts_order) {
-    sqlite_store s(path);
+TEST_P(store_test, claims_respect_the_limit_and_each_contacts_order) {
+    auto owned = open();
+    store& s = *owned;
     auto tx = s.begin_write();
     std::vector<std::int64_t> contacts;
     std::vector<std::int64_t> first;
@@ -129,8 +171,9 @@ TEST_F(store_test, claims_respect_the_limit_and_each_contacts_order) {
     tx->commit();
 }
 
-TEST_F(store_test, answers_go_before_a_broadcast_already_queued) {
-    sqlite_store s(path);
+TEST_P(store_test, answers_go_before_a_broadcast_already_queued) {
+    auto owned = open();
+    store& s = *owned;
     auto tx = s.begin_write();
     broadcast_record b;
     b.uuid = "b-1";
@@ -168,8 +211,9 @@ struct status_case {
     msg_state final_state;
 };
 
-TEST_F(store_test, a_report_that_beats_the_send_record_is_applied_when_it_lands) {
-    sqlite_store s(path);
+TEST_P(store_test, a_report_that_beats_the_send_record_is_applied_when_it_lands) {
+    auto owned = open();
+    store& s = *owned;
     auto tx = s.begin_write();
     const auto c = tx->upsert_contact("ext:a", "local", at(0));
     const auto id = tx->enqueue_outbound({"local", c.id, "ext:a", "hi", "GSM-7", 1, std::nullopt, at(0)});
@@ -184,7 +228,7 @@ TEST_F(store_test, a_report_that_beats_the_send_record_is_applied_when_it_lands)
     EXPECT_EQ(counts.outbound_by_state.at("delivered"), 1);
 }
 
-TEST_F(store_test, status_callbacks_never_move_backwards) {
+TEST_P(store_test, status_callbacks_never_move_backwards) {
     const std::vector<status_case> cases = {
         {"delivered", {msg_state::delivered}, msg_state::delivered},
         {"sent after delivered is ignored", {msg_state::delivered, msg_state::sent}, msg_state::delivered},
@@ -196,8 +240,8 @@ TEST_F(store_test, status_callbacks_never_move_backwards) {
     };
     for (const auto& k : cases) {
         SCOPED_TRACE(k.label);
-        test::temp_dir d;
-        sqlite_store s(d.file("s.db"));
+        auto owned = open();
+        store& s = *owned;
         auto tx = s.begin_write();
         const auto c = tx->upsert_contact("ext:a", "local", at(0));
         tx->enqueue_outbound({"local", c.id, "ext:a", "hi", "GSM-7", 1, std::nullopt, at(0)});
@@ -214,8 +258,9 @@ TEST_F(store_test, status_callbacks_never_move_backwards) {
     }
 }
 
-TEST_F(store_test, one_number_on_sms_and_whatsapp_is_one_contact) {
-    sqlite_store s(path);
+TEST_P(store_test, one_number_on_sms_and_whatsapp_is_one_contact) {
+    auto owned = open();
+    store& s = *owned;
     auto tx = s.begin_write();
     const auto sms = tx->upsert_contact("tel:+962791234567", "sms", at(0));
     const auto wa = tx->upsert_contact("whatsapp:962791234567", "wa", at(1));
@@ -229,26 +274,9 @@ TEST_F(store_test, one_number_on_sms_and_whatsapp_is_one_contact) {
     tx->commit();
 }
 
-TEST_F(store_test, a_failure_report_keeps_the_provider_error_code) {
-    sqlite_store s(path);
-    {
-        auto tx = s.begin_write();
-        const auto c = tx->upsert_contact("ext:a", "local", at(0));
-        tx->enqueue_outbound({"local", c.id, "ext:a", "hi", "GSM-7", 1, std::nullopt, at(0)});
-        const auto m = tx->claim_outbound(at(0), 1).at(0);
-        tx->mark_sent(m.id, "prov-1", at(1));
-        EXPECT_TRUE(tx->apply_status("local", "prov-1", msg_state::failed, at(2), "30003"));
-        tx->commit();
-    }
-    sqlite::connection db(path);
-    sqlite::statement q(db, "SELECT state, error FROM messages WHERE direction = 'out'");
-    ASSERT_TRUE(q.step());
-    EXPECT_EQ(q.column_text(0), "failed");
-    EXPECT_EQ(q.column_text(1), "30003");
-}
-
-TEST_F(store_test, interrupted_sends_become_unknown) {
-    sqlite_store s(path);
+TEST_P(store_test, interrupted_sends_become_unknown) {
+    auto owned = open();
+    store& s = *owned;
     auto tx = s.begin_write();
     const auto c = tx->upsert_contact("ext:a", "local", at(0));
     tx->enqueue_outbound({"local", c.id, "ext:a", "a", "GSM-7", 1, std::nullopt, at(0)});
@@ -261,8 +289,9 @@ TEST_F(store_test, interrupted_sends_become_unknown) {
     EXPECT_EQ(counts.outbound_by_state.at("queued"), 1);
 }
 
-TEST_F(store_test, sessions_and_results_round_trip) {
-    sqlite_store s(path);
+TEST_P(store_test, sessions_and_results_round_trip) {
+    auto owned = open();
+    store& s = *owned;
     auto tx = s.begin_write();
     const auto c = tx->upsert_contact("ext:a", "local", at(0));
     EXPECT_FALSE(tx->load_session(c.id));
@@ -294,8 +323,9 @@ TEST_F(store_test, sessions_and_results_round_trip) {
     tx->commit();
 }
 
-TEST_F(store_test, contact_fields_and_groups) {
-    sqlite_store s(path);
+TEST_P(store_test, contact_fields_and_groups) {
+    auto owned = open();
+    store& s = *owned;
     auto tx = s.begin_write();
     const auto c = tx->upsert_contact("tel:+962791234567", "local", at(0));
     tx->set_contact_field(c.id, "age", "31");
@@ -320,8 +350,9 @@ TEST_F(store_test, contact_fields_and_groups) {
     tx->commit();
 }
 
-TEST_F(store_test, uncommitted_transaction_rolls_back) {
-    sqlite_store s(path);
+TEST_P(store_test, uncommitted_transaction_rolls_back) {
+    auto owned = open();
+    store& s = *owned;
     {
         auto tx = s.begin_write();
         const auto c = tx->upsert_contact("ext:a", "local", at(0));
@@ -330,8 +361,9 @@ TEST_F(store_test, uncommitted_transaction_rolls_back) {
     EXPECT_EQ(s.count_messages().inbound, 0);
 }
 
-TEST_F(store_test, savepoint_rolls_back_one_event_only) {
-    sqlite_store s(path);
+TEST_P(store_test, savepoint_rolls_back_one_event_only) {
+    auto owned = open();
+    store& s = *owned;
     auto tx = s.begin_write();
     const auto c = tx->upsert_contact("ext:a", "local", at(0));
     tx->savepoint();
@@ -342,6 +374,215 @@ TEST_F(store_test, savepoint_rolls_back_one_event_only) {
     tx->rollback_to();
     tx->commit();
     EXPECT_EQ(s.count_messages().inbound, 1);
+}
+TEST_P(store_test, a_failure_report_keeps_the_provider_error_code) {
+    {
+        auto owned = open();
+        store& s = *owned;
+        auto tx = s.begin_write();
+        const auto c = tx->upsert_contact("ext:a", "local", at(0));
+        tx->enqueue_outbound({"local", c.id, "ext:a", "hi", "GSM-7", 1, std::nullopt, at(0)});
+        const auto m = tx->claim_outbound(at(0), 1).at(0);
+        tx->mark_sent(m.id, "prov-1", at(1));
+        EXPECT_TRUE(tx->apply_status("local", "prov-1", msg_state::failed, at(2), "30003"));
+        tx->commit();
+    }
+    EXPECT_EQ(raw("SELECT state, error FROM messages WHERE direction = 'out'"),
+              (std::vector<std::string>{"failed", "30003"}));
+}
+
+TEST_P(store_test, urns_and_texts_are_sealed_and_found_by_keyed_hash) {
+    const auto key = data_key::from_hex(std::string(64, 'a'));
+    {
+        auto owned = open(key);
+        auto tx = owned->begin_write();
+        const auto c = tx->upsert_contact("tel:+962791234567", "sms", at(0));
+        tx->insert_inbound({"sms", "m1", "tel:+962791234567", "my secret answer", c.id, at(1)});
+        tx->commit();
+    }
+    const auto stored = raw("SELECT urn_hash, urn FROM contact_urns");
+    ASSERT_EQ(stored.size(), 2u);
+    EXPECT_EQ(stored[0], key.lookup("tel:+962791234567")) << "the keyed hash, not the number";
+    EXPECT_EQ(stored[1].find("962791234567"), std::string::npos) << "no plain number in the sealed column";
+    EXPECT_EQ(key.open(stored[1], sealed_column::contact_urn), "tel:+962791234567");
+    const auto text = raw("SELECT text FROM messages");
+    ASSERT_EQ(text.size(), 1u);
+    EXPECT_EQ(text[0].find("secret"), std::string::npos);
+    EXPECT_EQ(key.open(text[0], sealed_column::message_text), "my secret answer");
+    auto again = open_again(key);
+    auto tx = again->begin_write();
+    EXPECT_TRUE(tx->find_contact("tel:+962791234567")) << "found again under the same key";
+    EXPECT_TRUE(tx->find_contact("whatsapp:962791234567")) << "and under the other scheme";
+}
+
+TEST_P(store_test, refuses_a_database_written_under_another_key) {
+    { auto first = open(data_key::from_hex(std::string(64, 'a'))); }
+    EXPECT_THROW(open_again(data_key::from_hex(std::string(64, 'b'))), std::runtime_error);
+    EXPECT_THROW(open_again(data_key::throwaway()), std::runtime_error);
+}
+
+INSTANTIATE_TEST_SUITE_P(backends,
+                         store_test,
+                         ::testing::Values(backend::sqlite, backend::postgres),
+                         [](const ::testing::TestParamInfo<backend>& info) {
+                             return std::string(info.param == backend::sqlite ? "sqlite" : "postgres");
+                         });
+
+// PostgreSQL alone: several instances on one database (docs/architecture.md, "Several instances").
+class postgres_instances_test : public ::testing::Test {
+   protected:
+    void SetUp() override {
+        std::string why_not;
+        auto* server = test::shared_postgres(why_not);
+        if (!server) {
+            GTEST_SKIP() << why_not;
+        }
+        url = server->create_database();
+    }
+    std::string url;
+};
+
+TEST_F(postgres_instances_test, instances_starting_together_migrate_once) {
+    std::vector<std::unique_ptr<postgres_store>> stores(4);
+    std::vector<std::thread> starting;
+    for (auto& s : stores) {
+        starting.emplace_back([&] { s = std::make_unique<postgres_store>(url); });
+    }
+    for (auto& t : starting) {
+        t.join();
+    }
+    for (const auto& s : stores) {
+        ASSERT_TRUE(s);
+    }
+    pq::connection db(url);
+    const auto v = db.q("SELECT count(*), max(version) FROM schema_migrations");
+    EXPECT_EQ(v.int64(0, 0), postgres_store::schema_version());
+    EXPECT_EQ(v.int64(0, 1), postgres_store::schema_version());
+    EXPECT_NE(stores[0]->instance_id(), stores[1]->instance_id());
+}
+
+TEST_F(postgres_instances_test, refuses_a_database_from_a_newer_flowgate) {
+    { postgres_store s(url); }
+    {
+        pq::connection db(url);
+        db.exec("INSERT INTO schema_migrations (version) VALUES (999)");
+    }
+    EXPECT_THROW(postgres_store{url}, std::runtime_error);
+}
+
+TEST_F(postgres_instances_test, two_instances_never_claim_one_message) {
+    postgres_store a(url);
+    postgres_store b(url);
+    {
+        auto tx = a.begin_write();
+        for (int i = 0; i < 4; ++i) {
+            const std::string urn = "ext:" + std::to_string(i);
+            const auto c = tx->upsert_contact(urn, "local", at(0));
+            tx->enqueue_outbound({"local", c.id, urn, "hi", "GSM-7", 1, std::nullopt, at(0)});
+        }
+        tx->commit();
+    }
+    // Both claim at once, each in its own open transaction: the rows one holds, the other skips.
+    auto ta = a.begin_write();
+    auto tb = b.begin_write();
+    const auto first = ta->claim_outbound(at(1), 3);
+    const auto second = tb->claim_outbound(at(1), 3);
+    ta->commit();
+    tb->commit();
+    EXPECT_EQ(first.size(), 3u);
+    ASSERT_EQ(second.size(), 1u);
+    for (const auto& m : first) {
+        EXPECT_NE(m.id, second[0].id);
+    }
+}
+
+TEST_F(postgres_instances_test, startup_recovery_spares_a_live_instances_sends) {
+    auto a = std::make_unique<postgres_store>(url);
+    postgres_store b(url);
+    {
+        auto tx = a->begin_write();
+        const auto c = tx->upsert_contact("ext:a", "local", at(0));
+        tx->enqueue_outbound({"local", c.id, "ext:a", "hi", "GSM-7", 1, std::nullopt, at(0)});
+        ASSERT_EQ(tx->claim_outbound(at(0), 1).size(), 1u);
+        tx->commit();
+    }
+    {
+        auto tx = b.begin_write();
+        EXPECT_EQ(tx->mark_interrupted_sends_unknown(at(1)), 0u) << "instance a is alive and sending it";
+        tx->commit();
+    }
+    a.reset();  // a dies: its connection, and its lock, go
+    {
+        auto tx = b.begin_write();
+        EXPECT_EQ(tx->mark_interrupted_sends_unknown(at(2)), 1u);
+        tx->commit();
+    }
+    EXPECT_EQ(b.count_messages().outbound_by_state.at("unknown"), 1);
+}
+
+TEST_F(postgres_instances_test, a_later_job_does_not_wait_for_a_contact_another_instance_holds) {
+    postgres_store a(url);
+    postgres_store b(url);
+    std::int64_t x = 0;
+    {
+        auto tx = a.begin_write();
+        x = tx->upsert_contact("ext:x", "local", at(0)).id;
+        tx->upsert_contact("ext:y", "local", at(0));
+        tx->commit();
+    }
+    auto ta = a.begin_write();
+    ta->savepoint();
+    ta->upsert_contact("ext:x", "local", at(1));  // a holds x until it commits
+    ta->release();
+    auto tb = b.begin_write();
+    tb->savepoint();
+    tb->upsert_contact("ext:y", "local", at(1));  // b's first job
+    tb->release();
+    tb->savepoint();
+    try {
+        tb->upsert_contact("ext:x", "local", at(1));
+        ADD_FAILURE() << "b's second job took a contact a holds";
+    } catch (const pq::error& e) {
+        EXPECT_TRUE(e.is_lock_conflict()) << e.what();
+    }
+    tb->rollback_to();
+    tb->commit();  // what b's first job did stands
+    ta->commit();
+    // Once a has committed, the job runs (first in b's next transaction, as the writer runs it).
+    auto again = b.begin_write();
+    again->savepoint();
+    EXPECT_EQ(again->upsert_contact("ext:x", "local", at(2)).id, x);
+    again->release();
+    again->commit();
+}
+
+// SQLite alone: its file and its pragmas.
+class sqlite_file_test : public ::testing::Test {
+   protected:
+    test::temp_dir dir;
+    std::string path = dir.file("store.db");
+};
+
+TEST_F(sqlite_file_test, migrates_and_asserts_durability_settings) {
+    { sqlite_store s(path); }
+    sqlite::connection db(path);
+    sqlite::statement v(db, "PRAGMA user_version");
+    ASSERT_TRUE(v.step());
+    EXPECT_EQ(v.column_int64(0), sqlite_store::schema_version());
+    sqlite::statement mode(db, "PRAGMA journal_mode");
+    ASSERT_TRUE(mode.step());
+    EXPECT_EQ(mode.column_text(0), "wal");
+    // Reopening an up-to-date database is a no-op.
+    EXPECT_NO_THROW(sqlite_store{path});
+}
+
+TEST_F(sqlite_file_test, refuses_a_database_from_a_newer_flowgate) {
+    { sqlite_store s(path); }
+    {
+        sqlite::connection db(path);
+        db.exec("PRAGMA user_version = 999");
+    }
+    EXPECT_THROW(sqlite_store{path}, std::runtime_error);
 }
 
 }  // namespace

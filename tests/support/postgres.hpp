@@ -1,0 +1,48 @@
+#pragma once
+// Test support: a throwaway PostgreSQL server (Debian's postgresql package) on 127.0.0.1 only, on a
+// free port, its data and socket in a temporary directory, removed after. As root, initdb and the
+// server run as the `postgres` user (runuser); otherwise as the user running the tests.
+//
+// One server serves a whole test binary: the one a ctest fixture started (FLOWGATE_TEST_POSTGRES
+// names its state file; `flowgate_test_postgres start|stop FILE`), or else one started on first use
+// and stopped when the tests end. Each test takes a fresh database of its own.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace flowgate::test {
+
+class postgres_server {
+   public:
+    // initdb and pg_ctl start. Throws std::runtime_error with the reason when it cannot.
+    static std::unique_ptr<postgres_server> start();
+    // A server another process started (a ctest fixture): never stopped from here.
+    postgres_server(std::string dir, std::uint16_t port);
+    ~postgres_server();
+    postgres_server(const postgres_server&) = delete;
+    postgres_server& operator=(const postgres_server&) = delete;
+
+    std::uint16_t port() const { return port_; }
+    const std::string& dir() const { return dir_; }
+    // The URL of a database on this server (as the superuser `postgres`, trusted on loopback).
+    std::string url(const std::string& database) const;
+    // A new, empty database; returns its URL.
+    std::string create_database();
+    // Leave the server running past this object (the fixture's start command).
+    void keep() { owned_ = false; }
+    // Stops the server whose directory this is and removes the directory.
+    static void stop(const std::string& dir);
+
+   private:
+    std::string dir_;
+    std::uint16_t port_ = 0;
+    bool owned_ = false;
+};
+
+// This test binary's server, or nullptr with `why_not` set when none can run here (not root and
+// no PostgreSQL installed): the test skips with that message. As root a server that cannot start
+// is a failure (the test throws).
+postgres_server* shared_postgres(std::string& why_not);
+
+}  // namespace flowgate::test
