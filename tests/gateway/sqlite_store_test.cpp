@@ -3,11 +3,15 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <future>
+#include <mutex>
 #include <thread>
 
 #include "gateway/postgres_store.hpp"
 #include "gateway/pq.hpp"
 #include "gateway/sqlite.hpp"
+#include "gateway/writer.hpp"
 #include "tests/support/postgres.hpp"
 #include "tests/support/process.hpp"
 
@@ -17,6 +21,7 @@ namespace {
 timestamp at(std::int64_t ms) { return from_millis(ms); }
 
 enum class backend { sqlite, postgres };
+void PrintTo(backend b, std::ostream* os) { *os << (b == backend::sqlite ? "sqlite" : "postgres"); }
 
 // The store's behaviour, the same on both backends: each test runs on a fresh SQLite file and on a
 // fresh PostgreSQL database (tests/support/postgres.hpp).
@@ -554,6 +559,61 @@ TEST_F(postgres_instances_test, a_later_job_does_not_wait_for_a_contact_another_
     EXPECT_EQ(again->upsert_contact("ext:x", "local", at(2)).id, x);
     again->release();
     again->commit();
+}
+
+TEST_F(postgres_instances_test, the_writer_defers_a_job_blocked_by_another_instance_and_keeps_the_order) {
+    postgres_store a(url);
+    postgres_store b(url);
+    std::int64_t x = 0;
+    {
+        auto tx = a.begin_write();
+        x = tx->upsert_contact("ext:x", "local", at(0)).id;
+        tx->commit();
+    }
+    auto held = a.begin_write();
+    held->upsert_contact("ext:x", "local", at(1));  // instance a holds contact x until it commits
+
+    metrics m;
+    writer w(b, m);
+    w.start();
+    // A first batch holds the writer until both jobs below are queued: they then share a batch.
+    std::promise<void> queued;
+    std::promise<write_status> first_done;
+    w.submit([f = queued.get_future().share()](write_tx&) { f.wait(); },
+             [&](write_status s) { first_done.set_value(s); });
+    std::vector<std::string> order;
+    std::mutex order_mutex;
+    std::promise<write_status> y_done;
+    std::promise<write_status> x_done;
+    auto y_committed = y_done.get_future();
+    auto x_committed = x_done.get_future();
+    std::atomic<int> x_runs{0};
+    w.submit(
+        [&](write_tx& tx) {
+            tx.upsert_contact("ext:y", "local", at(2));
+            std::lock_guard lock(order_mutex);
+            order.push_back("y");
+        },
+        [&](write_status s) { y_done.set_value(s); });
+    w.submit(
+        [&](write_tx& tx) {
+            ++x_runs;
+            EXPECT_EQ(tx.upsert_contact("ext:x", "local", at(2)).id, x);
+            tx.insert_inbound({"local", "mx", "ext:x", "hi", x, at(2)});
+            std::lock_guard lock(order_mutex);
+            order.push_back("x");
+        },
+        [&](write_status s) { x_done.set_value(s); });
+    queued.set_value();
+    EXPECT_EQ(first_done.get_future().get(), write_status::committed);
+    // y commits without waiting for instance a; x went back to the queue, and waits for a there.
+    EXPECT_EQ(y_committed.get(), write_status::committed);
+    held->commit();
+    EXPECT_EQ(x_committed.get(), write_status::committed);
+    w.stop();
+    EXPECT_EQ(x_runs.load(), 2) << "x ran again, first in a transaction of its own";
+    EXPECT_EQ(order, (std::vector<std::string>{"y", "x"}));
+    EXPECT_EQ(b.count_messages().inbound, 1);
 }
 
 // SQLite alone: its file and its pragmas.
