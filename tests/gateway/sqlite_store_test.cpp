@@ -616,6 +616,53 @@ TEST_F(postgres_instances_test, the_writer_defers_a_job_blocked_by_another_insta
     EXPECT_EQ(b.count_messages().inbound, 1);
 }
 
+TEST_F(postgres_instances_test, a_lost_connection_fails_the_batch_and_the_next_one_connects_again) {
+    postgres_store s(url);
+    metrics m;
+    writer w(s, m);
+    w.start();
+    auto run = [&w](writer::job j) {
+        std::promise<write_status> done;
+        w.submit(std::move(j), [&done](write_status st) { done.set_value(st); });
+        return done.get_future().get();
+    };
+    // The server drops the writer's connection in the middle of a batch (a restart, a network
+    // failure): the batch is in doubt, so it is unavailable (503, the provider retries).
+    const auto lost = run([this](write_tx& tx) {
+        const auto c = tx.upsert_contact("ext:a", "local", at(0));
+        pq::connection admin(url);
+        const auto killed = admin.q(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
+            "current_database() "
+            "AND state LIKE 'idle in transaction%'");
+        ASSERT_EQ(killed.int64(0, 0), 1);
+        tx.insert_inbound({"local", "m1", "ext:a", "hi", c.id, at(0)});
+    });
+    EXPECT_EQ(lost, write_status::unavailable);
+    EXPECT_FALSE(w.healthy());
+    // The retry: the next batch connects again and commits; nothing of the first is there.
+    const auto retried = run([](write_tx& tx) {
+        const auto c = tx.upsert_contact("ext:a", "local", at(1));
+        EXPECT_TRUE(tx.insert_inbound({"local", "m1", "ext:a", "hi", c.id, at(1)}));
+    });
+    EXPECT_EQ(retried, write_status::committed);
+    EXPECT_TRUE(w.healthy());
+    w.stop();
+    EXPECT_EQ(s.count_messages().inbound, 1);
+    // An idle connection the server dropped is found dead on first use and replaced.
+    {
+        pq::connection admin(url);
+        admin.q(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()");
+    }
+    EXPECT_TRUE(s.ping());
+    EXPECT_EQ(s.count_messages().inbound, 1);
+    auto tx = s.begin_write();
+    EXPECT_TRUE(tx->find_contact("ext:a"));
+    tx->commit();
+}
+
 // SQLite alone: its file and its pragmas.
 class sqlite_file_test : public ::testing::Test {
    protected:
