@@ -20,8 +20,7 @@ namespace {
 
 timestamp at(std::int64_t ms) { return from_millis(ms); }
 
-enum class backend { sqlite, postgres };
-void PrintTo(backend b, std::ostream* os) { *os << (b == backend::sqlite ? "sqlite" : "postgres"); }
+using test::backend;
 
 // The store's behaviour, the same on both backends: each test runs on a fresh SQLite file and on a
 // fresh PostgreSQL database (tests/support/postgres.hpp).
@@ -39,43 +38,17 @@ class store_test : public ::testing::TestWithParam<backend> {
 
     // A store on a new, empty database.
     std::unique_ptr<store> open(const data_key& key = data_key::throwaway()) {
-        if (GetParam() == backend::postgres) {
-            where_ = server_->create_database();
-        } else {
-            where_ = dir_.file("store" + std::to_string(++files_) + ".db");
-        }
+        std::string why_not;
+        where_ =
+            test::new_database(GetParam(), dir_.file("store" + std::to_string(++files_) + ".db"), why_not);
         return open_again(key);
     }
     // A store on the database open() made last.
     std::unique_ptr<store> open_again(const data_key& key = data_key::throwaway()) {
-        if (GetParam() == backend::postgres) {
-            return std::make_unique<postgres_store>(where_, key);
-        }
-        return std::make_unique<sqlite_store>(where_, key);
+        return test::open_store(GetParam(), where_, key);
     }
     // The first row of a query on that database, each column as its bytes (numbers in decimal).
-    std::vector<std::string> raw(const std::string& sql) {
-        std::vector<std::string> out;
-        if (GetParam() == backend::postgres) {
-            pq::connection db(where_);
-            const auto r = db.q(sql);
-            for (int i = 0; !r.empty() && i < r.columns(); ++i) {
-                out.push_back(r.as_string(0, i));
-            }
-            return out;
-        }
-        sqlite::connection db(where_);
-        sqlite3_stmt* q = nullptr;
-        sqlite3_prepare_v2(db.handle(), sql.c_str(), -1, &q, nullptr);
-        if (q && sqlite3_step(q) == SQLITE_ROW) {
-            for (int i = 0; i < sqlite3_column_count(q); ++i) {
-                const auto* bytes = static_cast<const char*>(sqlite3_column_blob(q, i));
-                out.emplace_back(bytes ? bytes : "", static_cast<std::size_t>(sqlite3_column_bytes(q, i)));
-            }
-        }
-        sqlite3_finalize(q);
-        return out;
-    }
+    std::vector<std::string> raw(const std::string& sql) { return test::first_row(GetParam(), where_, sql); }
 
    private:
     test::temp_dir dir_;
@@ -430,7 +403,7 @@ INSTANTIATE_TEST_SUITE_P(backends,
                          store_test,
                          ::testing::Values(backend::sqlite, backend::postgres),
                          [](const ::testing::TestParamInfo<backend>& info) {
-                             return std::string(info.param == backend::sqlite ? "sqlite" : "postgres");
+                             return test::backend_name(info.param);
                          });
 
 // PostgreSQL alone: several instances on one database (docs/architecture.md, "Several instances").

@@ -16,7 +16,10 @@
 #include <stdexcept>
 #include <vector>
 
+#include "gateway/postgres_store.hpp"
 #include "gateway/pq.hpp"
+#include "gateway/sqlite.hpp"
+#include "gateway/sqlite_store.hpp"
 
 namespace flowgate::test {
 
@@ -208,6 +211,46 @@ postgres_server* shared_postgres(std::string& why_not) {
         return nullptr;
     }
     return shared.get();
+}
+
+std::string new_database(backend b, const std::string& sqlite_path, std::string& why_not) {
+    if (b == backend::sqlite) {
+        return sqlite_path;
+    }
+    auto* server = shared_postgres(why_not);
+    return server ? server->create_database() : std::string{};
+}
+
+std::unique_ptr<gateway::store> open_store(backend b,
+                                           const std::string& where,
+                                           const gateway::data_key& key) {
+    if (b == backend::postgres) {
+        return std::make_unique<gateway::postgres_store>(where, key);
+    }
+    return std::make_unique<gateway::sqlite_store>(where, key);
+}
+
+std::vector<std::string> first_row(backend b, const std::string& where, const std::string& sql) {
+    std::vector<std::string> out;
+    if (b == backend::postgres) {
+        gateway::pq::connection db(where);
+        const auto r = db.q(sql);
+        for (int i = 0; !r.empty() && i < r.columns(); ++i) {
+            out.push_back(r.as_string(0, i));
+        }
+        return out;
+    }
+    gateway::sqlite::connection db(where);
+    sqlite3_stmt* q = nullptr;
+    sqlite3_prepare_v2(db.handle(), sql.c_str(), -1, &q, nullptr);
+    if (q && sqlite3_step(q) == SQLITE_ROW) {
+        for (int i = 0; i < sqlite3_column_count(q); ++i) {
+            const auto* bytes = static_cast<const char*>(sqlite3_column_blob(q, i));
+            out.emplace_back(bytes ? bytes : "", static_cast<std::size_t>(sqlite3_column_bytes(q, i)));
+        }
+    }
+    sqlite3_finalize(q);
+    return out;
 }
 
 }  // namespace flowgate::test

@@ -9,7 +9,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <ostream>
 #include <string>
+#include <vector>
+
+#include "gateway/data_key.hpp"
+#include "gateway/store.hpp"
 
 namespace flowgate::test {
 
@@ -44,5 +49,20 @@ class postgres_server {
 // no PostgreSQL installed): the test skips with that message. As root a server that cannot start
 // is a failure (the test throws).
 postgres_server* shared_postgres(std::string& why_not);
+
+// The store backends a test runs on (TEST_P over both).
+enum class backend { sqlite, postgres };
+inline void PrintTo(backend b, std::ostream* os) { *os << (b == backend::sqlite ? "sqlite" : "postgres"); }
+inline std::string backend_name(backend b) { return b == backend::sqlite ? "sqlite" : "postgres"; }
+
+// A new, empty database: for SQLite the file `sqlite_path`; for PostgreSQL a database on the shared
+// server (its URL). Empty, with `why_not` set, when no PostgreSQL can run here.
+std::string new_database(backend b, const std::string& sqlite_path, std::string& why_not);
+std::unique_ptr<gateway::store> open_store(backend b,
+                                           const std::string& where,
+                                           const gateway::data_key& key = gateway::data_key::throwaway());
+// The first row of a query on a database, each column as its bytes (numbers in decimal); empty
+// when there is no row.
+std::vector<std::string> first_row(backend b, const std::string& where, const std::string& sql);
 
 }  // namespace flowgate::test
