@@ -897,7 +897,11 @@ class postgres_write_tx final : public write_tx {
         return w;
     }
 
+    // A workshop's places are counted under its row lock, held to the commit: two instances
+    // cannot both give away its last place. The count is read after the lock is granted (a new
+    // statement sees what the other instance committed).
     std::optional<flows::workshop> find_workshop(const std::string& id) override {
+        db_.q("SELECT 1 FROM workshops WHERE id = $1 FOR NO KEY UPDATE", id);
         const auto r = db_.q(
             "SELECT w.id, w.title, w.place, w.starts_at, w.timezone, w.capacity, w.open, "
             "(SELECT count(*) FROM registrations r WHERE r.workshop_id = w.id "
@@ -910,6 +914,8 @@ class postgres_write_tx final : public write_tx {
     }
 
     std::vector<flows::workshop> open_workshops(timestamp now) override {
+        db_.q("SELECT 1 FROM workshops WHERE open AND starts_at > $1 ORDER BY id FOR NO KEY UPDATE",
+              to_millis(now));
         const auto r = db_.q(
             "SELECT w.id, w.title, w.place, w.starts_at, w.timezone, w.capacity, w.open, "
             "(SELECT count(*) FROM registrations r WHERE r.workshop_id = w.id "
@@ -938,6 +944,7 @@ class postgres_write_tx final : public write_tx {
                           const std::string& workshop_id,
                           flows::registration_status status,
                           timestamp now) override {
+        db_.q("SELECT 1 FROM workshops WHERE id = $1 FOR NO KEY UPDATE", workshop_id);
         db_.q(
             "INSERT INTO registrations (workshop_id, contact_id, status, created_at, updated_at) "
             "VALUES ($2, $1, $3, $4, $4) ON CONFLICT (workshop_id, contact_id) DO UPDATE SET "

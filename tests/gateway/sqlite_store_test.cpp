@@ -636,6 +636,47 @@ TEST_F(postgres_instances_test, a_lost_connection_fails_the_batch_and_the_next_o
     tx->commit();
 }
 
+TEST_F(postgres_instances_test, two_instances_cannot_both_give_away_the_last_place) {
+    postgres_store a(url);
+    postgres_store b(url);
+    flows::workshop w;
+    w.id = "amman-1";
+    w.title = {{"en", "Amman"}};
+    w.place = {{"en", "Centre"}};
+    w.starts_at = at(1'000'000);
+    w.timezone = "Asia/Amman";
+    w.capacity = 1;
+    std::int64_t p = 0;
+    std::int64_t q = 0;
+    {
+        auto tx = a.begin_write();
+        tx->upsert_workshop(w, at(0));
+        p = tx->upsert_contact("ext:p", "local", at(0)).id;
+        q = tx->upsert_contact("ext:q", "local", at(0)).id;
+        tx->commit();
+    }
+    // Instance a counts the places (0 of 1 taken) and gives p the last one, not yet committed.
+    auto ta = a.begin_write();
+    ASSERT_EQ(ta->find_workshop("amman-1")->taken, 0);
+    ta->set_registration(p, "amman-1", flows::registration_status::registered, at(1));
+    // Instance b, in a later job of its batch, may not count them meanwhile: the job runs again.
+    auto tb = b.begin_write();
+    tb->savepoint();
+    tb->upsert_contact("ext:q", "local", at(1));
+    tb->release();
+    tb->savepoint();
+    EXPECT_THROW(tb->find_workshop("amman-1"), pq::error);
+    tb->rollback_to();
+    tb->commit();
+    ta->commit();
+    // Run again, it sees the place taken: q goes on the waiting list.
+    auto again = b.begin_write();
+    EXPECT_EQ(again->find_workshop("amman-1")->taken, 1);
+    EXPECT_EQ(again->open_workshops(at(2)).at(0).taken, 1);
+    again->set_registration(q, "amman-1", flows::registration_status::waitlisted, at(2));
+    again->commit();
+}
+
 // SQLite alone: its file and its pragmas.
 class sqlite_file_test : public ::testing::Test {
    protected:
