@@ -146,7 +146,16 @@ connection::~connection() { PQfinish(conn_); }
 
 void connection::connect() {
     PQfinish(conn_);
+    conn_ = nullptr;
     prepared_.clear();
+    // libpq's parse errors quote the string, which may hold a password: checked first, told apart.
+    char* parse_error = nullptr;
+    PQconninfoOption* options = PQconninfoParse(url_.c_str(), &parse_error);
+    PQfreemem(parse_error);
+    if (!options) {
+        throw error("08001", "cannot connect to PostgreSQL: the connection string is malformed", true);
+    }
+    PQconninfoFree(options);
     conn_ = PQconnectdb(url_.c_str());
     if (PQstatus(conn_) != CONNECTION_OK) {
         // libpq's message names the host and the reason, never the password.
