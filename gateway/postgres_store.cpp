@@ -24,9 +24,9 @@ namespace column = sealed_column;
 
 // Advisory lock classes (the first key of pg_advisory_lock(int, int)), so that flowgate's locks
 // never meet another application's on the same database.
-constexpr std::int32_t migration_lock = 0x666c6701;  // schema migrations at start
-constexpr std::int32_t urn_lock = 0x666c6702;        // creating the contact of a URN
-constexpr std::int32_t instance_lock = 0x666c6703;   // a live instance (session-level)
+constexpr std::int32_t migration_lock = 0x666c6701;                          // schema migrations at start
+constexpr std::int32_t urn_lock = 0x666c6702;                                // creating the contact of a URN
+constexpr std::int32_t instance_lock = postgres_store::instance_lock_class;  // a live instance
 
 // How long the first job of a transaction waits for a lock another instance holds, and how long
 // any later job does: a later job that would wait longer runs again, first, in the next
@@ -842,11 +842,11 @@ class postgres_write_tx final : public write_tx {
     }
 
     std::size_t cancel_broadcast(std::int64_t id, timestamp now) override {
-        // Messages another instance is claiming right now are being sent: they go on.
+        // A message another instance is claiming right now is waited for (then it is 'sending' and
+        // goes on), never skipped: a skipped one would still be queued, and go out after the cancel.
         const auto n =
             db_.q("UPDATE messages SET state = 'failed', error = 'cancelled', next_attempt_at = NULL, "
-                  "updated_at = $2 WHERE id IN (SELECT id FROM messages WHERE broadcast_id = $1 "
-                  "AND state = 'queued' FOR UPDATE SKIP LOCKED)",
+                  "updated_at = $2 WHERE broadcast_id = $1 AND state = 'queued'",
                   id,
                   to_millis(now))
                 .affected();

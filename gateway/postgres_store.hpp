@@ -54,6 +54,8 @@ class postgres_store final : public store {
     static int schema_version();
     // This instance's id, as its claims name it (positive; unique among live instances).
     std::int32_t instance_id() const { return instance_id_; }
+    // The instance's lock, held while it lives: pg_advisory_lock(instance_lock_class, instance_id()).
+    static constexpr std::int32_t instance_lock_class = 0x666c6703;
 
     // Shared by the read side and the write transaction (postgres_read.cpp).
     static std::optional<broadcast_record> read_broadcast(pq::connection& db, const std::string& uuid);

@@ -489,7 +489,15 @@ TEST_F(postgres_instances_test, startup_recovery_spares_a_live_instances_sends) 
         EXPECT_EQ(tx->mark_interrupted_sends_unknown(at(1)), 0u) << "instance a is alive and sending it";
         tx->commit();
     }
+    const std::int64_t a_id = a->instance_id();
     a.reset();  // a dies: its connection, and its lock, go
+    {
+        // Its server process lets the lock go a moment later: taking it is that event.
+        pq::connection admin(url);
+        const std::int64_t lock_class = postgres_store::instance_lock_class;
+        admin.q("SELECT pg_advisory_lock($1::integer, $2::integer)", lock_class, a_id);
+        admin.q("SELECT pg_advisory_unlock($1::integer, $2::integer)", lock_class, a_id);
+    }
     {
         auto tx = b.begin_write();
         EXPECT_EQ(tx->mark_interrupted_sends_unknown(at(2)), 1u);
