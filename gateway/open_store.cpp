@@ -18,8 +18,4 @@ std::unique_ptr<store> open_store(const config::store_config& cfg, const data_ke
     return std::make_unique<sqlite_store>(cfg.sqlite, key);
 }
 
-std::string describe_store(const config::store_config& cfg) {
-    return cfg.postgres.empty() ? cfg.sqlite : std::string("the PostgreSQL database");
-}
-
 }  // namespace flowgate::gateway

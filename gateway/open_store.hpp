@@ -13,8 +13,4 @@ namespace flowgate::gateway {
 // SQLite path, never a PostgreSQL URL).
 std::unique_ptr<store> open_store(const config::store_config& cfg, const data_key& key);
 
-// Where the store is, for messages: the SQLite path, or "the PostgreSQL database" (its URL may
-// hold a password).
-std::string describe_store(const config::store_config& cfg);
-
 }  // namespace flowgate::gateway
