@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -178,6 +179,7 @@ TEST_F(multi_instance_test, two_instances_one_killed_mid_burst_lose_and_double_n
     const std::uint16_t ports[2] = {a.port(), b.port()};
 
     std::mutex mutex;
+    std::condition_variable progress;
     std::set<std::pair<std::string, std::string>> acked;
     std::vector<std::string> unexpected;
     std::atomic<bool> a_dead{false};
@@ -194,8 +196,11 @@ TEST_F(multi_instance_test, two_instances_one_killed_mid_burst_lose_and_double_n
                 }
                 const auto res = test::request(ports[target], "POST", w.target, w.body, w.headers);
                 if (res.status >= 200 && res.status < 300) {
-                    std::lock_guard lock(mutex);
-                    acked.emplace(w.channel, w.external_id);
+                    {
+                        std::lock_guard lock(mutex);
+                        acked.emplace(w.channel, w.external_id);
+                    }
+                    progress.notify_all();
                     break;
                 }
                 if (res.status != 0 && res.status != 503) {
@@ -208,11 +213,16 @@ TEST_F(multi_instance_test, two_instances_one_killed_mid_burst_lose_and_double_n
             }
         }
     };
+    // Mid-burst: once a random share of the burst (a fifth to three fifths) is acknowledged — an
+    // event, not a sleep — instance a is killed, with requests and sends in flight.
     std::mt19937 random(std::random_device{}());
+    const std::size_t kill_after = std::uniform_int_distribution<std::size_t>(
+        senders * per_sender / 5, senders * per_sender * 3 / 5)(random);
     std::thread killer([&] {
-        // A random moment in the burst: the randomness is the point, not a synchronisation.
-        std::this_thread::sleep_for(
-            std::chrono::milliseconds(std::uniform_int_distribution(100, 600)(random)));
+        {
+            std::unique_lock lock(mutex);
+            progress.wait(lock, [&] { return acked.size() >= kill_after; });
+        }
         a.kill();
         a_dead = true;
     });
@@ -300,8 +310,8 @@ TEST_F(multi_instance_test, two_instances_one_killed_mid_burst_lose_and_double_n
     }
     EXPECT_LE(requests, replies.size());
 
-    std::cout << acked.size() << " webhooks acknowledged (" << retried.load() << " posts retried), "
-              << inbound_rows << " stored, " << requests
+    std::cout << acked.size() << " webhooks acknowledged (instance a killed after " << kill_after << "; "
+              << retried.load() << " posts retried), " << inbound_rows << " stored, " << requests
               << " replies received by providers; outbound by state:";
     for (const auto& [state, k] : out_states) {
         std::cout << ' ' << state << '=' << k;
