@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -189,7 +190,11 @@ postgres_server* shared_postgres(std::string& why_not) {
                 in >> port >> dir;
                 shared = std::make_unique<postgres_server>(dir, static_cast<std::uint16_t>(port));
             } else {
-                std::getline(in, shared_failure, '\0');
+                std::getline(in >> std::ws, shared_failure, '\0');
+                while (!shared_failure.empty() &&
+                       std::isspace(static_cast<unsigned char>(shared_failure.back()))) {
+                    shared_failure.pop_back();
+                }
                 if (shared_failure.empty()) {
                     shared_failure = "the postgres fixture left no state in " + std::string(state);
                 }

@@ -2,8 +2,6 @@
 // (a ctest fixture) and writes "port N DIR" into FILE, or "unavailable REASON" when none can run
 // here (the tests then skip, or fail as root); `flowgate_test_postgres stop FILE` stops it.
 
-#include <unistd.h>
-
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -26,9 +24,11 @@ int main(int argc, char** argv) {
             std::cout << "PostgreSQL for the tests on 127.0.0.1:" << server->port() << '\n';
             return 0;
         } catch (const std::exception& e) {
+            // Said once here; the tests that need it fail with the reason as root and skip
+            // otherwise, and every other test still runs.
             out << "unavailable " << e.what() << '\n';
             std::cerr << "no PostgreSQL for the tests: " << e.what() << '\n';
-            return geteuid() == 0 ? 1 : 0;  // as root it must run; otherwise its tests skip
+            return 0;
         }
     }
     if (command == "stop") {
