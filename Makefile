@@ -5,18 +5,20 @@ BUILD_DIR ?= build
 CONFIG    ?= config/demo.json
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
-# Debian 12 packages the build and the tests need (chromium for the dashboard's browser tests; clang
+# Debian 12 packages the build and the tests need (postgresql for the tests that start a throwaway
+# server of their own; chromium for the dashboard's browser tests; clang
 # and its runtimes, libFuzzer and the sanitizers, for the fuzz targets that `make test` runs briefly;
 # kannel and kannel-extras — bearerbox, smsbox, fakesmsc — for the Kannel end-to-end test; systemd
 # for systemd-analyze, which checks deploy/systemd/flowgate.service; nginx, which runs
 # deploy/nginx/flowgate.conf in front of the server; prometheus for promtool, which tests
-# deploy/prometheus/alerts.yml). On a machine that runs systemd, Debian starts the kannel, nginx
-# and prometheus services when it installs them; the tests use none of them (their own processes,
-# on their own ports): `systemctl disable --now kannel nginx prometheus` if you do not want them.
+# deploy/prometheus/alerts.yml). On a machine that runs systemd, Debian starts the kannel, nginx,
+# postgresql and prometheus services when it installs them; the tests use none of them (their own
+# processes, on their own ports): `systemctl disable --now kannel nginx postgresql prometheus` if you
+# do not want them.
 # Node.js and npm run those tests too; Debian's are installed only when there is no npm at all, since
 # a Node.js from elsewhere (NodeSource's bundles npm) conflicts with Debian's npm package.
 PACKAGES := g++ cmake ninja-build ccache pkg-config \
-            libboost-dev libssl-dev libsqlite3-dev nlohmann-json3-dev \
+            libboost-dev libssl-dev libsqlite3-dev libpq-dev postgresql nlohmann-json3-dev \
             libgtest-dev libphonenumber-dev libicu-dev \
             ca-certificates curl \
             chromium fonts-dejavu-core \

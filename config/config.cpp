@@ -361,7 +361,27 @@ void load_server(const json& root, config& cfg, const environment& env, reporter
     }
 }
 
-void load_store(const json& root, config& cfg, reporter& r) {
+// A PostgreSQL connection string: a URI or libpq's key=value form.
+bool is_postgres_url(std::string_view s) {
+    return s.rfind("postgresql://", 0) == 0 || s.rfind("postgres://", 0) == 0 ||
+           (s.find('=') != std::string_view::npos && s.find("://") == std::string_view::npos);
+}
+
+// Whether a connection string carries a password (then it is a secret like any other).
+bool has_password(std::string_view s) {
+    if (s.find("password=") != std::string_view::npos) {
+        return true;
+    }
+    const auto scheme = s.find("://");
+    if (scheme == std::string_view::npos) {
+        return false;
+    }
+    const auto authority = s.substr(scheme + 3, s.find_first_of("/?", scheme + 3) - (scheme + 3));
+    const auto at = authority.rfind('@');
+    return at != std::string_view::npos && authority.substr(0, at).find(':') != std::string_view::npos;
+}
+
+void load_store(const json& root, config& cfg, const environment& env, reporter& r) {
     const auto it = root.find("store");
     if (it == root.end()) {
         r.error("/store", "is required, e.g. {\"sqlite\": \"data/flowgate.db\"}");
@@ -372,16 +392,37 @@ void load_store(const json& root, config& cfg, reporter& r) {
         return;
     }
     check_keys(*it, "/store", {"sqlite", "postgres"}, r);
-    if (it->contains("postgres")) {
-        r.error("/store/postgres", "the PostgreSQL store is not available in this version; use \"sqlite\"");
+    if (it->contains("postgres") && it->contains("sqlite")) {
+        r.error("/store", "give one of \"sqlite\" and \"postgres\", not both");
+        return;
     }
     if (const std::string* path = get_string(*it, "sqlite", "/store", r)) {
         if (path->empty()) {
             r.error("/store/sqlite", "must not be empty");
         }
         cfg.store.sqlite = *path;
+    } else if (const std::string* url = get_string(*it, "postgres", "/store", r)) {
+        // The URL may hold a password: "env:NAME" or "file:PATH" like other secrets; a literal one
+        // with a password is warned about. Never echoed.
+        std::optional<std::string> resolved;
+        if (url->rfind("env:", 0) == 0 || url->rfind("file:", 0) == 0) {
+            resolved = resolve_secret(*url, "/store/postgres", env, r);
+        } else if (has_password(*url)) {
+            resolved = resolve_secret(*url, "/store/postgres", env, r);
+        } else {
+            resolved = *url;
+        }
+        if (resolved) {
+            if (!is_postgres_url(*resolved)) {
+                r.error(
+                    "/store/postgres",
+                    "must be a PostgreSQL connection string such as \"postgresql://flowgate@db/flowgate\"");
+            } else {
+                cfg.store.postgres = *resolved;
+            }
+        }
     } else if (!it->contains("postgres") && !it->contains("sqlite")) {
-        r.error("/store", "needs \"sqlite\": PATH");
+        r.error("/store", "needs \"sqlite\": PATH or \"postgres\": URL");
     }
 }
 
@@ -1216,7 +1257,7 @@ load_outcome load_text(const std::string& file, const std::string& text, const e
     config cfg;
     cfg.file = file;
     load_server(root, cfg, env, r);
-    load_store(root, cfg, r);
+    load_store(root, cfg, env, r);
     load_globals(root, cfg, env, r);
     load_channels(root, cfg, env, r);
     load_keywords(root, cfg, r);  // before the flows: a survey's opt-out notice names the stop words

@@ -64,7 +64,8 @@ struct server_config {
 };
 
 struct store_config {
-    std::string sqlite;  // path of the SQLite database
+    std::string sqlite;    // path of the SQLite database; or
+    std::string postgres;  // a PostgreSQL connection string (resolved; may hold a password: never logged)
 };
 
 struct channel_config {

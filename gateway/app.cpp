@@ -8,7 +8,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <csignal>
-#include <filesystem>
 #include <thread>
 #include <vector>
 
@@ -17,10 +16,10 @@
 #include "gateway/ingest.hpp"
 #include "gateway/log.hpp"
 #include "gateway/metrics.hpp"
+#include "gateway/open_store.hpp"
 #include "gateway/routes.hpp"
 #include "gateway/sender.hpp"
 #include "gateway/server.hpp"
-#include "gateway/sqlite_store.hpp"
 #include "gateway/timers.hpp"
 #include "gateway/writer.hpp"
 #include "handlers/registry.hpp"
@@ -31,16 +30,13 @@ namespace flowgate::gateway {
 namespace asio = boost::asio;
 
 int serve(const config::config& cfg) {
-    const std::filesystem::path db_path(cfg.store.sqlite);
-    if (db_path.has_parent_path()) {
-        std::filesystem::create_directories(db_path.parent_path());
-    }
     if (cfg.data_key == "none") {
         log::warn("store",
                   "\"data_key\": \"none\": participants' numbers and messages are sealed under a key "
                   "everyone knows; for throwaway use only, never with real participants");
     }
-    sqlite_store store(cfg.store.sqlite, data_key::from_config(cfg.data_key));
+    const auto opened = open_store(cfg.store, data_key::from_config(cfg.data_key));
+    store& store = *opened;
     const flows::engine engine(*cfg.flows, cfg.triggers, cfg.engine_environment());
     const ingest in(cfg, engine);
     {

@@ -18,9 +18,9 @@
 #include "gateway/clock.hpp"
 #include "gateway/ingest.hpp"
 #include "gateway/log.hpp"
+#include "gateway/open_store.hpp"
 #include "gateway/simulate.hpp"
 #include "gateway/sink.hpp"
-#include "gateway/sqlite_store.hpp"
 #include "handlers/urn.hpp"
 
 namespace flowgate::gateway::cli {
@@ -144,11 +144,8 @@ int token_create(const args& a) {
                      "characters)\n";
         return 2;
     }
-    const std::filesystem::path db_path(cfg->store.sqlite);
-    if (db_path.has_parent_path()) {
-        std::filesystem::create_directories(db_path.parent_path());
-    }
-    sqlite_store store(cfg->store.sqlite, data_key::from_config(cfg->data_key));
+    const auto opened = open_store(cfg->store, data_key::from_config(cfg->data_key));
+    store& store = *opened;
     const std::string token = new_api_token();
     auto tx = store.begin_write();
     tx->create_token(name_it->second, *role, token_hash(token), gateway::now());
@@ -172,11 +169,13 @@ int export_messages(const args& a) {
         std::cerr << "flowgate export messages: needs --format json\n";
         return 2;
     }
-    if (cfg->store.sqlite != ":memory:" && !std::filesystem::exists(cfg->store.sqlite)) {
+    if (cfg->store.postgres.empty() && cfg->store.sqlite != ":memory:" &&
+        !std::filesystem::exists(cfg->store.sqlite)) {
         std::cerr << "flowgate export messages: no database at " << cfg->store.sqlite << '\n';
         return 1;
     }
-    sqlite_store store(cfg->store.sqlite, data_key::from_config(cfg->data_key));
+    const auto opened = open_store(cfg->store, data_key::from_config(cfg->data_key));
+    store& store = *opened;
     std::ostream& out = std::cout;
     bool first = true;
     out << '[';
@@ -217,11 +216,13 @@ int erase(const args& a) {
         std::cerr << "flowgate erase: needs --urn URN (a phone number or a URN such as tel:+962791234567)\n";
         return 2;
     }
-    if (cfg->store.sqlite != ":memory:" && !std::filesystem::exists(cfg->store.sqlite)) {
+    if (cfg->store.postgres.empty() && cfg->store.sqlite != ":memory:" &&
+        !std::filesystem::exists(cfg->store.sqlite)) {
         std::cerr << "flowgate erase: no database at " << cfg->store.sqlite << '\n';
         return 1;
     }
-    sqlite_store store(cfg->store.sqlite, data_key::from_config(cfg->data_key));
+    const auto opened = open_store(cfg->store, data_key::from_config(cfg->data_key));
+    store& store = *opened;
     const flows::engine engine(*cfg->flows, cfg->triggers, cfg->engine_environment());
     const ingest in(*cfg, engine);
     auto tx = store.begin_write();

@@ -10,7 +10,7 @@
 #include "flows/segments.hpp"
 #include "gateway/clock.hpp"
 #include "gateway/ingest.hpp"
-#include "gateway/sqlite_store.hpp"
+#include "gateway/open_store.hpp"
 #include "handlers/urn.hpp"
 
 namespace flowgate::gateway {
@@ -66,7 +66,11 @@ int simulate(const config::config& cfg,
     }
 
     // The simulator's own database, sealed under the config's key like the server's.
-    sqlite_store store(opts.database, data_key::from_config(cfg.data_key.empty() ? "none" : cfg.data_key));
+    config::store_config where;
+    where.sqlite = opts.database;
+    const auto opened =
+        open_store(where, data_key::from_config(cfg.data_key.empty() ? "none" : cfg.data_key));
+    store& store = *opened;
     const flows::engine engine(*cfg.flows, cfg.triggers, cfg.engine_environment());
     const ingest in_(cfg, engine);
     auto now = opts.start.value_or(gateway::now());

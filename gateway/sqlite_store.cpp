@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "gateway/store_rules.hpp"
 #include "handlers/crypto.hpp"
 #include "handlers/urn.hpp"
 
@@ -245,44 +246,6 @@ UPDATE suppressed_urns SET hash = 'sha256:' || hash;
 )sql",
      seal_existing_rows},
 }};
-
-std::optional<msg_state> state_from_string(std::string_view s) {
-    for (auto st : {msg_state::queued,
-                    msg_state::sending,
-                    msg_state::sent,
-                    msg_state::delivered,
-                    msg_state::failed,
-                    msg_state::unknown,
-                    msg_state::expired}) {
-        if (s == to_string(st)) {
-            return st;
-        }
-    }
-    return std::nullopt;
-}
-
-// Whether a status callback may move a message from `from` to `to`: only forward. A report may
-// skip states (delivered before sent) and may settle an unknown send; failed, delivered and
-// expired are final.
-bool is_forward(msg_state from, msg_state to) {
-    auto rank = [](msg_state s) {
-        switch (s) {
-            case msg_state::queued:
-                return 0;
-            case msg_state::sending:
-            case msg_state::unknown:
-                return 1;
-            case msg_state::sent:
-                return 2;
-            case msg_state::delivered:
-            case msg_state::failed:
-            case msg_state::expired:
-                return 3;
-        }
-        return 3;
-    };
-    return rank(to) > rank(from);
-}
 
 void configure(sqlite::connection& db) {
     db.exec("PRAGMA busy_timeout = 5000");

@@ -1,5 +1,6 @@
 #pragma once
-// The store interface. SQLite implements it now; PostgreSQL will implement the same interface.
+// The store interface, implemented by SQLite (gateway/sqlite_store.hpp) and PostgreSQL
+// (gateway/postgres_store.hpp); the same tests run on both.
 // Writes happen inside a write_tx, which one writer at a time owns (the writer thread batches
 // many events into one transaction: group commit). Nothing here is told a plaintext phone number
 // for logging, and implementations never log bound values.

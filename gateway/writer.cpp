@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "gateway/log.hpp"
+#include "gateway/pq.hpp"
 #include "gateway/sqlite.hpp"
 
 namespace flowgate::gateway {
@@ -112,6 +113,11 @@ void writer::commit_batch(std::deque<item>& batch) {
     const auto started = std::chrono::steady_clock::now();
     std::vector<write_status> statuses(batch.size(), write_status::committed);
     bool committed = false;
+    // With several instances on one PostgreSQL: a job that would wait for a lock another instance
+    // holds, after this transaction has taken locks of its own, goes back to the head of the queue
+    // with every job after it (their order kept). It runs first in the next transaction, where it
+    // may wait: two instances' transactions never wait for each other in a cycle.
+    std::size_t deferred_from = batch.size();
     try {
         auto tx = store_.begin_write();
         for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -126,6 +132,23 @@ void writer::commit_batch(std::deque<item>& batch) {
                 log::error("writer", std::string("a write job failed and was rolled back: ") + e.what());
                 tx->rollback_to();
                 statuses[i] = write_status::failed;
+            } catch (const pq::error& e) {
+                if (e.is_resource_error()) {
+                    throw;  // the connection is gone: the whole transaction is in doubt
+                }
+                tx->rollback_to();
+                if (e.is_lock_conflict() && i > 0) {
+                    deferred_from = i;
+                    break;
+                }
+                if (e.is_lock_conflict()) {
+                    // Even the first job, which may wait, waited too long: another instance is stuck.
+                    log::warn("writer", std::string("a write job waited too long for a lock: ") + e.what());
+                    statuses[i] = write_status::unavailable;
+                } else {
+                    log::error("writer", std::string("a write job failed and was rolled back: ") + e.what());
+                    statuses[i] = write_status::failed;
+                }
             } catch (const std::exception& e) {
                 log::error("writer", std::string("a write job failed and was rolled back: ") + e.what());
                 tx->rollback_to();
@@ -138,6 +161,13 @@ void writer::commit_batch(std::deque<item>& batch) {
         log::error("writer", std::string("commit failed; answering 503 so providers retry: ") + e.what());
     }
     healthy_ = committed;
+    if (deferred_from < batch.size()) {
+        std::lock_guard lock(mutex_);
+        for (std::size_t i = batch.size(); i-- > deferred_from;) {
+            queue_.push_front(std::move(batch[i]));
+        }
+        batch.resize(deferred_from);
+    }
     if (committed) {
         metrics_.observe_commit(
             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started),

@@ -96,6 +96,37 @@ TEST(config, loads_a_valid_config) {
     EXPECT_TRUE(out.warnings.empty());
 }
 
+TEST(config, postgres_url_from_the_environment_or_written_without_a_password) {
+    auto w = world();
+    w.env["FLOWGATE_PG"] = "postgresql://flowgate:s3cret@127.0.0.1:5432/flowgate";
+    struct url_case {
+        const char* value;
+        std::string loaded;
+        bool warned;  // a password written in the config
+    };
+    const std::vector<url_case> cases = {
+        {"env:FLOWGATE_PG", "postgresql://flowgate:s3cret@127.0.0.1:5432/flowgate", false},
+        {"postgresql://flowgate@db/flowgate", "postgresql://flowgate@db/flowgate", false},
+        {"postgresql://flowgate:pw@db/flowgate", "postgresql://flowgate:pw@db/flowgate", true},
+        {"host=db dbname=flowgate", "host=db dbname=flowgate", false},
+    };
+    for (const auto& k : cases) {
+        SCOPED_TRACE(k.value);
+        std::string text = valid;
+        const std::string from = R"("store": {"sqlite": "data/test.db"})";
+        text.replace(
+            text.find(from), from.size(), std::string(R"("store": {"postgres": ")") + k.value + "\"}");
+        const auto out = load_text("test.json", text, w.env_of());
+        ASSERT_TRUE(out.loaded) << ::testing::PrintToString(messages(out));
+        EXPECT_EQ(out.loaded->store.postgres, k.loaded);
+        EXPECT_TRUE(out.loaded->store.sqlite.empty());
+        EXPECT_EQ(!out.warnings.empty(), k.warned);
+        for (const auto& warning : out.warnings) {
+            EXPECT_EQ(warning.message.find("pw"), std::string::npos) << "a warning never quotes the URL";
+        }
+    }
+}
+
 TEST(config, data_key_from_a_file_or_the_environment) {
     auto w = world();
     const std::string key = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
@@ -218,7 +249,20 @@ TEST(config, reports_each_problem_with_its_pointer) {
          "\"threads\": \"four\"},\n  \"store\": {\"sqlit\": \"data/test.db\"}",
          {"test.json: /server/threads: must be an integer from 1 to 64",
           "test.json: /store/sqlit: unknown key",
-          "test.json: /store: needs \"sqlite\": PATH"}},
+          "test.json: /store: needs \"sqlite\": PATH or \"postgres\": URL"}},
+        {"postgres URL from an unset variable",
+         R"("store": {"sqlite": "data/test.db"})",
+         R"("store": {"postgres": "env:FLOWGATE_PG_UNSET"})",
+         {"test.json: /store/postgres: environment variable FLOWGATE_PG_UNSET is not set"}},
+        {"postgres and sqlite both",
+         R"("store": {"sqlite": "data/test.db"})",
+         R"("store": {"sqlite": "data/test.db", "postgres": "postgresql://db/flowgate"})",
+         {"test.json: /store: give one of \"sqlite\" and \"postgres\", not both"}},
+        {"postgres that is no connection string",
+         R"("store": {"sqlite": "data/test.db"})",
+         R"("store": {"postgres": "db.example.org"})",
+         {"test.json: /store/postgres: must be a PostgreSQL connection string such as "
+          "\"postgresql://flowgate@db/flowgate\""}},
     };
     const auto w = world();
     for (const auto& c : cases) {

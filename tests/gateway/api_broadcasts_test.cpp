@@ -14,6 +14,7 @@
 #include "gateway/sqlite_store.hpp"
 #include "tests/support/api.hpp"
 #include "tests/support/http.hpp"
+#include "tests/support/postgres.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/sample_flows.hpp"
 
@@ -27,15 +28,21 @@ timestamp at(std::int64_t ms) { return from_millis(ms); }
 const std::string en_text = "Workshop tomorrow at 10";  // GSM-7, 23 characters, one segment
 const std::string ar_text = "الورشة غدا";               // UCS-2, 10 characters, one segment
 
-class api_broadcasts_test : public ::testing::Test {
+// On SQLite and on PostgreSQL.
+class api_broadcasts_test : public ::testing::TestWithParam<test::backend> {
    protected:
     void SetUp() override {
+        std::string why_not;
+        where = test::new_database(GetParam(), dir.file("flowgate.db"), why_not);
+        if (where.empty()) {
+            GTEST_SKIP() << why_not;
+        }
         dir.write("signup.json", test::signup_flow);
         dir.write("telegram_token", "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw");
         dir.write("telegram_secret", "tg_secret-0123456789");
         const json cfg = {
             {"server", {{"listen", "127.0.0.1:0"}, {"shutdown_grace", "5s"}}},
-            {"store", {{"sqlite", dir.file("flowgate.db")}}},
+            {"store", {{test::backend_name(GetParam()), where}}},
             {"data_key", "none"},
             {"timezone", "Asia/Amman"},
             {"languages", {"en", "ar"}},
@@ -64,8 +71,8 @@ class api_broadcasts_test : public ::testing::Test {
     // the group "Amman", one who opted out, one reachable only on Telegram, one in no group. Runs
     // of the sign-up flow and registrations for the workshop.
     void seed() {
-        sqlite_store store(dir.file("flowgate.db"));
-        auto tx = store.begin_write();
+        const auto store = test::open_store(GetParam(), where);
+        auto tx = store->begin_write();
         const auto add =
             [&](const std::string& urn, const std::string& channel, const std::string& language) {
                 const auto c = tx->upsert_contact(urn, channel, at(0));
@@ -117,10 +124,11 @@ class api_broadcasts_test : public ::testing::Test {
         return {200, json{{"id", "provider-" + std::to_string(i + 1)}}.dump()};
     }};
     test::temp_dir dir;
+    std::string where;  // the database: a SQLite file or a PostgreSQL URL
     std::map<std::string, std::string> tokens;
 };
 
-TEST_F(api_broadcasts_test, roles_and_every_bad_request) {
+TEST_P(api_broadcasts_test, roles_and_every_bad_request) {
     test::server_process server(dir.file("config.json"));
     const std::string good = json{{"text", "Hi"}, {"audience", {{"all", true}}}, {"preview", true}}.dump();
     struct role_case {
@@ -245,7 +253,7 @@ TEST_F(api_broadcasts_test, roles_and_every_bad_request) {
     EXPECT_TRUE(provider.received().empty());
 }
 
-TEST_F(api_broadcasts_test, a_preview_then_the_same_send_reaches_the_provider) {
+TEST_P(api_broadcasts_test, a_preview_then_the_same_send_reaches_the_provider) {
     std::string id;
     json preview;
     {
@@ -340,7 +348,7 @@ TEST_F(api_broadcasts_test, a_preview_then_the_same_send_reaches_the_provider) {
     EXPECT_EQ(provider.received().size(), 2u);
 }
 
-TEST_F(api_broadcasts_test, audiences_and_a_scheduled_broadcast_cancelled_twice) {
+TEST_P(api_broadcasts_test, audiences_and_a_scheduled_broadcast_cancelled_twice) {
     test::server_process server(dir.file("config.json"));
     const auto preview = [&](const json& audience) {
         const auto res = call(server.port(),
@@ -431,6 +439,13 @@ TEST_F(api_broadcasts_test, audiences_and_a_scheduled_broadcast_cancelled_twice)
     EXPECT_EQ(server.stop(), 0);
     EXPECT_TRUE(provider.received().empty());
 }
+
+INSTANTIATE_TEST_SUITE_P(backends,
+                         api_broadcasts_test,
+                         ::testing::Values(test::backend::sqlite, test::backend::postgres),
+                         [](const ::testing::TestParamInfo<test::backend>& info) {
+                             return test::backend_name(info.param);
+                         });
 
 }  // namespace
 }  // namespace flowgate::gateway

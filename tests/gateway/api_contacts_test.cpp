@@ -18,6 +18,7 @@
 #include "handlers/form.hpp"
 #include "tests/support/api.hpp"
 #include "tests/support/http.hpp"
+#include "tests/support/postgres.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/sample_flows.hpp"
 
@@ -32,7 +33,15 @@ constexpr const char* omar = "+962797654321";
 
 class api_contacts_test : public ::testing::Test {
    protected:
+    // The store's backend: SQLite here (the tests that read its file); both in api_contacts_on.
+    virtual test::backend kind() const { return test::backend::sqlite; }
+
     void SetUp() override {
+        std::string why_not;
+        const std::string where = test::new_database(kind(), dir.file("flowgate.db"), why_not);
+        if (where.empty()) {
+            GTEST_SKIP() << why_not;
+        }
         dir.write("signup.json", test::signup_flow);
         dir.write("book.json", R"({"id": "book", "language": "en", "nodes": [
           {"id": "choose", "workshop": "choose", "ask": "Which workshop?", "result": "Workshop",
@@ -40,7 +49,7 @@ class api_contacts_test : public ::testing::Test {
           {"id": "register", "workshop": "register", "result": "Registration"}]})");
         const json cfg = {
             {"server", {{"listen", "127.0.0.1:0"}}},
-            {"store", {{"sqlite", dir.file("flowgate.db")}}},
+            {"store", {{test::backend_name(kind()), where}}},
             {"data_key", "none"},
             {"timezone", "Asia/Amman"},
             {"default_country", "JO"},
@@ -160,7 +169,13 @@ std::string file_bytes(const std::string& path) {
     return bytes.str();
 }
 
-TEST_F(api_contacts_test, every_route_with_every_role) {
+// The tests that go through the API alone run on PostgreSQL too.
+class api_contacts_on : public api_contacts_test, public ::testing::WithParamInterface<test::backend> {
+   protected:
+    test::backend kind() const override { return GetParam(); }
+};
+
+TEST_P(api_contacts_on, every_route_with_every_role) {
     start();
     ASSERT_EQ(import_csv("phone,name\n0791234567,Rania\n").status, 200);
     const std::string uuid = uuid_of(rania);
@@ -208,7 +223,7 @@ TEST_F(api_contacts_test, every_route_with_every_role) {
     EXPECT_EQ(wrong.headers.at("allow"), "GET, DELETE");
 }
 
-TEST_F(api_contacts_test, search_by_every_filter_with_numbers_as_staff_type_them) {
+TEST_P(api_contacts_on, search_by_every_filter_with_numbers_as_staff_type_them) {
     start();
     const auto imported = import_csv(
         "phone,name,language,groups,field:district\n"
@@ -301,7 +316,7 @@ TEST_F(api_contacts_test, search_by_every_filter_with_numbers_as_staff_type_them
     }
 }
 
-TEST_F(api_contacts_test, pages_follow_next_after_to_the_end) {
+TEST_P(api_contacts_on, pages_follow_next_after_to_the_end) {
     start();
     std::string csv = "phone,name,groups\n";
     for (int i = 0; i < 5; ++i) {
@@ -329,7 +344,7 @@ TEST_F(api_contacts_test, pages_follow_next_after_to_the_end) {
     EXPECT_FALSE(get_json("/api/v1/contacts?group=Paging&limit=5").contains("next_after"));
 }
 
-TEST_F(api_contacts_test, import_reports_bad_rows_by_line_and_imports_the_good_ones) {
+TEST_P(api_contacts_on, import_reports_bad_rows_by_line_and_imports_the_good_ones) {
     start();
     // A BOM, CRLF, Arabic names, a quoted comma, a quoted line break (which moves the line count).
     const std::string csv =
@@ -463,7 +478,7 @@ TEST_F(api_contacts_test, import_reports_bad_rows_by_line_and_imports_the_good_o
     EXPECT_EQ(names("").size(), 3u);
 }
 
-TEST_F(api_contacts_test, an_import_never_opts_anyone_in) {
+TEST_P(api_contacts_on, an_import_never_opts_anyone_in) {
     start();
     inbound("m1", rania, "Hello");
     inbound("m2", rania, "STOP");
@@ -586,7 +601,7 @@ TEST_F(api_contacts_test, erasure_removes_every_row_and_keeps_an_opt_out) {
     EXPECT_EQ(get_json("/api/v1/contacts?urn=0781112233").at("contacts").at(0).at("stopped"), false);
 }
 
-TEST_F(api_contacts_test, an_erased_contact_who_opted_out_on_whatsapp_stays_out_by_sms) {
+TEST_P(api_contacts_on, an_erased_contact_who_opted_out_on_whatsapp_stays_out_by_sms) {
     start();
     inbound("w1", "whatsapp:962781112233", "STOP");
     const std::string uuid = uuid_of("whatsapp:962781112233");
@@ -636,6 +651,13 @@ TEST_F(api_contacts_test, flowgate_erase_takes_a_number_as_typed) {
     EXPECT_EQ(audit.at("target"), uuid);
     EXPECT_EQ(audit.at("who"), "flowgate erase (command line)");
 }
+
+INSTANTIATE_TEST_SUITE_P(backends,
+                         api_contacts_on,
+                         ::testing::Values(test::backend::sqlite, test::backend::postgres),
+                         [](const ::testing::TestParamInfo<test::backend>& info) {
+                             return test::backend_name(info.param);
+                         });
 
 }  // namespace
 }  // namespace flowgate::gateway

@@ -11,6 +11,7 @@
 #include "gateway/sqlite.hpp"
 #include "tests/support/api.hpp"
 #include "tests/support/http.hpp"
+#include "tests/support/postgres.hpp"
 #include "tests/support/process.hpp"
 
 namespace flowgate::gateway {
@@ -87,11 +88,19 @@ std::string guarded(const std::string& v) {
 
 class api_results_test : public ::testing::Test {
    protected:
+    // The store's backend: SQLite here (a test that changes its file); both in api_results_on.
+    virtual test::backend kind() const { return test::backend::sqlite; }
+
     void SetUp() override {
+        std::string why_not;
+        const std::string where = test::new_database(kind(), dir.file("flowgate.db"), why_not);
+        if (where.empty()) {
+            GTEST_SKIP() << why_not;
+        }
         dir.write("survey.json", survey_flow);
         const json cfg = {
             {"server", {{"listen", "127.0.0.1:0"}}},
-            {"store", {{"sqlite", dir.file("flowgate.db")}}},
+            {"store", {{test::backend_name(kind()), where}}},
             {"data_key", "none"},
             {"languages", {"ar", "en", "fr", "ha"}},
             {"channels", {{{"id", "local"}, {"type", "external"}, {"send_url", provider.url("/send")}}}},
@@ -144,7 +153,13 @@ class api_results_test : public ::testing::Test {
 const std::vector<std::string> phones = {"+962791111111", "+962792222222", "+962793333333", "+962794444444"};
 const std::vector<std::string> phone_digits = {"791111111", "792222222", "793333333", "794444444"};
 
-TEST_F(api_results_test, survey_results_as_json_and_csv_and_the_summary_with_each_role) {
+// The tests that go through the API alone run on PostgreSQL too.
+class api_results_on : public api_results_test, public ::testing::WithParamInterface<test::backend> {
+   protected:
+    test::backend kind() const override { return GetParam(); }
+};
+
+TEST_P(api_results_on, survey_results_as_json_and_csv_and_the_summary_with_each_role) {
     server = std::make_unique<test::server_process>(dir.file("config.json"));
     // Two contacts finish; one is still at the second question; one starts again, which interrupts
     // the first run.
@@ -350,7 +365,7 @@ TEST_F(api_results_test, survey_results_as_json_and_csv_and_the_summary_with_eac
     }
 }
 
-TEST_F(api_results_test, a_rapidpro_flow_by_its_uuid_or_its_name) {
+TEST_P(api_results_on, a_rapidpro_flow_by_its_uuid_or_its_name) {
     server = std::make_unique<test::server_process>(dir.file("config.json"));
     say(phones[0], "CONSENT");
     say(phones[0], "نعم");
@@ -417,6 +432,13 @@ TEST_F(api_results_test, an_identified_export_that_cannot_be_audited_gives_no_da
     EXPECT_NE(res.body.find(phones[0]), std::string::npos);
     EXPECT_EQ(get_json("/api/v1/audit", "admin").at("entries").size(), 1u);
 }
+
+INSTANTIATE_TEST_SUITE_P(backends,
+                         api_results_on,
+                         ::testing::Values(test::backend::sqlite, test::backend::postgres),
+                         [](const ::testing::TestParamInfo<test::backend>& info) {
+                             return test::backend_name(info.param);
+                         });
 
 }  // namespace
 }  // namespace flowgate::gateway

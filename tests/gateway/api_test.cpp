@@ -15,6 +15,7 @@
 
 #include "tests/support/api.hpp"
 #include "tests/support/http.hpp"
+#include "tests/support/postgres.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/sample_flows.hpp"
 
@@ -23,16 +24,22 @@ namespace {
 
 using json = nlohmann::json;
 
-class api_test : public ::testing::Test {
+// On SQLite and on PostgreSQL: the same server, the same answers.
+class api_test : public ::testing::TestWithParam<test::backend> {
    protected:
     void SetUp() override {
+        std::string why_not;
+        const std::string where = test::new_database(GetParam(), dir.file("flowgate.db"), why_not);
+        if (where.empty()) {
+            GTEST_SKIP() << why_not;
+        }
         dir.write("signup.json", test::signup_flow);
         dir.write("book.json", R"({"id": "book", "language": "en", "nodes": [
           {"id": "choose", "workshop": "choose", "ask": "Which workshop?", "next": "register", "other": "choose"},
           {"id": "register", "workshop": "register"}]})");
         const json cfg = {
             {"server", {{"listen", "127.0.0.1:0"}}},
-            {"store", {{"sqlite", dir.file("flowgate.db")}}},
+            {"store", {{test::backend_name(GetParam()), where}}},
             {"data_key", "none"},
             {"timezone", "Asia/Amman"},
             {"channels", {{{"id", "local"}, {"type", "external"}, {"send_url", "http://127.0.0.1:9/send"}}}},
@@ -62,7 +69,7 @@ class api_test : public ::testing::Test {
     std::map<std::string, std::string> tokens;
 };
 
-TEST_F(api_test, every_route_with_every_role) {
+TEST_P(api_test, every_route_with_every_role) {
     test::server_process server(dir.file("config.json"));
     struct call {
         std::string path;
@@ -147,7 +154,7 @@ TEST_F(api_test, every_route_with_every_role) {
     }
 }
 
-TEST_F(api_test, staff_add_and_change_workshops) {
+TEST_P(api_test, staff_add_and_change_workshops) {
     test::server_process server(dir.file("config.json"));
     const auto send = [&](const std::string& method,
                           const std::string& path,
@@ -242,7 +249,7 @@ TEST_F(api_test, staff_add_and_change_workshops) {
 // Every route the document lists is served: without a token it asks for one, and with a token
 // below its role it refuses — so no documented route is missing from the dispatcher, and none is
 // open by mistake.
-TEST_F(api_test, every_documented_route_is_served_and_guarded_by_its_role) {
+TEST_P(api_test, every_documented_route_is_served_and_guarded_by_its_role) {
     test::server_process server(dir.file("config.json"));
     int checked = 0;
     for (const auto& [path, methods] : admin_api::openapi().at("paths").items()) {
@@ -281,7 +288,7 @@ TEST_F(api_test, every_documented_route_is_served_and_guarded_by_its_role) {
     EXPECT_GE(checked, 8);
 }
 
-TEST_F(api_test, staff_mark_attendance_and_cancel_registrations_and_each_is_audited) {
+TEST_P(api_test, staff_mark_attendance_and_cancel_registrations_and_each_is_audited) {
     test::server_process server(dir.file("config.json"));
     for (const auto& [id, from] : {std::pair{"m1", "+962791234567"}, std::pair{"m3", "+962791234568"}}) {
         for (const auto& text : {"BOOK", "1"}) {
@@ -399,7 +406,7 @@ TEST_F(api_test, staff_mark_attendance_and_cancel_registrations_and_each_is_audi
               "/limit: must be a whole number from 1 to 1000");
 }
 
-TEST_F(api_test, admins_make_list_and_revoke_tokens) {
+TEST_P(api_test, admins_make_list_and_revoke_tokens) {
     test::server_process server(dir.file("config.json"));
     const auto send = [&](const std::string& method, const std::string& path, const std::string& body) {
         return test::request(
@@ -484,6 +491,13 @@ TEST(api, bad_token_create_arguments_are_refused) {
     EXPECT_EQ(out.exit_code, 2);
     EXPECT_NE(out.output.find("--role admin|staff|viewer"), std::string::npos) << out.output;
 }
+
+INSTANTIATE_TEST_SUITE_P(backends,
+                         api_test,
+                         ::testing::Values(test::backend::sqlite, test::backend::postgres),
+                         [](const ::testing::TestParamInfo<test::backend>& info) {
+                             return test::backend_name(info.param);
+                         });
 
 }  // namespace
 }  // namespace flowgate::gateway

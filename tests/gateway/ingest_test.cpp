@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include "flows/rapidpro.hpp"
 #include "gateway/sqlite_store.hpp"
 #include "gateway/writer.hpp"
+#include "tests/support/postgres.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/sample_flows.hpp"
 #include "tests/support/sealed.hpp"
@@ -61,10 +63,16 @@ struct timed_step {
     std::vector<std::string> replies;
 };
 
+// On SQLite (the file ingest.db) or on a fresh PostgreSQL database.
 struct fixture {
+    explicit fixture(test::backend b = test::backend::sqlite) : kind(b) {}
     test::temp_dir dir;
+    test::backend kind;
+    std::string skip;  // set when no PostgreSQL can run here
+    std::string where = test::new_database(kind, dir.file("ingest.db"), skip);
+    std::unique_ptr<gateway::store> owned = test::open_store(kind, where);
+    gateway::store& store = *owned;
     config::config cfg = make_config();
-    sqlite_store store{dir.file("ingest.db")};
     flows::engine engine{*cfg.flows, cfg.triggers, {{"en", "ar"}}};
     ingest in{cfg, engine};
 
@@ -94,6 +102,8 @@ struct fixture {
             EXPECT_EQ(outbox(), s.replies);
         }
     }
+    // The first row of a query on the store's database.
+    std::vector<std::string> row(const std::string& sql) { return test::first_row(kind, where, sql); }
     std::vector<std::string> outbox() {
         auto tx = store.begin_write();
         std::vector<std::string> texts;
@@ -113,6 +123,19 @@ struct fixture {
     }
 };
 
+// The ingest tests that need only the store interface run on both backends.
+class ingest_on : public ::testing::TestWithParam<test::backend> {
+   protected:
+    void SetUp() override {
+        if (GetParam() == test::backend::postgres) {
+            std::string why_not;
+            if (!test::shared_postgres(why_not)) {
+                GTEST_SKIP() << why_not;
+            }
+        }
+    }
+};
+
 struct step {
     std::string id;
     std::string text;
@@ -120,7 +143,7 @@ struct step {
     std::vector<std::string> replies;
 };
 
-TEST(ingest, transcript_through_the_store) {
+TEST_P(ingest_on, transcript_through_the_store) {
     const std::vector<std::pair<const char*, std::vector<step>>> cases = {
         {"sign-up with a word",
          {{"m1", "JOIN", false, {"Welcome", "Which city? 1 Amman 2 Irbid"}},
@@ -140,7 +163,7 @@ TEST(ingest, transcript_through_the_store) {
     };
     for (const auto& [label, steps] : cases) {
         SCOPED_TRACE(label);
-        fixture f;
+        fixture f(GetParam());
         for (const auto& s : steps) {
             SCOPED_TRACE(s.id + " " + s.text);
             const auto out = f.receive(s.id, "tel:+962791234567", s.text);
@@ -169,8 +192,8 @@ TEST(ingest, results_and_runs_are_stored) {
     EXPECT_FALSE(q.step());
 }
 
-TEST(ingest, stopped_contact_gets_no_flow_step) {
-    fixture f;
+TEST_P(ingest_on, stopped_contact_gets_no_flow_step) {
+    fixture f(GetParam());
     {
         auto tx = f.store.begin_write();
         f.in.apply(*tx,
@@ -194,7 +217,7 @@ struct keyword_step {
     bool read = true;
 };
 
-TEST(ingest, standing_keywords_stop_start_and_help) {
+TEST_P(ingest_on, standing_keywords_stop_start_and_help) {
     const std::string stop_en = flows::default_stop_reply().at("en");
     const std::string stop_ar = flows::default_stop_reply().at("ar");
     const std::string start_en = flows::default_start_reply().at("en");
@@ -223,7 +246,7 @@ TEST(ingest, standing_keywords_stop_start_and_help) {
     };
     for (const auto& [label, steps] : cases) {
         SCOPED_TRACE(label);
-        fixture f;
+        fixture f(GetParam());
         int n = 0;
         for (const auto& s : steps) {
             SCOPED_TRACE(s.text);
@@ -236,8 +259,8 @@ TEST(ingest, standing_keywords_stop_start_and_help) {
     }
 }
 
-TEST(ingest, nothing_queued_reaches_a_contact_who_opted_out) {
-    fixture f;
+TEST_P(ingest_on, nothing_queued_reaches_a_contact_who_opted_out) {
+    fixture f(GetParam());
     f.receive("m1", "ext:p1", "JOIN");  // two replies queued, none sent yet
     {
         // A provider's opt-out signal (not a message) must stop them too.
@@ -280,8 +303,8 @@ const char* nested_export = R"({"version": "13", "flows": [
                 "default_category_uuid": "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e14"},
      "exits": [{"uuid": "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e15"}]}]}]})";
 
-TEST(ingest, stop_inside_a_subflow_ends_every_run_of_the_conversation) {
-    fixture f;
+TEST_P(ingest_on, stop_inside_a_subflow_ends_every_run_of_the_conversation) {
+    fixture f(GetParam());
     auto loaded = flows::load_rapidpro_export(nlohmann::json::parse(nested_export), {"en", "ar"});
     ASSERT_TRUE(loaded.problems.empty()) << loaded.problems[0].pointer << ": " << loaded.problems[0].message;
     for (auto& fl : loaded.flows) {
@@ -298,21 +321,20 @@ TEST(ingest, stop_inside_a_subflow_ends_every_run_of_the_conversation) {
     receive("m1", "NEST");
     EXPECT_EQ(f.outbox(), std::vector<std::string>{"May we write to you?"});
     receive("m2", "STOP");
-    sqlite::connection db(f.dir.file("ingest.db"));
-    sqlite::statement q(db, "SELECT flow_id, status FROM runs ORDER BY id");
     std::vector<std::string> runs;
-    while (q.step()) {
-        runs.push_back(q.column_text(0) + " " + q.column_text(1));
+    for (const auto* flow :
+         {"8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e01", "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e11"}) {
+        for (const auto& run : f.store.list_flow_runs(flow, false)) {
+            runs.push_back(flow + (" " + run.status));
+        }
     }
     EXPECT_EQ(runs,
               (std::vector<std::string>{"8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e01 interrupted",
                                         "8b1e4a52-7c1f-4d0e-9a3e-1f2b3c4d5e11 interrupted"}));
-    sqlite::statement sessions(db, "SELECT count(*) FROM sessions");
-    ASSERT_TRUE(sessions.step());
-    EXPECT_EQ(sessions.column_int64(0), 0);
+    EXPECT_EQ(f.row("SELECT count(*) FROM sessions"), std::vector<std::string>{"0"});
 }
 
-TEST(ingest, waits_time_out_and_runs_expire) {
+TEST_P(ingest_on, waits_time_out_and_runs_expire) {
     using std::chrono::hours;
     using std::chrono::minutes;
     const std::vector<std::tuple<const char*, std::vector<timed_step>, const char*>> cases = {
@@ -342,15 +364,11 @@ TEST(ingest, waits_time_out_and_runs_expire) {
     };
     for (const auto& [label, steps, final_status] : cases) {
         SCOPED_TRACE(label);
-        fixture f;
+        fixture f(GetParam());
         f.play(steps);
-        sqlite::connection db(f.dir.file("ingest.db"));
-        sqlite::statement q(db, "SELECT status FROM runs");
-        ASSERT_TRUE(q.step());
-        EXPECT_EQ(q.column_text(0), final_status);
-        sqlite::statement sessions(db, "SELECT count(*) FROM sessions");
-        ASSERT_TRUE(sessions.step());
-        EXPECT_EQ(sessions.column_int64(0), 0) << "a finished run leaves no session behind";
+        EXPECT_EQ(f.row("SELECT status FROM runs"), std::vector<std::string>{final_status});
+        EXPECT_EQ(f.row("SELECT count(*) FROM sessions"), std::vector<std::string>{"0"})
+            << "a finished run leaves no session behind";
     }
 }
 
@@ -398,13 +416,17 @@ const char* const cancelled_flow = R"({"id": "cancelled", "language": "en", "nod
 
 struct workshop_fixture {
     test::temp_dir dir;
+    test::backend kind;
+    std::string skip;  // set when no PostgreSQL can run here
+    std::string where;
     config::config cfg;
-    std::unique_ptr<sqlite_store> store;
+    std::unique_ptr<gateway::store> store;
     std::unique_ptr<flows::engine> engine;
     std::unique_ptr<ingest> in;
     int n = 0;
 
-    workshop_fixture() {
+    explicit workshop_fixture(test::backend b = test::backend::sqlite)
+        : kind(b), where(test::new_database(b, dir.file("w.db"), skip)) {
         for (const char* text : {book_flow, remind_flow, soon_flow, place_flow, cancelled_flow}) {
             auto loaded = flows::load_flow(nlohmann::json::parse(text));
             EXPECT_TRUE(loaded.problems.empty())
@@ -427,7 +449,7 @@ struct workshop_fixture {
         in.reset();
         engine.reset();
         store.reset();
-        store = std::make_unique<sqlite_store>(dir.file("w.db"));
+        store = test::open_store(kind, where);
         engine = std::make_unique<flows::engine>(*cfg.flows, cfg.triggers, cfg.engine_environment());
         in = std::make_unique<ingest>(cfg, *engine);
         auto tx = store->begin_write();
@@ -470,25 +492,23 @@ struct workshop_fixture {
         tx->commit();
         return out;
     }
+    // Each registration as "A status", by the contact's number (read as staff read them).
     std::vector<std::string> registrations() {
-        sqlite::connection db(dir.file("w.db"));
-        test::add_reveal(db);
-        sqlite::statement q(
-            db,
-            "SELECT reveal(u.urn), r.status FROM registrations r JOIN contact_urns u ON u.contact_id = "
-            "r.contact_id ORDER BY 1");
         std::vector<std::string> out;
-        while (q.step()) {
-            out.push_back(q.column_text(0).substr(4) + " " + q.column_text(1));
+        for (const auto& r : store->list_registrations("amman").value_or(std::vector<registration_row>{})) {
+            const auto who = store->find_contact(r.contact_uuid);
+            out.push_back((who && !who->urns.empty() ? who->urns.front().substr(4) : "?") + " " +
+                          flows::to_string(r.status));
         }
+        std::sort(out.begin(), out.end());
         return out;
     }
 };
 
 using lines = std::vector<std::string>;
 
-TEST(ingest, a_freed_place_goes_to_the_waiting_list_and_reminders_follow_the_places) {
-    workshop_fixture f;
+TEST_P(ingest_on, a_freed_place_goes_to_the_waiting_list_and_reminders_follow_the_places) {
+    workshop_fixture f(GetParam());
     const auto at = workshop_fixture::at;
     EXPECT_EQ(f.say("a", "BOOK", at("2027-03-01T09:00")),
               lines{"a: Which workshop?\n1 Amman: Sun, 14 Mar 10:00"});
@@ -512,8 +532,8 @@ TEST(ingest, a_freed_place_goes_to_the_waiting_list_and_reminders_follow_the_pla
     EXPECT_EQ(f.tick(at("2027-03-20T00:00")), lines{});
 }
 
-TEST(ingest, staff_mark_attendance_and_cancel_places_and_the_contact_is_told) {
-    workshop_fixture f;
+TEST_P(ingest_on, staff_mark_attendance_and_cancel_places_and_the_contact_is_told) {
+    workshop_fixture f(GetParam());
     const auto at = workshop_fixture::at;
     for (const char* who : {"a", "b", "c"}) {
         f.say(who, "BOOK", at("2027-03-01T09:00"));
@@ -567,8 +587,8 @@ TEST(ingest, staff_mark_attendance_and_cancel_places_and_the_contact_is_told) {
               change_t::not_registered);
 }
 
-TEST(ingest, a_moved_workshop_moves_its_reminders_and_a_bigger_one_fills_from_the_waiting_list) {
-    workshop_fixture f;
+TEST_P(ingest_on, a_moved_workshop_moves_its_reminders_and_a_bigger_one_fills_from_the_waiting_list) {
+    workshop_fixture f(GetParam());
     const auto at = workshop_fixture::at;
     for (const char* who : {"a", "b", "c"}) {
         f.say(who, "BOOK", at("2027-03-01T09:00"));
@@ -685,10 +705,10 @@ TEST(ingest, a_text_longer_than_the_provider_takes_is_queued_in_parts) {
 
 // Telegram's /start (a new conversation) starts the new_conversation trigger's flow, answered at
 // once; not for a contact who opted out, and nothing without such a trigger.
-TEST(ingest, a_new_conversation_starts_its_trigger_flow) {
+TEST_P(ingest_on, a_new_conversation_starts_its_trigger_flow) {
     for (const bool with_trigger : {true, false}) {
         SCOPED_TRACE(with_trigger ? "with a new_conversation trigger" : "without one");
-        fixture f;
+        fixture f(GetParam());
         auto cfg = make_config();
         if (with_trigger) {
             cfg.triggers.push_back({{}, "signup", flows::keyword_trigger::match::new_conversation});
@@ -756,6 +776,13 @@ TEST(writer, group_commit_isolates_a_failing_job) {
     w.submit([](write_tx&) {}, [&late](write_status s) { late.set_value(s); });
     EXPECT_EQ(late.get_future().get(), write_status::unavailable);
 }
+
+INSTANTIATE_TEST_SUITE_P(backends,
+                         ingest_on,
+                         ::testing::Values(test::backend::sqlite, test::backend::postgres),
+                         [](const ::testing::TestParamInfo<test::backend>& info) {
+                             return test::backend_name(info.param);
+                         });
 
 }  // namespace
 }  // namespace flowgate::gateway

@@ -12,6 +12,7 @@
 #include "gateway/sqlite.hpp"
 #include "gateway/sqlite_store.hpp"
 #include "tests/support/http.hpp"
+#include "tests/support/postgres.hpp"
 #include "tests/support/process.hpp"
 
 namespace flowgate::gateway {
@@ -29,14 +30,6 @@ std::string file_bytes(const std::string& path) {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// The sealed bytes of one message's text, as stored.
-std::string stored_text(const std::string& path, std::int64_t id) {
-    sqlite::connection db(path, true);
-    sqlite::statement q(db, "SELECT text FROM messages WHERE id = ?1");
-    q.bind(1, id);
-    return q.step() ? q.column_blob(0) : std::string("(no row)");
-}
-
 std::int64_t count(const std::string& path, const std::string& sql) {
     sqlite::connection db(path, true);
     sqlite::statement q(db, sql);
@@ -49,7 +42,7 @@ struct campaign {
 };
 
 // A participant's history over forty days, written with the times it happened.
-campaign write_history(sqlite_store& s, std::int64_t base_ms = 0) {
+campaign write_history(store& s, std::int64_t base_ms = 0) {
     const auto t = [&](double d) { return from_millis(base_ms) + (on_day(d) - on_day(0)); };
     campaign c;
     auto tx = s.begin_write();
@@ -113,24 +106,46 @@ campaign write_history(sqlite_store& s, std::int64_t base_ms = 0) {
     return c;
 }
 
-TEST(retention, purges_settled_texts_and_finished_runs_before_the_cutoff_and_nothing_else) {
-    test::temp_dir dir;
-    const std::string path = dir.file("store.db");
-    sqlite_store s(path, data_key::from_config(key_hex));
-    const campaign c = write_history(s);
-    const std::string old_in_sealed = stored_text(path, c.old_in);
-    const std::string old_sent_sealed = stored_text(path, c.old_sent);
+using test::backend;
+
+// The purge on both backends (tests/support/postgres.hpp); on SQLite the file is scanned too.
+class retention_store : public ::testing::TestWithParam<backend> {
+   protected:
+    void SetUp() override {
+        where_ = test::new_database(GetParam(), dir_.file("store.db"), why_not_);
+        if (where_.empty()) {
+            GTEST_SKIP() << why_not_;
+        }
+    }
+    std::string raw(const std::string& sql) {
+        const auto row = test::first_row(GetParam(), where_, sql);
+        return row.empty() ? std::string("(no row)") : row[0];
+    }
+    std::string text_of(std::int64_t id) {
+        return raw("SELECT text FROM messages WHERE id = " + std::to_string(id));
+    }
+
+    test::temp_dir dir_;
+    std::string why_not_;
+    std::string where_;
+};
+
+TEST_P(retention_store, purges_settled_texts_and_finished_runs_before_the_cutoff_and_nothing_else) {
+    const auto s = test::open_store(GetParam(), where_, data_key::from_config(key_hex));
+    const campaign c = write_history(*s);
+    const std::string old_in_sealed = text_of(c.old_in);
+    const std::string old_sent_sealed = text_of(c.old_sent);
     ASSERT_GT(old_in_sealed.size(), 28u);
 
     purge_counts purged;
     {
-        auto tx = s.begin_write();
+        auto tx = s->begin_write();
         purged = tx->purge_before(on_day(40) - std::chrono::hours(24 * 30));  // day 10
         tx->commit();
     }
     EXPECT_EQ(purged.message_texts, 3u) << "the old inbound, sent and failed messages";
     EXPECT_EQ(purged.runs, 1u) << "the finished survey; the running signup stays";
-    ASSERT_TRUE(s.checkpoint());
+    ASSERT_TRUE(s->checkpoint());
 
     struct row_case {
         const char* label;
@@ -144,22 +159,21 @@ TEST(retention, purges_settled_texts_and_finished_runs_before_the_cutoff_and_not
                                                {"new inbound", c.new_in, false},
                                                {"new sent", c.new_sent, false}}) {
         SCOPED_TRACE(k.label);
-        EXPECT_EQ(count(path,
-                        "SELECT length(text) = 0 AND length(urn) = 0 FROM messages WHERE id = " +
-                            std::to_string(k.id)),
-                  k.purged ? 1 : 0);
+        EXPECT_EQ(raw("SELECT CASE WHEN length(text) = 0 AND length(urn) = 0 THEN 1 ELSE 0 END FROM messages "
+                      "WHERE id = " +
+                      std::to_string(k.id)),
+                  k.purged ? "1" : "0");
     }
-    EXPECT_EQ(count(path, "SELECT count(*) FROM messages"), 6) << "rows stay: counts, ids, dedup";
-    EXPECT_EQ(count(path, "SELECT count(*) FROM runs WHERE id = " + std::to_string(c.old_run)), 0);
-    EXPECT_EQ(count(path, "SELECT count(*) FROM results WHERE run_id = " + std::to_string(c.old_run)), 0);
-    EXPECT_EQ(count(path,
-                    "SELECT count(*) FROM runs WHERE id IN (" + std::to_string(c.active_run) + ", " +
-                        std::to_string(c.new_run) + ")"),
-              2);
-    EXPECT_EQ(count(path, "SELECT count(*) FROM results"), 1);
+    EXPECT_EQ(raw("SELECT count(*) FROM messages"), "6") << "rows stay: counts, ids, dedup";
+    EXPECT_EQ(raw("SELECT count(*) FROM runs WHERE id = " + std::to_string(c.old_run)), "0");
+    EXPECT_EQ(raw("SELECT count(*) FROM results WHERE run_id = " + std::to_string(c.old_run)), "0");
+    EXPECT_EQ(raw("SELECT count(*) FROM runs WHERE id IN (" + std::to_string(c.active_run) + ", " +
+                  std::to_string(c.new_run) + ")"),
+              "2");
+    EXPECT_EQ(raw("SELECT count(*) FROM results"), "1");
     {
         // The held message still goes out, with its text.
-        auto tx = s.begin_write();
+        auto tx = s->begin_write();
         const auto claimed = tx->claim_outbound(on_day(60), 10);
         ASSERT_EQ(claimed.size(), 1u);
         EXPECT_EQ(claimed[0].id, c.old_queued);
@@ -173,13 +187,21 @@ TEST(retention, purges_settled_texts_and_finished_runs_before_the_cutoff_and_not
             {"sms", "in-1", "tel:+962791234567", "retry", claimed[0].contact_id, on_day(41)}));
         tx->commit();
     }
+    if (GetParam() != backend::sqlite) {
+        return;
+    }
     // The purged ciphertexts are gone from the file and its log, not only unlinked from a row.
-    ASSERT_TRUE(s.checkpoint());
-    const std::string bytes = file_bytes(path) + file_bytes(path + "-wal");
+    ASSERT_TRUE(s->checkpoint());
+    const std::string bytes = file_bytes(where_) + file_bytes(where_ + "-wal");
     EXPECT_EQ(bytes.find(old_in_sealed), std::string::npos);
     EXPECT_EQ(bytes.find(old_sent_sealed), std::string::npos);
-    EXPECT_NE(bytes.find(stored_text(path, c.new_in)), std::string::npos) << "the scan can see a text";
+    EXPECT_NE(bytes.find(text_of(c.new_in)), std::string::npos) << "the scan can see a text";
 }
+
+INSTANTIATE_TEST_SUITE_P(backends,
+                         retention_store,
+                         ::testing::Values(backend::sqlite, backend::postgres),
+                         [](const auto& info) { return test::backend_name(info.param); });
 
 // The server purges at start and daily: a store with forty days of history, a 30-day retention.
 TEST(retention, the_server_purges_at_start_and_reports_it) {

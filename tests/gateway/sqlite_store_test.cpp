@@ -3,8 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <thread>
 
+#include "gateway/postgres_store.hpp"
+#include "gateway/pq.hpp"
 #include "gateway/sqlite.hpp"
+#include "gateway/writer.hpp"
+#include "tests/support/postgres.hpp"
 #include "tests/support/process.hpp"
 
 namespace flowgate::gateway {
@@ -12,36 +20,46 @@ namespace {
 
 timestamp at(std::int64_t ms) { return from_millis(ms); }
 
-class store_test : public ::testing::Test {
+using test::backend;
+
+// The store's behaviour, the same on both backends: each test runs on a fresh SQLite file and on a
+// fresh PostgreSQL database (tests/support/postgres.hpp).
+class store_test : public ::testing::TestWithParam<backend> {
    protected:
-    test::temp_dir dir;
-    std::string path = dir.file("store.db");
+    void SetUp() override {
+        if (GetParam() == backend::postgres) {
+            std::string why_not;
+            server_ = test::shared_postgres(why_not);
+            if (!server_) {
+                GTEST_SKIP() << why_not;
+            }
+        }
+    }
+
+    // A store on a new, empty database.
+    std::unique_ptr<store> open(const data_key& key = data_key::throwaway()) {
+        std::string why_not;
+        where_ =
+            test::new_database(GetParam(), dir_.file("store" + std::to_string(++files_) + ".db"), why_not);
+        return open_again(key);
+    }
+    // A store on the database open() made last.
+    std::unique_ptr<store> open_again(const data_key& key = data_key::throwaway()) {
+        return test::open_store(GetParam(), where_, key);
+    }
+    // The first row of a query on that database, each column as its bytes (numbers in decimal).
+    std::vector<std::string> raw(const std::string& sql) { return test::first_row(GetParam(), where_, sql); }
+
+   private:
+    test::temp_dir dir_;
+    int files_ = 0;
+    std::string where_;
+    test::postgres_server* server_ = nullptr;
 };
 
-TEST_F(store_test, migrates_and_asserts_durability_settings) {
-    { sqlite_store s(path); }
-    sqlite::connection db(path);
-    sqlite::statement v(db, "PRAGMA user_version");
-    ASSERT_TRUE(v.step());
-    EXPECT_EQ(v.column_int64(0), sqlite_store::schema_version());
-    sqlite::statement mode(db, "PRAGMA journal_mode");
-    ASSERT_TRUE(mode.step());
-    EXPECT_EQ(mode.column_text(0), "wal");
-    // Reopening an up-to-date database is a no-op.
-    EXPECT_NO_THROW(sqlite_store{path});
-}
-
-TEST_F(store_test, refuses_a_database_from_a_newer_flowgate) {
-    { sqlite_store s(path); }
-    {
-        sqlite::connection db(path);
-        db.exec("PRAGMA user_version = 999");
-    }
-    EXPECT_THROW(sqlite_store{path}, std::runtime_error);
-}
-
-TEST_F(store_test, inbound_is_deduplicated_per_channel) {
-    sqlite_store s(path);
+TEST_P(store_test, inbound_is_deduplicated_per_channel) {
+    auto owned = open();
+    store& s = *owned;
     auto tx = s.begin_write();
     const auto c = tx->upsert_contact("tel:+962791234567", "local", at(1));
     EXPECT_EQ(tx->upsert_contact("tel:+962791234567", "local", at(2)).id, c.id);
@@ -68,8 +86,9 @@ TEST_F(store_test, inbound_is_deduplicated_per_channel) {
     EXPECT_EQ(s.count_messages().inbound, 3);
 }
 
-TEST_F(store_test, outbox_claims_retries_and_settles) {
-    sqlite_store s(path);
+TEST_P(store_test, outbox_claims_retries_and_settles) {
+    auto owned = open();
+    store& s = *owned;
     auto tx = s.begin_write();
     const auto c = tx->upsert_contact("ext:a", "local", at(0));
     const auto id =
@@ -92,8 +111,9 @@ TEST_F(store_test, outbox_claims_retries_and_settles) {
     EXPECT_EQ(counts.outbound_by_state.at("sent"), 1);
 }
 
-TEST_F(store_test, claims_respect_the_limit_and_each_contacts_order) {
-    sqlite_store s(path);
+TEST_P(store_test, claims_respect_the_limit_and_each_contacts_order) {
+    auto owned = open();
+    store& s = *owned;
     auto tx = s.begin_write();
     std::vector<std::int64_t> contacts;
     std::vector<std::int64_t> first;
@@ -129,8 +149,9 @@ TEST_F(store_test, claims_respect_the_limit_and_each_contacts_order) {
     tx->commit();
 }
 
-TEST_F(store_test, answers_go_before_a_broadcast_already_queued) {
-    sqlite_store s(path);
+TEST_P(store_test, answers_go_before_a_broadcast_already_queued) {
+    auto owned = open();
+    store& s = *owned;
     auto tx = s.begin_write();
     broadcast_record b;
     b.uuid = "b-1";
@@ -168,8 +189,9 @@ struct status_case {
     msg_state final_state;
 };
 
-TEST_F(store_test, a_report_that_beats_the_send_record_is_applied_when_it_lands) {
-    sqlite_store s(path);
+TEST_P(store_test, a_report_that_beats_the_send_record_is_applied_when_it_lands) {
+    auto owned = open();
+    store& s = *owned;
     auto tx = s.begin_write();
     const auto c = tx->upsert_contact("ext:a", "local", at(0));
     const auto id = tx->enqueue_outbound({"local", c.id, "ext:a", "hi", "GSM-7", 1, std::nullopt, at(0)});
@@ -184,7 +206,7 @@ TEST_F(store_test, a_report_that_beats_the_send_record_is_applied_when_it_lands)
     EXPECT_EQ(counts.outbound_by_state.at("delivered"), 1);
 }
 
-TEST_F(store_test, status_callbacks_never_move_backwards) {
+TEST_P(store_test, status_callbacks_never_move_backwards) {
     const std::vector<status_case> cases = {
         {"delivered", {msg_state::delivered}, msg_state::delivered},
         {"sent after delivered is ignored", {msg_state::delivered, msg_state::sent}, msg_state::delivered},
@@ -196,8 +218,8 @@ TEST_F(store_test, status_callbacks_never_move_backwards) {
     };
     for (const auto& k : cases) {
         SCOPED_TRACE(k.label);
-        test::temp_dir d;
-        sqlite_store s(d.file("s.db"));
+        auto owned = open();
+        store& s = *owned;
         auto tx = s.begin_write();
         const auto c = tx->upsert_contact("ext:a", "local", at(0));
         tx->enqueue_outbound({"local", c.id, "ext:a", "hi", "GSM-7", 1, std::nullopt, at(0)});
@@ -214,8 +236,9 @@ TEST_F(store_test, status_callbacks_never_move_backwards) {
     }
 }
 
-TEST_F(store_test, one_number_on_sms_and_whatsapp_is_one_contact) {
-    sqlite_store s(path);
+TEST_P(store_test, one_number_on_sms_and_whatsapp_is_one_contact) {
+    auto owned = open();
+    store& s = *owned;
     auto tx = s.begin_write();
     const auto sms = tx->upsert_contact("tel:+962791234567", "sms", at(0));
     const auto wa = tx->upsert_contact("whatsapp:962791234567", "wa", at(1));
@@ -229,26 +252,9 @@ TEST_F(store_test, one_number_on_sms_and_whatsapp_is_one_contact) {
     tx->commit();
 }
 
-TEST_F(store_test, a_failure_report_keeps_the_provider_error_code) {
-    sqlite_store s(path);
-    {
-        auto tx = s.begin_write();
-        const auto c = tx->upsert_contact("ext:a", "local", at(0));
-        tx->enqueue_outbound({"local", c.id, "ext:a", "hi", "GSM-7", 1, std::nullopt, at(0)});
-        const auto m = tx->claim_outbound(at(0), 1).at(0);
-        tx->mark_sent(m.id, "prov-1", at(1));
-        EXPECT_TRUE(tx->apply_status("local", "prov-1", msg_state::failed, at(2), "30003"));
-        tx->commit();
-    }
-    sqlite::connection db(path);
-    sqlite::statement q(db, "SELECT state, error FROM messages WHERE direction = 'out'");
-    ASSERT_TRUE(q.step());
-    EXPECT_EQ(q.column_text(0), "failed");
-    EXPECT_EQ(q.column_text(1), "30003");
-}
-
-TEST_F(store_test, interrupted_sends_become_unknown) {
-    sqlite_store s(path);
+TEST_P(store_test, interrupted_sends_become_unknown) {
+    auto owned = open();
+    store& s = *owned;
     auto tx = s.begin_write();
     const auto c = tx->upsert_contact("ext:a", "local", at(0));
     tx->enqueue_outbound({"local", c.id, "ext:a", "a", "GSM-7", 1, std::nullopt, at(0)});
@@ -261,8 +267,9 @@ TEST_F(store_test, interrupted_sends_become_unknown) {
     EXPECT_EQ(counts.outbound_by_state.at("queued"), 1);
 }
 
-TEST_F(store_test, sessions_and_results_round_trip) {
-    sqlite_store s(path);
+TEST_P(store_test, sessions_and_results_round_trip) {
+    auto owned = open();
+    store& s = *owned;
     auto tx = s.begin_write();
     const auto c = tx->upsert_contact("ext:a", "local", at(0));
     EXPECT_FALSE(tx->load_session(c.id));
@@ -294,8 +301,9 @@ TEST_F(store_test, sessions_and_results_round_trip) {
     tx->commit();
 }
 
-TEST_F(store_test, contact_fields_and_groups) {
-    sqlite_store s(path);
+TEST_P(store_test, contact_fields_and_groups) {
+    auto owned = open();
+    store& s = *owned;
     auto tx = s.begin_write();
     const auto c = tx->upsert_contact("tel:+962791234567", "local", at(0));
     tx->set_contact_field(c.id, "age", "31");
@@ -320,8 +328,9 @@ TEST_F(store_test, contact_fields_and_groups) {
     tx->commit();
 }
 
-TEST_F(store_test, uncommitted_transaction_rolls_back) {
-    sqlite_store s(path);
+TEST_P(store_test, uncommitted_transaction_rolls_back) {
+    auto owned = open();
+    store& s = *owned;
     {
         auto tx = s.begin_write();
         const auto c = tx->upsert_contact("ext:a", "local", at(0));
@@ -330,8 +339,9 @@ TEST_F(store_test, uncommitted_transaction_rolls_back) {
     EXPECT_EQ(s.count_messages().inbound, 0);
 }
 
-TEST_F(store_test, savepoint_rolls_back_one_event_only) {
-    sqlite_store s(path);
+TEST_P(store_test, savepoint_rolls_back_one_event_only) {
+    auto owned = open();
+    store& s = *owned;
     auto tx = s.begin_write();
     const auto c = tx->upsert_contact("ext:a", "local", at(0));
     tx->savepoint();
@@ -342,6 +352,366 @@ TEST_F(store_test, savepoint_rolls_back_one_event_only) {
     tx->rollback_to();
     tx->commit();
     EXPECT_EQ(s.count_messages().inbound, 1);
+}
+TEST_P(store_test, a_failure_report_keeps_the_provider_error_code) {
+    {
+        auto owned = open();
+        store& s = *owned;
+        auto tx = s.begin_write();
+        const auto c = tx->upsert_contact("ext:a", "local", at(0));
+        tx->enqueue_outbound({"local", c.id, "ext:a", "hi", "GSM-7", 1, std::nullopt, at(0)});
+        const auto m = tx->claim_outbound(at(0), 1).at(0);
+        tx->mark_sent(m.id, "prov-1", at(1));
+        EXPECT_TRUE(tx->apply_status("local", "prov-1", msg_state::failed, at(2), "30003"));
+        tx->commit();
+    }
+    EXPECT_EQ(raw("SELECT state, error FROM messages WHERE direction = 'out'"),
+              (std::vector<std::string>{"failed", "30003"}));
+}
+
+TEST_P(store_test, urns_and_texts_are_sealed_and_found_by_keyed_hash) {
+    const auto key = data_key::from_hex(std::string(64, 'a'));
+    {
+        auto owned = open(key);
+        auto tx = owned->begin_write();
+        const auto c = tx->upsert_contact("tel:+962791234567", "sms", at(0));
+        tx->insert_inbound({"sms", "m1", "tel:+962791234567", "my secret answer", c.id, at(1)});
+        tx->commit();
+    }
+    const auto stored = raw("SELECT urn_hash, urn FROM contact_urns");
+    ASSERT_EQ(stored.size(), 2u);
+    EXPECT_EQ(stored[0], key.lookup("tel:+962791234567")) << "the keyed hash, not the number";
+    EXPECT_EQ(stored[1].find("962791234567"), std::string::npos) << "no plain number in the sealed column";
+    EXPECT_EQ(key.open(stored[1], sealed_column::contact_urn), "tel:+962791234567");
+    const auto text = raw("SELECT text FROM messages");
+    ASSERT_EQ(text.size(), 1u);
+    EXPECT_EQ(text[0].find("secret"), std::string::npos);
+    EXPECT_EQ(key.open(text[0], sealed_column::message_text), "my secret answer");
+    auto again = open_again(key);
+    auto tx = again->begin_write();
+    EXPECT_TRUE(tx->find_contact("tel:+962791234567")) << "found again under the same key";
+    EXPECT_TRUE(tx->find_contact("whatsapp:962791234567")) << "and under the other scheme";
+}
+
+TEST_P(store_test, refuses_a_database_written_under_another_key) {
+    { auto first = open(data_key::from_hex(std::string(64, 'a'))); }
+    EXPECT_THROW(open_again(data_key::from_hex(std::string(64, 'b'))), std::runtime_error);
+    EXPECT_THROW(open_again(data_key::throwaway()), std::runtime_error);
+}
+
+INSTANTIATE_TEST_SUITE_P(backends,
+                         store_test,
+                         ::testing::Values(backend::sqlite, backend::postgres),
+                         [](const ::testing::TestParamInfo<backend>& info) {
+                             return test::backend_name(info.param);
+                         });
+
+// PostgreSQL alone: several instances on one database (docs/architecture.md, "Several instances").
+class postgres_instances_test : public ::testing::Test {
+   protected:
+    void SetUp() override {
+        std::string why_not;
+        auto* server = test::shared_postgres(why_not);
+        if (!server) {
+            GTEST_SKIP() << why_not;
+        }
+        url = server->create_database();
+    }
+    std::string url;
+};
+
+TEST_F(postgres_instances_test, instances_starting_together_migrate_once) {
+    std::vector<std::unique_ptr<postgres_store>> stores(4);
+    std::vector<std::thread> starting;
+    for (auto& s : stores) {
+        starting.emplace_back([&] { s = std::make_unique<postgres_store>(url); });
+    }
+    for (auto& t : starting) {
+        t.join();
+    }
+    for (const auto& s : stores) {
+        ASSERT_TRUE(s);
+    }
+    pq::connection db(url);
+    const auto v = db.q("SELECT count(*), max(version) FROM schema_migrations");
+    EXPECT_EQ(v.int64(0, 0), postgres_store::schema_version());
+    EXPECT_EQ(v.int64(0, 1), postgres_store::schema_version());
+    EXPECT_NE(stores[0]->instance_id(), stores[1]->instance_id());
+}
+
+TEST_F(postgres_instances_test, refuses_a_database_from_a_newer_flowgate) {
+    { postgres_store s(url); }
+    {
+        pq::connection db(url);
+        db.exec("INSERT INTO schema_migrations (version) VALUES (999)");
+    }
+    EXPECT_THROW(postgres_store{url}, std::runtime_error);
+}
+
+TEST_F(postgres_instances_test, two_instances_never_claim_one_message) {
+    postgres_store a(url);
+    postgres_store b(url);
+    {
+        auto tx = a.begin_write();
+        for (int i = 0; i < 4; ++i) {
+            const std::string urn = "ext:" + std::to_string(i);
+            const auto c = tx->upsert_contact(urn, "local", at(0));
+            tx->enqueue_outbound({"local", c.id, urn, "hi", "GSM-7", 1, std::nullopt, at(0)});
+        }
+        tx->commit();
+    }
+    // Both claim at once, each in its own open transaction: the rows one holds, the other skips.
+    auto ta = a.begin_write();
+    auto tb = b.begin_write();
+    const auto first = ta->claim_outbound(at(1), 3);
+    const auto second = tb->claim_outbound(at(1), 3);
+    ta->commit();
+    tb->commit();
+    EXPECT_EQ(first.size(), 3u);
+    ASSERT_EQ(second.size(), 1u);
+    for (const auto& m : first) {
+        EXPECT_NE(m.id, second[0].id);
+    }
+}
+
+TEST_F(postgres_instances_test, startup_recovery_spares_a_live_instances_sends) {
+    auto a = std::make_unique<postgres_store>(url);
+    postgres_store b(url);
+    {
+        auto tx = a->begin_write();
+        const auto c = tx->upsert_contact("ext:a", "local", at(0));
+        tx->enqueue_outbound({"local", c.id, "ext:a", "hi", "GSM-7", 1, std::nullopt, at(0)});
+        ASSERT_EQ(tx->claim_outbound(at(0), 1).size(), 1u);
+        tx->commit();
+    }
+    {
+        auto tx = b.begin_write();
+        EXPECT_EQ(tx->mark_interrupted_sends_unknown(at(1)), 0u) << "instance a is alive and sending it";
+        tx->commit();
+    }
+    const std::int64_t a_id = a->instance_id();
+    a.reset();  // a dies: its connection, and its lock, go
+    {
+        // Its server process lets the lock go a moment later: taking it is that event.
+        pq::connection admin(url);
+        const std::int64_t lock_class = postgres_store::instance_lock_class;
+        admin.q("SELECT pg_advisory_lock($1::integer, $2::integer)", lock_class, a_id);
+        admin.q("SELECT pg_advisory_unlock($1::integer, $2::integer)", lock_class, a_id);
+    }
+    {
+        auto tx = b.begin_write();
+        EXPECT_EQ(tx->mark_interrupted_sends_unknown(at(2)), 1u);
+        tx->commit();
+    }
+    EXPECT_EQ(b.count_messages().outbound_by_state.at("unknown"), 1);
+}
+
+TEST_F(postgres_instances_test, a_later_job_does_not_wait_for_a_contact_another_instance_holds) {
+    postgres_store a(url);
+    postgres_store b(url);
+    std::int64_t x = 0;
+    {
+        auto tx = a.begin_write();
+        x = tx->upsert_contact("ext:x", "local", at(0)).id;
+        tx->upsert_contact("ext:y", "local", at(0));
+        tx->commit();
+    }
+    auto ta = a.begin_write();
+    ta->savepoint();
+    ta->upsert_contact("ext:x", "local", at(1));  // a holds x until it commits
+    ta->release();
+    auto tb = b.begin_write();
+    tb->savepoint();
+    tb->upsert_contact("ext:y", "local", at(1));  // b's first job
+    tb->release();
+    tb->savepoint();
+    try {
+        tb->upsert_contact("ext:x", "local", at(1));
+        ADD_FAILURE() << "b's second job took a contact a holds";
+    } catch (const pq::error& e) {
+        EXPECT_TRUE(e.is_lock_conflict()) << e.what();
+    }
+    tb->rollback_to();
+    tb->commit();  // what b's first job did stands
+    ta->commit();
+    // Once a has committed, the job runs (first in b's next transaction, as the writer runs it).
+    auto again = b.begin_write();
+    again->savepoint();
+    EXPECT_EQ(again->upsert_contact("ext:x", "local", at(2)).id, x);
+    again->release();
+    again->commit();
+}
+
+TEST_F(postgres_instances_test, the_writer_defers_a_job_blocked_by_another_instance_and_keeps_the_order) {
+    postgres_store a(url);
+    postgres_store b(url);
+    std::int64_t x = 0;
+    {
+        auto tx = a.begin_write();
+        x = tx->upsert_contact("ext:x", "local", at(0)).id;
+        tx->commit();
+    }
+    auto held = a.begin_write();
+    held->upsert_contact("ext:x", "local", at(1));  // instance a holds contact x until it commits
+
+    metrics m;
+    writer w(b, m);
+    w.start();
+    // A first batch holds the writer until both jobs below are queued: they then share a batch.
+    std::promise<void> queued;
+    std::promise<write_status> first_done;
+    w.submit([f = queued.get_future().share()](write_tx&) { f.wait(); },
+             [&](write_status s) { first_done.set_value(s); });
+    std::vector<std::string> order;
+    std::mutex order_mutex;
+    std::promise<write_status> y_done;
+    std::promise<write_status> x_done;
+    auto y_committed = y_done.get_future();
+    auto x_committed = x_done.get_future();
+    std::atomic<int> x_runs{0};
+    w.submit(
+        [&](write_tx& tx) {
+            tx.upsert_contact("ext:y", "local", at(2));
+            std::lock_guard lock(order_mutex);
+            order.push_back("y");
+        },
+        [&](write_status s) { y_done.set_value(s); });
+    w.submit(
+        [&](write_tx& tx) {
+            ++x_runs;
+            EXPECT_EQ(tx.upsert_contact("ext:x", "local", at(2)).id, x);
+            tx.insert_inbound({"local", "mx", "ext:x", "hi", x, at(2)});
+            std::lock_guard lock(order_mutex);
+            order.push_back("x");
+        },
+        [&](write_status s) { x_done.set_value(s); });
+    queued.set_value();
+    EXPECT_EQ(first_done.get_future().get(), write_status::committed);
+    // y commits without waiting for instance a; x went back to the queue, and waits for a there.
+    EXPECT_EQ(y_committed.get(), write_status::committed);
+    held->commit();
+    EXPECT_EQ(x_committed.get(), write_status::committed);
+    w.stop();
+    EXPECT_EQ(x_runs.load(), 2) << "x ran again, first in a transaction of its own";
+    EXPECT_EQ(order, (std::vector<std::string>{"y", "x"}));
+    EXPECT_EQ(b.count_messages().inbound, 1);
+}
+
+TEST_F(postgres_instances_test, a_lost_connection_fails_the_batch_and_the_next_one_connects_again) {
+    postgres_store s(url);
+    metrics m;
+    writer w(s, m);
+    w.start();
+    auto run = [&w](writer::job j) {
+        std::promise<write_status> done;
+        w.submit(std::move(j), [&done](write_status st) { done.set_value(st); });
+        return done.get_future().get();
+    };
+    // The server drops the writer's connection in the middle of a batch (a restart, a network
+    // failure): the batch is in doubt, so it is unavailable (503, the provider retries).
+    const auto lost = run([this](write_tx& tx) {
+        const auto c = tx.upsert_contact("ext:a", "local", at(0));
+        pq::connection admin(url);
+        const auto killed = admin.q(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
+            "current_database() "
+            "AND state LIKE 'idle in transaction%'");
+        ASSERT_EQ(killed.int64(0, 0), 1);
+        tx.insert_inbound({"local", "m1", "ext:a", "hi", c.id, at(0)});
+    });
+    EXPECT_EQ(lost, write_status::unavailable);
+    EXPECT_FALSE(w.healthy());
+    // The retry: the next batch connects again and commits; nothing of the first is there.
+    const auto retried = run([](write_tx& tx) {
+        const auto c = tx.upsert_contact("ext:a", "local", at(1));
+        EXPECT_TRUE(tx.insert_inbound({"local", "m1", "ext:a", "hi", c.id, at(1)}));
+    });
+    EXPECT_EQ(retried, write_status::committed);
+    EXPECT_TRUE(w.healthy());
+    w.stop();
+    EXPECT_EQ(s.count_messages().inbound, 1);
+    // An idle connection the server dropped is found dead on first use and replaced.
+    {
+        pq::connection admin(url);
+        admin.q(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()");
+    }
+    EXPECT_TRUE(s.ping());
+    EXPECT_EQ(s.count_messages().inbound, 1);
+    auto tx = s.begin_write();
+    EXPECT_TRUE(tx->find_contact("ext:a"));
+    tx->commit();
+}
+
+TEST_F(postgres_instances_test, two_instances_cannot_both_give_away_the_last_place) {
+    postgres_store a(url);
+    postgres_store b(url);
+    flows::workshop w;
+    w.id = "amman-1";
+    w.title = {{"en", "Amman"}};
+    w.place = {{"en", "Centre"}};
+    w.starts_at = at(1'000'000);
+    w.timezone = "Asia/Amman";
+    w.capacity = 1;
+    std::int64_t p = 0;
+    std::int64_t q = 0;
+    {
+        auto tx = a.begin_write();
+        tx->upsert_workshop(w, at(0));
+        p = tx->upsert_contact("ext:p", "local", at(0)).id;
+        q = tx->upsert_contact("ext:q", "local", at(0)).id;
+        tx->commit();
+    }
+    // Instance a counts the places (0 of 1 taken) and gives p the last one, not yet committed.
+    auto ta = a.begin_write();
+    ASSERT_EQ(ta->find_workshop("amman-1")->taken, 0);
+    ta->set_registration(p, "amman-1", flows::registration_status::registered, at(1));
+    // Instance b, in a later job of its batch, may not count them meanwhile: the job runs again.
+    auto tb = b.begin_write();
+    tb->savepoint();
+    tb->upsert_contact("ext:q", "local", at(1));
+    tb->release();
+    tb->savepoint();
+    EXPECT_THROW(tb->find_workshop("amman-1"), pq::error);
+    tb->rollback_to();
+    tb->commit();
+    ta->commit();
+    // Run again, it sees the place taken: q goes on the waiting list.
+    auto again = b.begin_write();
+    EXPECT_EQ(again->find_workshop("amman-1")->taken, 1);
+    EXPECT_EQ(again->open_workshops(at(2)).at(0).taken, 1);
+    again->set_registration(q, "amman-1", flows::registration_status::waitlisted, at(2));
+    again->commit();
+}
+
+// SQLite alone: its file and its pragmas.
+class sqlite_file_test : public ::testing::Test {
+   protected:
+    test::temp_dir dir;
+    std::string path = dir.file("store.db");
+};
+
+TEST_F(sqlite_file_test, migrates_and_asserts_durability_settings) {
+    { sqlite_store s(path); }
+    sqlite::connection db(path);
+    sqlite::statement v(db, "PRAGMA user_version");
+    ASSERT_TRUE(v.step());
+    EXPECT_EQ(v.column_int64(0), sqlite_store::schema_version());
+    sqlite::statement mode(db, "PRAGMA journal_mode");
+    ASSERT_TRUE(mode.step());
+    EXPECT_EQ(mode.column_text(0), "wal");
+    // Reopening an up-to-date database is a no-op.
+    EXPECT_NO_THROW(sqlite_store{path});
+}
+
+TEST_F(sqlite_file_test, refuses_a_database_from_a_newer_flowgate) {
+    { sqlite_store s(path); }
+    {
+        sqlite::connection db(path);
+        db.exec("PRAGMA user_version = 999");
+    }
+    EXPECT_THROW(sqlite_store{path}, std::runtime_error);
 }
 
 }  // namespace

@@ -1,0 +1,82 @@
+#pragma once
+// The PostgreSQL store (docs/architecture.md, "PostgreSQL and several instances"): the same
+// interface and the same data-at-rest rules as the SQLite store, for several `flowgate serve`
+// processes on one database. Its schema has its own migrations (schema_migrations), run at start
+// under an advisory lock. Each instance writes through one connection (its writer thread) and
+// reads through another.
+//
+// Several instances: a contact's conversation is changed only under a row lock on the contact
+// (FOR NO KEY UPDATE, held to the commit), so one contact's events are applied one at a time
+// whichever instance got them; outbox, timer, workshop-job and webhook claims take their rows with
+// FOR UPDATE SKIP LOCKED; a claimed send names its instance (claimed_by), and an instance holds a
+// session-level advisory lock on its id for as long as its writer connection lives: sends left
+// 'sending' by an instance whose lock is gone become 'unknown', never those of a live one.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "gateway/data_key.hpp"
+#include "gateway/pq.hpp"
+#include "gateway/store.hpp"
+
+namespace flowgate::gateway {
+
+class postgres_store final : public store {
+   public:
+    // Connects (the URL is never logged or put in an error), migrates and checks the data key.
+    // Throws pq::error, or std::runtime_error for a database written by a newer flowgate or under
+    // another key.
+    explicit postgres_store(const std::string& url, data_key key = data_key::throwaway());
+    ~postgres_store() override;
+
+    std::unique_ptr<write_tx> begin_write() override;
+    bool ping() override;
+    message_counts count_messages() override;
+    std::optional<api_token> find_token(const std::string& token_hash) override;
+    std::vector<workshop_summary> list_workshops() override;
+    std::optional<std::vector<registration_row>> list_registrations(const std::string& workshop_id) override;
+    std::vector<api_token_info> list_tokens() override;
+    std::vector<audit_entry> list_audit(std::size_t limit, std::int64_t before) override;
+    std::vector<flow_run_row> list_flow_runs(const std::string& flow_id, bool identified) override;
+    std::vector<contact_details> find_contacts(const contact_query& q) override;
+    std::optional<contact_details> find_contact(const std::string& uuid) override;
+    broadcast_audience_rows broadcast_contacts(const broadcast_audience& audience) override;
+    std::vector<broadcast_record> list_broadcasts(std::size_t limit) override;
+    std::optional<broadcast_record> find_broadcast(const std::string& uuid) override;
+    void export_messages(const std::function<void(const message_export_row&)>& row) override;
+    void close() override;
+
+    // The schema version this code writes.
+    static int schema_version();
+    // This instance's id, as its claims name it (positive; unique among live instances).
+    std::int32_t instance_id() const { return instance_id_; }
+    // The instance's lock, held while it lives: pg_advisory_lock(instance_lock_class, instance_id()).
+    static constexpr std::int32_t instance_lock_class = 0x666c6703;
+
+    // Shared by the read side and the write transaction (postgres_read.cpp).
+    static std::optional<broadcast_record> read_broadcast(pq::connection& db, const std::string& uuid);
+
+   private:
+    // Runs `f` on the read connection under reader_mutex_, connecting again first if it was lost.
+    void read(const std::function<void(pq::connection&)>& f);
+    // The writer connection, connected (again, after a loss), its instance lock held.
+    pq::connection& writer();
+
+    std::string url_;
+    data_key key_;
+    std::int32_t instance_id_ = 0;
+    std::unique_ptr<pq::connection> writer_;
+    // When the sends of instances that are gone were last looked for (claim_outbound).
+    std::chrono::steady_clock::time_point last_recovery_{};
+    std::mutex reader_mutex_;
+    std::unique_ptr<pq::connection> reader_;
+    bool closed_ = false;
+
+    friend class postgres_write_tx;
+};
+
+}  // namespace flowgate::gateway
