@@ -144,15 +144,16 @@ int token_create(const args& a) {
                      "characters)\n";
         return 2;
     }
+    const api_role granted = *role;  // (a plain value: g++ 12 cannot follow the optional past the store)
     const auto opened = open_store(cfg->store, data_key::from_config(cfg->data_key));
     store& store = *opened;
     const std::string token = new_api_token();
     auto tx = store.begin_write();
-    tx->create_token(name_it->second, *role, token_hash(token), gateway::now());
+    tx->create_token(name_it->second, granted, token_hash(token), gateway::now());
     tx->commit();
     store.close();
     std::cout << token << '\n';
-    std::cerr << "a " << to_string(*role) << " token for \"" << name_it->second
+    std::cerr << "a " << to_string(granted) << " token for \"" << name_it->second
               << "\"; it is shown only this once: keep it somewhere safe\n";
     return 0;
 }
