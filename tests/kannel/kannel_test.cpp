@@ -11,25 +11,19 @@
 // them and without a way to install them, the test skips and says so.
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unicode/unistr.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
@@ -88,105 +82,6 @@ bool wait_until(Pred done, std::chrono::steady_clock::duration limit = deadline)
     }
     return true;
 }
-
-// A program (flowgate, bearerbox, smsbox, fakesmsc) with its stdout and stderr captured.
-// It dies with the test: killed by PID in the destructor, and by the kernel if the test dies first
-// (PR_SET_PDEATHSIG), so nothing is left running after a failure or a crash.
-class child {
-   public:
-    child(std::string name, std::vector<std::string> argv, const std::string& cwd) : name_(std::move(name)) {
-        int fds[2];
-        if (pipe2(fds, O_CLOEXEC) != 0) {
-            throw std::runtime_error("pipe failed");
-        }
-        const pid_t parent = getpid();
-        pid_ = fork();
-        if (pid_ < 0) {
-            throw std::runtime_error("fork failed");
-        }
-        if (pid_ == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (getppid() != parent) {
-                _exit(125);
-            }
-            dup2(fds[1], STDOUT_FILENO);
-            dup2(fds[1], STDERR_FILENO);
-            if (chdir(cwd.c_str()) != 0) {
-                _exit(126);
-            }
-            std::vector<char*> args;
-            for (auto& a : argv) {
-                args.push_back(a.data());
-            }
-            args.push_back(nullptr);
-            execv(args[0], args.data());
-            _exit(127);
-        }
-        close(fds[1]);
-        fd_ = fds[0];
-        reader_ = std::thread([this] {
-            char buf[4096];
-            ssize_t n;
-            while ((n = read(fd_, buf, sizeof buf)) > 0) {
-                std::lock_guard lock(mutex_);
-                output_.append(buf, static_cast<std::size_t>(n));
-                changed_.notify_all();
-            }
-            std::lock_guard lock(mutex_);
-            eof_ = true;
-            changed_.notify_all();
-        });
-    }
-    child(const child&) = delete;
-    child& operator=(const child&) = delete;
-    ~child() { stop(SIGKILL); }
-
-    // Waits until `done(output)` holds, the program's output ends, or the deadline passes.
-    bool wait_for(const std::function<bool(const std::string&)>& done) {
-        std::unique_lock lock(mutex_);
-        return changed_.wait_for(lock, deadline, [&] { return done(output_) || eof_; }) && done(output_);
-    }
-    std::string output() {
-        std::lock_guard lock(mutex_);
-        return output_;
-    }
-    bool running() {
-        std::lock_guard lock(mutex_);
-        return pid_ > 0 && !eof_;
-    }
-    const std::string& name() const { return name_; }
-    pid_t pid() const { return pid_; }
-
-    // Signals the process, waits for it, and returns how it ended (-1: killed by a signal).
-    int stop(int sig = SIGTERM) {
-        int code = -1;
-        if (pid_ > 0) {
-            ::kill(pid_, sig);
-            int status = 0;
-            waitpid(pid_, &status, 0);
-            code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-            pid_ = -1;
-        }
-        if (reader_.joinable()) {
-            reader_.join();
-        }
-        if (fd_ >= 0) {
-            close(fd_);
-            fd_ = -1;
-        }
-        return code;
-    }
-
-   private:
-    std::string name_;
-    pid_t pid_ = -1;
-    int fd_ = -1;
-    std::thread reader_;
-    std::mutex mutex_;
-    std::condition_variable changed_;
-    std::string output_;
-    bool eof_ = false;
-};
 
 // Free ports on 127.0.0.1, below the kernel's ephemeral range so that no outgoing connection or
 // port-0 listener takes one between this choice and the program binding it; a random start keeps
@@ -474,7 +369,7 @@ class kannel_end_to_end : public ::testing::Test {
                {"capacity", 20}}}},
         };
         dir.write("flowgate.json", cfg.dump(2));
-        server = std::make_unique<child>(
+        server = std::make_unique<test::child_process>(
             "flowgate",
             std::vector<std::string>{FLOWGATE_BIN, "serve", "--config", dir.file("flowgate.json")},
             dir.path());
@@ -499,14 +394,14 @@ class kannel_end_to_end : public ::testing::Test {
                                  {"CHANGE-ME-ADMIN-PASSWORD", admin_password}});
         dir.write("kannel.conf", conf);
 
-        bearerbox = std::make_unique<child>(
+        bearerbox = std::make_unique<test::child_process>(
             "bearerbox",
             std::vector<std::string>{bearerbox_bin, "-v", "1", dir.file("kannel.conf")},
             dir.path());
         ASSERT_TRUE(wait_until([&] { return status().find("Status: running") != std::string::npos; }))
             << "bearerbox did not answer on its admin port:\n"
             << tail(bearerbox->output());
-        smsbox = std::make_unique<child>(
+        smsbox = std::make_unique<test::child_process>(
             "smsbox", std::vector<std::string>{smsbox_bin, "-v", "1", dir.file("kannel.conf")}, dir.path());
         ASSERT_TRUE(wait_until([&] {
             return status().find("smsbox:(none), IP 127.0.0.1") != std::string::npos &&
@@ -516,7 +411,7 @@ class kannel_end_to_end : public ::testing::Test {
 
         // The shipped file keeps every listener on loopback (the admin pages, the box port, the
         // fake SMS centre, sendsms): nothing of Kannel is reachable from another machine.
-        for (child* box : {bearerbox.get(), smsbox.get()}) {
+        for (test::child_process* box : {bearerbox.get(), smsbox.get()}) {
             const auto listening = listening_addresses(box->pid());
             EXPECT_FALSE(listening.empty()) << box->name();
             for (const auto& address : listening) {
@@ -557,18 +452,18 @@ class kannel_end_to_end : public ::testing::Test {
             }
             return true;
         };
-        phone = std::make_unique<child>("fakesmsc",
-                                        std::vector<std::string>{fakesmsc_bin,
-                                                                 "-H",
-                                                                 "127.0.0.1",
-                                                                 "-r",
-                                                                 std::to_string(smsc_port),
-                                                                 "-i",
-                                                                 "0",
-                                                                 "-m",
-                                                                 "1",
-                                                                 phone_sms(from, body)},
-                                        dir.path());
+        phone = std::make_unique<test::child_process>("fakesmsc",
+                                                      std::vector<std::string>{fakesmsc_bin,
+                                                                               "-H",
+                                                                               "127.0.0.1",
+                                                                               "-r",
+                                                                               std::to_string(smsc_port),
+                                                                               "-i",
+                                                                               "0",
+                                                                               "-m",
+                                                                               "1",
+                                                                               phone_sms(from, body)},
+                                                      dir.path());
         const bool ok = phone->wait_for([&](const std::string& out) { return arrived(phone_inbox(out)); });
         auto got = phone_inbox(phone->output());
         phone.reset();  // fakesmsc never exits on its own
@@ -593,8 +488,8 @@ class kannel_end_to_end : public ::testing::Test {
     const std::string sendsms_password = "sendsms-pw-0123456789";
     const std::string url_secret = "url-secret-0123456789abcdef";
     const std::string admin_password = "admin-pw-0123";
-    std::unique_ptr<child> server;
-    std::unique_ptr<child> bearerbox, smsbox, phone;
+    std::unique_ptr<test::child_process> server;
+    std::unique_ptr<test::child_process> bearerbox, smsbox, phone;
     std::vector<std::pair<std::string, std::string>> sent;  // (from, text), in order
     std::vector<sms> received;
 };
