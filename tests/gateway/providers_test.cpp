@@ -18,6 +18,7 @@
 #include "tests/support/http.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/sealed.hpp"
+#include "tests/support/webhooks.hpp"
 
 namespace flowgate {
 namespace {
@@ -27,15 +28,15 @@ using handlers::form_fields;
 
 // The address in the providers' consoles; deliberately not the address the server listens on, as
 // behind a TLS proxy: signatures are checked against it, never against the Host header.
-const std::string public_url = "https://sms.example.org";
+using test::public_url;
 
-const std::string twilio_sid = "AC0123456789abcdef0123456789abcdef";
-const std::string twilio_token = "twilio-auth-token-0001";
+using test::twilio_sid;
+using test::twilio_token;
 // base64("AC0123456789abcdef0123456789abcdef:twilio-auth-token-0001")
 const std::string twilio_basic =
     "Basic QUMwMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZjp0d2lsaW8tYXV0aC10b2tlbi0wMDAx";
-const std::string twilio_address = "+962790000000";
-const std::string twilio_path = "/2010-04-01/Accounts/" + twilio_sid + "/Messages.json";
+using test::twilio_address;
+using test::twilio_path;
 
 const std::string telegram_token = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
 const std::string telegram_secret = "tg_secret-0123456789";
@@ -200,13 +201,7 @@ class providers_integration : public ::testing::Test {
             {"default_country", "JO"},
             {"languages", {"en"}},
             {"channels",
-             {{{"id", "sms"},
-               {"type", "twilio"},
-               {"address", twilio_address},
-               {"account_sid", twilio_sid},
-               {"auth_token", "file:" + dir.file("twilio_token")},
-               {"api_base", twilio.url("")},
-               {"max_per_second", 5}},
+             {test::twilio_channel(dir, twilio.url(""), 5),
               {{"id", "tg"},
                {"type", "telegram"},
                {"bot_token", "file:" + dir.file("telegram_token")},

@@ -2,7 +2,8 @@
 // Test support for the burst tests (tests/crash/, tests/gateway/multi_instance_test.cpp): the real
 // server with a Twilio and a generic external channel whose APIs are fakes, the echo flow, signed
 // webhooks posted as a provider would (again until acknowledged), and the checks on what
-// `flowgate export messages` shows afterwards.
+// `flowgate export messages` shows afterwards. The Twilio account and channel serve the other
+// integration tests too (tests/gateway/providers_test.cpp).
 
 #include <utility>
 
