@@ -411,11 +411,10 @@ class postgres_instances_test : public ::testing::Test {
    protected:
     void SetUp() override {
         std::string why_not;
-        auto* server = test::shared_postgres(why_not);
-        if (!server) {
+        url = test::new_database(test::backend::postgres, "", why_not);
+        if (url.empty()) {
             GTEST_SKIP() << why_not;
         }
-        url = server->create_database();
     }
     std::string url;
 };
