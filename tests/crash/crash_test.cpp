@@ -211,19 +211,10 @@ TEST_F(crash_test, kill_9_during_bursts_loses_and_doubles_nothing) {
     {
         // Until nothing is queued or being sent (a deadline, not a sleep: the drain is the event).
         gateway::sqlite::connection db(dir.file("flowgate.db"), true);
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-        while (
-            count(
-                db,
-                "SELECT count(*) FROM messages WHERE direction = 'out' AND state IN ('queued', 'sending')") >
-                0 &&
-            std::chrono::steady_clock::now() < deadline) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
+        test::wait_for_drain([&] { return count(db, test::outbox_sql); }, std::chrono::seconds(60));
     }
     EXPECT_EQ(server.stop(), 0);
-    EXPECT_TRUE(record.unexpected.empty())
-        << record.unexpected.size() << " unexpected answers, the first: " << record.unexpected.front();
+    record.expect_no_unexpected_answers();
 
     std::string error;
     const json messages = test::export_messages(dir.file("config.json"), error);

@@ -130,15 +130,9 @@ TEST_F(multi_instance_test, two_instances_one_killed_mid_burst_lose_and_double_n
     // Until nothing is queued or being sent: the survivor sends what the dead one left queued, and
     // finds the sends it left 'sending' (its instance lock is gone) and makes them unknown. A
     // deadline, not a sleep: the drain is the event.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
-    while (count("SELECT count(*) FROM messages WHERE direction = 'out' AND state IN ('queued', 'sending')") >
-               0 &&
-           std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    test::wait_for_drain([&] { return count(test::outbox_sql); }, std::chrono::seconds(90));
     EXPECT_EQ(b.stop(), 0);
-    EXPECT_TRUE(burst.unexpected.empty())
-        << burst.unexpected.size() << " unexpected answers, the first: " << burst.unexpected.front();
+    burst.expect_no_unexpected_answers();
 
     std::string error;
     const json messages = test::export_messages(dir.file("config.json"), error);

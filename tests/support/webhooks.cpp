@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <thread>
 
 #include "handlers/external.hpp"
 #include "handlers/form.hpp"
@@ -124,6 +125,19 @@ int burst_record::post(std::uint16_t port, const webhook& w) {
         unexpected.push_back(w.channel + " " + std::to_string(res.status) + " " + res.body);
     }
     return res.status == 0 ? -1 : 0;
+}
+
+void burst_record::expect_no_unexpected_answers() {
+    std::lock_guard lock(mutex);
+    EXPECT_TRUE(unexpected.empty()) << unexpected.size()
+                                    << " unexpected answers, the first: " << unexpected.front();
+}
+
+void wait_for_drain(const std::function<std::int64_t()>& outbox, std::chrono::seconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (outbox() > 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
 }
 
 json export_messages(const std::string& config_file, std::string& error) {

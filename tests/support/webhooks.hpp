@@ -7,6 +7,7 @@
 
 #include <utility>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -86,7 +87,16 @@ struct burst_record {
     // Posts `w` once to 127.0.0.1:port: 1 acknowledged (2xx), 0 refused, -1 no answer (the server
     // is gone).
     int post(std::uint16_t port, const webhook& w);
+    // None of the answers was other than 2xx, 503 or none.
+    void expect_no_unexpected_answers();
 };
+
+// Counts the outbound messages still queued or being sent.
+inline constexpr const char* outbox_sql =
+    "SELECT count(*) FROM messages WHERE direction = 'out' AND state IN ('queued', 'sending')";
+// Until `outbox()` (outbox_sql on the store) is 0, or `limit` passed: a deadline, not a sleep, the
+// drain is the event.
+void wait_for_drain(const std::function<std::int64_t()>& outbox, std::chrono::seconds limit);
 
 // Runs `flowgate export messages --format json` on a config; the array, or `error` set.
 nlohmann::json export_messages(const std::string& config_file, std::string& error);
