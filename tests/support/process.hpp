@@ -27,6 +27,7 @@ class server_process {
 
     std::uint16_t port() const { return port_; }
     bool running() const { return pid_ > 0; }
+    pid_t pid() const { return pid_; }
     // SIGTERM and wait: the graceful path. Returns the exit code.
     int stop();
     // SIGKILL: a crash.
