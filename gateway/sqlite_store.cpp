@@ -884,7 +884,7 @@ class sqlite_write_tx final : public write_tx {
     }
 
     std::optional<std::int64_t> insert_inbound(const inbound_record& m) override {
-        s_.insert_inbound.bind(1, handlers::random_uuid())
+        s_.insert_inbound.bind(1, handlers::time_ordered_uuid(to_millis(m.received_at)))
             .bind(2, m.channel_id)
             .bind(3, m.contact_id)
             .bind_blob(4, s_.key.seal(m.urn, column::message_urn))
@@ -968,7 +968,7 @@ class sqlite_write_tx final : public write_tx {
     void delete_session(std::int64_t contact_id) override { s_.delete_session.bind(1, contact_id).run(); }
 
     std::int64_t start_run(std::int64_t contact_id, const std::string& flow_id, timestamp now) override {
-        s_.start_run.bind(1, handlers::random_uuid())
+        s_.start_run.bind(1, handlers::time_ordered_uuid(to_millis(now)))
             .bind(2, contact_id)
             .bind(3, flow_id)
             .bind(4, to_millis(now))
@@ -993,7 +993,7 @@ class sqlite_write_tx final : public write_tx {
     }
 
     std::int64_t enqueue_outbound(const new_outbound& m) override {
-        s_.enqueue.bind(1, handlers::random_uuid())
+        s_.enqueue.bind(1, handlers::time_ordered_uuid(to_millis(m.created_at)))
             .bind(2, m.channel_id)
             .bind(3, m.contact_id)
             .bind_blob(4, s_.key.seal(m.urn, column::message_urn))

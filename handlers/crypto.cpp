@@ -87,13 +87,29 @@ std::string random_bytes(std::size_t n) {
     return out;
 }
 
+namespace {
+std::string format_uuid(const std::string& b) {
+    const std::string h = to_hex(b);
+    return h.substr(0, 8) + '-' + h.substr(8, 4) + '-' + h.substr(12, 4) + '-' + h.substr(16, 4) + '-' +
+           h.substr(20);
+}
+}  // namespace
+
 std::string random_uuid() {
     std::string b = random_bytes(16);
     b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);
     b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
-    const std::string h = to_hex(b);
-    return h.substr(0, 8) + '-' + h.substr(8, 4) + '-' + h.substr(12, 4) + '-' + h.substr(16, 4) + '-' +
-           h.substr(20);
+    return format_uuid(b);
+}
+
+std::string time_ordered_uuid(std::int64_t unix_millis) {
+    std::string b = random_bytes(16);
+    for (int i = 0; i < 6; ++i) {
+        b[static_cast<std::size_t>(i)] = static_cast<char>((unix_millis >> (40 - 8 * i)) & 0xff);
+    }
+    b[6] = static_cast<char>((b[6] & 0x0f) | 0x70);
+    b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
+    return format_uuid(b);
 }
 
 }  // namespace flowgate::handlers
