@@ -5,6 +5,7 @@
 //
 //   flowgate_bench [--runs N] [--webhooks N] [--connections N] [--senders N] [--client-threads N]
 //                  [--contacts N] [--sessions N] [--reply-rate N] [--only inbound|outbound]
+//                  [--server-log FILE]
 
 #include <utility>
 
@@ -58,7 +59,8 @@ struct options {
     // The inbound runs' channel rate (segments/s): replies go out at a provider's pace while the
     // webhooks are measured, as they would in production (Twilio's long codes take 1 a second).
     double reply_rate = 10;
-    std::string only;  // "", "inbound" or "outbound"
+    std::string only;        // "", "inbound" or "outbound"
+    std::string server_log;  // append each server's log here
 };
 
 options parse_options(int argc, char** argv) {
@@ -89,6 +91,8 @@ options parse_options(int argc, char** argv) {
             o.reply_rate = std::stod(value());
         } else if (a == "--only") {
             o.only = value();
+        } else if (a == "--server-log") {
+            o.server_log = value();
         } else {
             throw std::runtime_error("unknown option " + a);
         }
@@ -163,6 +167,15 @@ void write_config(const std::string& dir,
         {"triggers", {{{"keywords", {"JOIN"}}, {"flow", "bench"}}}},
     };
     write_file(dir + "/config.json", cfg.dump(2));
+}
+
+// Stops the server gracefully (SIGTERM) and appends its log to --server-log, if given.
+void stop_server(test::server_process& server, const options& o, const std::string& what) {
+    server.stop();
+    if (!o.server_log.empty()) {
+        std::ofstream out(o.server_log, std::ios::app);
+        out << "==== " << what << "\n" << server.log();
+    }
 }
 
 struct memory {
@@ -400,7 +413,7 @@ inbound_figures run_inbound(const options& o, int run) {
              fixed(f.half_achieved, 0) + "/s answered): p50 " + fixed(f.half_p50, 2) + " ms, p99 " +
              fixed(f.half_p99, 2) + " ms, p999 " + fixed(f.half_p999, 2) + " ms");
     }
-    server.stop();
+    stop_server(server, o, "inbound run " + std::to_string(run));
     return f;
 }
 
@@ -478,7 +491,7 @@ void make_population(const options& o, population& p) {
             " questions reached the fake provider; the log:\n" +
             server.log().substr(server.log().size() - std::min<std::size_t>(server.log().size(), 4000)));
     }
-    server.stop();
+    stop_server(server, o, "population");
     note("population: " + std::to_string(o.sessions) + " contacts in a waiting flow session");
 }
 
@@ -526,7 +539,7 @@ outbound_figures run_outbound(const options& o, const population& p, int run) {
     const double span = std::chrono::duration<double>(provider.last() - provider.first()).count();
     f.messages_per_s = span > 0 ? static_cast<double>(f.recipients - 1) / span : 0;
     f.peak_rss_mb = read_memory(server.pid()).peak_mb;
-    server.stop();
+    stop_server(server, o, "outbound run " + std::to_string(run));
     note("run " + std::to_string(run) + ": broadcast to " + std::to_string(f.recipients) + ": planned in " +
          fixed(f.plan_s, 2) + " s, created in " + fixed(f.create_s, 2) + " s, sent at " +
          fixed(f.messages_per_s, 0) + "/s; RSS " + fixed(f.rss_before_mb, 1) + " MB after start, peak " +
