@@ -35,9 +35,17 @@ std::optional<std::string> normalize_phone(std::string_view number, std::string_
     // Leading zeros libphonenumber keeps ("0000627..." in NG) give a number that normalises to
     // another one the next time (one person, two URNs), sometimes past E.164's 15 digits: a result
     // must be its own normal form.
+    if (out.size() > 16) {
+        return std::nullopt;
+    }
+    if (out == number) {
+        // Given in its normal form (as most providers send it): parsing it again would parse the
+        // same text, so there is nothing to check, and the parse is most of the cost.
+        return out;
+    }
     PhoneNumber again;
     std::string out_again;
-    if (out.size() > 16 || util.Parse(out, region, &again) != PhoneNumberUtil::NO_PARSING_ERROR) {
+    if (util.Parse(out, region, &again) != PhoneNumberUtil::NO_PARSING_ERROR) {
         return std::nullopt;
     }
     util.Format(again, PhoneNumberUtil::E164, &out_again);
