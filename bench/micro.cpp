@@ -116,13 +116,31 @@ void form_decode(benchmark::State& state) {
 }
 BENCHMARK(form_decode);
 
-void phone_normalise(benchmark::State& state) {
+// A number as Twilio sends it (E.164), and as a person types it (national, with spaces).
+void phone_normalise_e164(benchmark::State& state) {
     for (auto _ : state) {
-        auto urn = handlers::normalize_phone("0791234567", "JO");
+        auto urn = handlers::normalize_phone("+962791234567", "JO");
         benchmark::DoNotOptimize(urn);
     }
 }
-BENCHMARK(phone_normalise);
+BENCHMARK(phone_normalise_e164);
+
+void phone_normalise_national(benchmark::State& state) {
+    for (auto _ : state) {
+        auto urn = handlers::normalize_phone("079 123 4567", "JO");
+        benchmark::DoNotOptimize(urn);
+    }
+}
+BENCHMARK(phone_normalise_national);
+
+void hmac_sha256_lookup(benchmark::State& state) {
+    const std::string key(32, 'k');
+    for (auto _ : state) {
+        auto mac = handlers::hmac(handlers::digest::sha256, key, "tel:+962791234567");
+        benchmark::DoNotOptimize(mac);
+    }
+}
+BENCHMARK(hmac_sha256_lookup);
 
 void text_normalise(benchmark::State& state) {
     // Arabic with a hamza, a taa marbuta, harakat and Arabic-Indic digits, as basic phones send it.
