@@ -531,6 +531,8 @@ outbound_figures run_outbound(const options& o, const population& p, int run) {
         throw std::runtime_error("broadcast: HTTP " + std::to_string(r.status) + " " + r.body);
     }
     f.recipients = json::parse(r.body).value("recipients", std::size_t{0});
+    const auto before = read_commits(server.port());
+    const auto sending = clock_type::now();
     if (!provider.wait_for(f.recipients, std::chrono::minutes(10))) {
         throw std::runtime_error("broadcast: only " + std::to_string(provider.received()) + " of " +
                                  std::to_string(f.recipients) +
@@ -538,6 +540,10 @@ outbound_figures run_outbound(const options& o, const population& p, int run) {
     }
     const double span = std::chrono::duration<double>(provider.last() - provider.first()).count();
     f.messages_per_s = span > 0 ? static_cast<double>(f.recipients - 1) / span : 0;
+    note("run " + std::to_string(run) + ": writer: " +
+         describe_commits(before,
+                          read_commits(server.port()),
+                          std::chrono::duration<double>(clock_type::now() - sending).count()));
     f.peak_rss_mb = read_memory(server.pid()).peak_mb;
     stop_server(server, o, "outbound run " + std::to_string(run));
     note("run " + std::to_string(run) + ": broadcast to " + std::to_string(f.recipients) + ": planned in " +
