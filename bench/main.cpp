@@ -9,6 +9,7 @@
 
 #include <utility>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -29,6 +31,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "bench/fake_provider.hpp"
@@ -178,6 +181,48 @@ void stop_server(test::server_process& server, const options& o, const std::stri
     }
 }
 
+// CPU seconds (user + system) a process has used so far: the server's from /proc, the bench's own
+// (the load generator and the fake provider) from getrusage. On a shared machine these say what a
+// request costs better than the rates do.
+double cpu_seconds(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // The fields after the command name (in parentheses, which may hold spaces): state is field 3,
+    // utime 14, stime 15.
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i) {
+        if (i == 14) {
+            utime = std::stod(field);
+        } else if (i == 15) {
+            stime = std::stod(field);
+        }
+    }
+    return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double own_cpu_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// CPU used by the server and by the bench since construction, per request, in microseconds.
+struct cpu_meter {
+    explicit cpu_meter(pid_t s) : server(s), server_start(cpu_seconds(s)), own_start(own_cpu_seconds()) {}
+
+    std::pair<double, double> per(std::size_t requests) const {
+        const double n = static_cast<double>(std::max<std::size_t>(requests, 1));
+        return {1e6 * (cpu_seconds(server) - server_start) / n, 1e6 * (own_cpu_seconds() - own_start) / n};
+    }
+
+    pid_t server;
+    double server_start;
+    double own_start;
+};
+
 struct memory {
     double peak_mb = 0;     // VmHWM: the resident set's high-water mark
     double current_mb = 0;  // VmRSS
@@ -288,6 +333,8 @@ struct inbound_figures {
     double healthz_per_s = 0;
     double half_rate = 0, half_achieved = 0, half_p50 = 0, half_p99 = 0, half_p999 = 0;
     std::size_t bad = 0;  // non-2xx answers and connection errors, over every phase
+    // CPU per full-path webhook, in µs: the server's and the bench's (client, fake provider).
+    double server_cpu_us = 0, client_cpu_us = 0;
 };
 
 struct outbound_figures {
@@ -297,6 +344,7 @@ struct outbound_figures {
     std::size_t recipients = 0;
     double rss_before_mb = 0;  // resident after start with the data
     double peak_rss_mb = 0;    // high-water mark over the run
+    double server_cpu_us = 0;  // server CPU per message sent, µs
 };
 
 std::string fixed(double v, int digits) {
@@ -372,7 +420,13 @@ inbound_figures run_inbound(const options& o, int run) {
         lo.warmup = std::chrono::seconds(1);
         const auto before = read_commits(server.port());
         const auto started = clock_type::now();
+        const cpu_meter cpu(server.pid());
         const auto r = run_load(lo, lists);
+        std::size_t sent = 0;
+        for (const auto& l : lists) {
+            sent += l.size();
+        }
+        std::tie(f.server_cpu_us, f.client_cpu_us) = cpu.per(sent);
         const double elapsed = std::chrono::duration<double>(clock_type::now() - started).count();
         note("run " + std::to_string(run) +
              ": writer: " + describe_commits(before, read_commits(server.port()), elapsed));
@@ -383,7 +437,9 @@ inbound_figures run_inbound(const options& o, int run) {
         f.bad += bad_answers(r);
         note("run " + std::to_string(run) + ": webhooks " + fixed(f.webhooks_per_s, 0) + "/s over " +
              fixed(r.seconds, 1) + " s, p50 " + fixed(f.p50, 2) + " ms, p99 " + fixed(f.p99, 2) +
-             " ms, p999 " + fixed(f.p999, 2) + " ms, not 2xx " + std::to_string(bad_answers(r)));
+             " ms, p999 " + fixed(f.p999, 2) + " ms, not 2xx " + std::to_string(bad_answers(r)) +
+             "; CPU a webhook: server " + fixed(f.server_cpu_us, 0) + " us, load generator " +
+             fixed(f.client_cpu_us, 0) + " us");
     }
     // The HTTP floor: /healthz on the same server, same connections.
     {
@@ -533,6 +589,7 @@ outbound_figures run_outbound(const options& o, const population& p, int run) {
     f.recipients = json::parse(r.body).value("recipients", std::size_t{0});
     const auto before = read_commits(server.port());
     const auto sending = clock_type::now();
+    const cpu_meter cpu(server.pid());
     if (!provider.wait_for(f.recipients, std::chrono::minutes(10))) {
         throw std::runtime_error("broadcast: only " + std::to_string(provider.received()) + " of " +
                                  std::to_string(f.recipients) +
@@ -540,6 +597,7 @@ outbound_figures run_outbound(const options& o, const population& p, int run) {
     }
     const double span = std::chrono::duration<double>(provider.last() - provider.first()).count();
     f.messages_per_s = span > 0 ? static_cast<double>(f.recipients - 1) / span : 0;
+    f.server_cpu_us = cpu.per(f.recipients).first;
     note("run " + std::to_string(run) + ": writer: " +
          describe_commits(before,
                           read_commits(server.port()),
@@ -548,8 +606,8 @@ outbound_figures run_outbound(const options& o, const population& p, int run) {
     stop_server(server, o, "outbound run " + std::to_string(run));
     note("run " + std::to_string(run) + ": broadcast to " + std::to_string(f.recipients) + ": planned in " +
          fixed(f.plan_s, 2) + " s, created in " + fixed(f.create_s, 2) + " s, sent at " +
-         fixed(f.messages_per_s, 0) + "/s; RSS " + fixed(f.rss_before_mb, 1) + " MB after start, peak " +
-         fixed(f.peak_rss_mb, 1) + " MB");
+         fixed(f.messages_per_s, 0) + "/s (server CPU " + fixed(f.server_cpu_us, 0) + " us a message); RSS " +
+         fixed(f.rss_before_mb, 1) + " MB after start, peak " + fixed(f.peak_rss_mb, 1) + " MB");
     return f;
 }
 
@@ -645,6 +703,11 @@ int run(int argc, char** argv) {
                 fixed(median_of(in, &inbound_figures::p999), 2),
             "",
             std::nullopt);
+        row("  CPU a webhook: server / load generator (us)",
+            fixed(median_of(in, &inbound_figures::server_cpu_us), 0) + " / " +
+                fixed(median_of(in, &inbound_figures::client_cpu_us), 0),
+            "",
+            std::nullopt);
         row("/healthz requests/s, same server", fixed(healthz, 0), "", std::nullopt);
         row("webhooks/s as a share of /healthz", fixed(100 * ratio, 1) + "%", ">= 25%", ratio >= 0.25);
         row("p99 at half that load, " + fixed(median_of(in, &inbound_figures::half_rate), 0) +
@@ -668,6 +731,10 @@ int run(int argc, char** argv) {
         const double plan = median_of(out, &outbound_figures::plan_s);
         const double peak = median_of(out, &outbound_figures::peak_rss_mb);
         row("outbound messages/s, keep-alive, no rate limit", fixed(rate, 0), ">= 10000", rate >= 10000);
+        row("  server CPU a message (us)",
+            fixed(median_of(out, &outbound_figures::server_cpu_us), 0),
+            "",
+            std::nullopt);
         row("broadcast plan, " + std::to_string(out.front().recipients) + " recipients (s)",
             fixed(plan, 2),
             "<= 2 s",
