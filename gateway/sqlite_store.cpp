@@ -1461,7 +1461,13 @@ std::unique_ptr<write_tx> sqlite_store::begin_write() {
 }
 
 bool sqlite_store::ping() {
-    std::lock_guard lock(reader_mutex_);
+    // /healthz asks from an I/O thread. A read in progress (a broadcast's audience, an export) shows
+    // the store answering; waiting for it would hold the thread, and the webhooks it serves, for as
+    // long as the read takes.
+    std::unique_lock lock(reader_mutex_, std::try_to_lock);
+    if (!lock.owns_lock()) {
+        return true;
+    }
     if (!reader_) {
         return stmts_ != nullptr;
     }
