@@ -23,12 +23,13 @@ PACKAGES := g++ cmake ninja-build ccache pkg-config \
             ca-certificates curl \
             chromium fonts-dejavu-core \
             clang libclang-rt-14-dev \
-            kannel kannel-extras systemd nginx prometheus
+            kannel kannel-extras systemd nginx prometheus \
+            libbenchmark-dev
 
 FUZZ_BUILD_DIR ?= build-fuzz
 FUZZ_SECONDS   ?= 60
 
-.PHONY: all deps build run test crash-test fuzz clean
+.PHONY: all deps build run test bench crash-test fuzz clean
 
 all: build data/demo.key
 
@@ -71,6 +72,17 @@ data/demo.key:
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+# The figures of docs/performance.md: Google Benchmark's micro-benchmarks, then the real server
+# under signed webhooks, a broadcast and its sends; medians of BENCH_RUNS runs. BENCH_ARGS adds
+# flowgate_bench options (--webhooks N, --connections N, --only inbound|outbound, ...).
+BENCH_RUNS ?= 3
+BENCH_ARGS ?=
+bench: deps $(BUILD_DIR)/build.ninja
+	cmake $(BUILD_DIR)
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target flowgate flowgate_bench flowgate_micro
+	$(BUILD_DIR)/flowgate_micro --benchmark_min_time=0.2
+	$(BUILD_DIR)/flowgate_bench --runs $(BENCH_RUNS) $(BENCH_ARGS)
 
 # The long crash run (docs/security.md, "Crash safety"): kill -9 at random moments, ROUNDS times.
 ROUNDS ?= 20

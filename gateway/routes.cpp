@@ -3,11 +3,13 @@
 #include <utility>
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
 #include "gateway/api.hpp"
+#include "gateway/api_routes.hpp"
 #include "gateway/clock.hpp"
 #include "gateway/log.hpp"
 #include "gateway/responses.hpp"
@@ -133,7 +135,12 @@ asio::awaitable<http_response> routes::handle(http_request request) {
             }
         } else if (admin_api::owns(path)) {
             route = "api";
-            res = co_await api_.handle(request, std::string(path));
+            // Staff requests read the store, where a short read waits for any long one (a
+            // broadcast's audience, an export): they run on the API's worker, so that an I/O
+            // thread, which serves the providers' webhooks, never waits with them.
+            auto staff_request = api_.handle(request, std::string(path));
+            res = co_await asio::co_spawn(
+                api::worker_pool().get_executor(), std::move(staff_request), asio::use_awaitable);
         } else if (const embedded_file* file = find_static_file(path)) {
             route = "static";
             if (request.method() != http::verb::get && request.method() != http::verb::head) {

@@ -28,7 +28,7 @@ void seal_existing_rows(sqlite::connection& db, const data_key& key);
 // The first schema version with participants' data sealed.
 constexpr int sealed_version = 7;
 
-constexpr std::array<migration, 7> migrations = {{
+constexpr std::array<migration, 8> migrations = {{
     {R"sql(
 CREATE TABLE contacts (
     id          INTEGER PRIMARY KEY,
@@ -245,6 +245,16 @@ CREATE TABLE contact_urns_sealed (
 UPDATE suppressed_urns SET hash = 'sha256:' || hash;
 )sql",
      seal_existing_rows},
+    // 8: the outbox split by kind, so the sender's claim reads the first due messages of each in
+    // order from an index (a participant's answers, then broadcasts) instead of sorting every queued
+    // message: with a broadcast of 100,000 queued, each claim sorted them all.
+    {R"sql(
+DROP INDEX messages_outbox;
+CREATE INDEX messages_outbox_direct ON messages(next_attempt_at)
+    WHERE direction = 'out' AND state = 'queued' AND broadcast_id IS NULL;
+CREATE INDEX messages_outbox_broadcast ON messages(next_attempt_at)
+    WHERE direction = 'out' AND state = 'queued' AND broadcast_id IS NOT NULL;
+)sql"},
 }};
 
 void configure(sqlite::connection& db) {
@@ -327,6 +337,35 @@ void seal_existing_rows(sqlite::connection& db, const data_key& key) {
     fp.bind(1, key.fingerprint()).run();
 }
 
+// The sender's claim: the first `?2` due messages (`?1` is now), queued → sending.
+std::string claim_sql() {
+    // One contact's messages go out in order, one at a time: only the oldest pending message of a
+    // contact is claimable, and not while an earlier one is sending...
+    const std::string claimable =
+        "NOT EXISTS (SELECT 1 FROM messages p WHERE p.direction = 'out' "
+        "AND p.state IN ('queued', 'sending') AND p.contact_id = m.contact_id AND p.id < m.id "
+        // ...except a first attempt held back by quiet hours: answers do not wait for it.
+        "AND NOT (p.state = 'queued' AND p.attempts = 0 AND p.next_attempt_at > ?1))";
+    // A broadcast's messages go after everything else due: a participant's answer is not kept
+    // waiting behind ten thousand of them. Each kind is read in order from its own index
+    // (messages_outbox_direct, messages_outbox_broadcast), at most ?2 of each.
+    const auto due = [&](const char* kind, const char* broadcast_test) {
+        return "SELECT * FROM (SELECT m.id, " + std::string(kind) +
+               " AS kind, m.next_attempt_at AS due FROM messages m WHERE m.direction = 'out' "
+               "AND m.state = 'queued' AND m.broadcast_id " +
+               broadcast_test + " AND m.next_attempt_at <= ?1 AND " + claimable +
+               " ORDER BY m.next_attempt_at, m.id LIMIT ?2)";
+    };
+    return "UPDATE messages SET state = 'sending', attempts = attempts + 1, updated_at = ?1 "
+           "WHERE id IN (SELECT id FROM (" +
+           due("0", "IS NULL") + " UNION ALL " + due("1", "IS NOT NULL") +
+           ") ORDER BY kind, due, id LIMIT ?2) "
+           "RETURNING id, uuid, channel_id, contact_id, urn, text, attempts, coalesce(segments, 1), "
+           // When the contact last wrote on this channel (WhatsApp's 24-hour window).
+           "(SELECT max(i.created_at) FROM messages i WHERE i.contact_id = messages.contact_id "
+           "AND i.direction = 'in' AND i.channel_id = messages.channel_id)";
+}
+
 }  // namespace
 
 struct sqlite_store::statements {
@@ -391,7 +430,9 @@ struct sqlite_store::statements {
               "UNION ALL SELECT min(run_expires_at) FROM sessions WHERE run_expires_at > ?1 "
               "UNION ALL SELECT min(due_at) FROM workshop_jobs WHERE due_at > ?1 "
               "UNION ALL SELECT min(next_attempt_at) FROM messages WHERE direction = 'out' "
-              "AND state = 'queued' AND next_attempt_at > ?1)"),
+              "AND state = 'queued' AND broadcast_id IS NULL AND next_attempt_at > ?1 "
+              "UNION ALL SELECT min(next_attempt_at) FROM messages WHERE direction = 'out' "
+              "AND state = 'queued' AND broadcast_id IS NOT NULL AND next_attempt_at > ?1)"),
           contact_by_id(db,
                         "SELECT c.id, c.uuid, c.name, c.language, c.stopped, c.fields, u.urn, u.channel_id "
                         "FROM contacts c JOIN contact_urns u ON u.contact_id = c.id WHERE c.id = ?1 "
@@ -470,23 +511,7 @@ struct sqlite_store::statements {
               "updated_at = ?2 WHERE id = ?1 AND state = 'sending' AND opt_out_reply = 0 "
               "AND contact_id IN (SELECT id FROM contacts WHERE stopped = 1)"),
           still_sending(db, "SELECT 1 FROM messages WHERE id = ?1 AND state = 'sending'"),
-          claim(db,
-                "UPDATE messages SET state = 'sending', attempts = attempts + 1, updated_at = ?1 "
-                // One contact's messages go out in order, one at a time: only the oldest pending
-                // message of a contact is claimable, and not while an earlier one is sending.
-                "WHERE id IN (SELECT m.id FROM messages m WHERE m.direction = 'out' AND m.state = 'queued' "
-                "AND m.next_attempt_at <= ?1 AND NOT EXISTS (SELECT 1 FROM messages p "
-                "WHERE p.direction = 'out' AND p.state IN ('queued', 'sending') "
-                "AND p.contact_id = m.contact_id AND p.id < m.id "
-                // ...except a first attempt held back by quiet hours: answers do not wait for it.
-                "AND NOT (p.state = 'queued' AND p.attempts = 0 AND p.next_attempt_at > ?1)) "
-                // A broadcast's messages go after everything else due: a participant's answer is
-                // not kept waiting behind ten thousand of them.
-                "ORDER BY m.broadcast_id IS NOT NULL, m.next_attempt_at, m.id LIMIT ?2) "
-                "RETURNING id, uuid, channel_id, contact_id, urn, text, attempts, coalesce(segments, 1), "
-                // When the contact last wrote on this channel (WhatsApp's 24-hour window).
-                "(SELECT max(i.created_at) FROM messages i WHERE i.contact_id = messages.contact_id "
-                "AND i.direction = 'in' AND i.channel_id = messages.channel_id)"),
+          claim(db, claim_sql()),
           mark_sent(db,
                     "UPDATE messages SET state = 'sent', external_id = NULLIF(?2, ''), error = NULL, "
                     "next_attempt_at = NULL, updated_at = ?3 WHERE id = ?1 AND state = 'sending'"),
@@ -539,6 +564,10 @@ struct sqlite_store::statements {
     sqlite::statement fail_stopped, cancel_queued, claim, mark_sent, mark_retry, mark_failed;
     sqlite::statement find_out, set_state, keep_early, purge_early, find_early, drop_early, interrupted;
     sqlite::statement find_suppressed;
+    // A contact may have been stopped since the claim last failed the queued messages of stopped
+    // contacts (fail_stopped): set by set_contact_stopped and by any rollback, so the sweep, which
+    // reads every stopped contact, runs only when it can find something.
+    bool stop_sweep_due = true;
 };
 
 contact_record contact_from_row(const sqlite::statement& q) {
@@ -566,13 +595,23 @@ class sqlite_write_tx final : public write_tx {
     explicit sqlite_write_tx(sqlite_store::statements& s)
         : s_(s), tx_(s.db, sqlite::transaction::mode::immediate) {}
 
+    ~sqlite_write_tx() override {
+        if (!committed_) {
+            s_.stop_sweep_due = true;  // a sweep rolled back with the rest
+        }
+    }
+
     void savepoint() override { s_.savepoint.run(); }
     void release() override { s_.release.run(); }
     void rollback_to() override {
         s_.rollback_to.run();
         s_.release.run();
+        s_.stop_sweep_due = true;
     }
-    void commit() override { tx_.commit(); }
+    void commit() override {
+        tx_.commit();
+        committed_ = true;
+    }
 
     std::optional<contact_record> find_by_urn(const std::string& urn) {
         auto& q = s_.find_contact;
@@ -754,6 +793,7 @@ class sqlite_write_tx final : public write_tx {
 
     void set_contact_stopped(std::int64_t contact_id, bool stopped, timestamp now) override {
         s_.set_stopped.bind(1, contact_id).bind(2, stopped ? 1 : 0).bind(3, to_millis(now)).run();
+        s_.stop_sweep_due = s_.stop_sweep_due || stopped;
     }
 
     void set_contact_language(std::int64_t contact_id, const std::string& language, timestamp now) override {
@@ -833,7 +873,7 @@ class sqlite_write_tx final : public write_tx {
     }
 
     std::optional<std::int64_t> insert_inbound(const inbound_record& m) override {
-        s_.insert_inbound.bind(1, handlers::random_uuid())
+        s_.insert_inbound.bind(1, handlers::time_ordered_uuid(to_millis(m.received_at)))
             .bind(2, m.channel_id)
             .bind(3, m.contact_id)
             .bind_blob(4, s_.key.seal(m.urn, column::message_urn))
@@ -917,7 +957,7 @@ class sqlite_write_tx final : public write_tx {
     void delete_session(std::int64_t contact_id) override { s_.delete_session.bind(1, contact_id).run(); }
 
     std::int64_t start_run(std::int64_t contact_id, const std::string& flow_id, timestamp now) override {
-        s_.start_run.bind(1, handlers::random_uuid())
+        s_.start_run.bind(1, handlers::time_ordered_uuid(to_millis(now)))
             .bind(2, contact_id)
             .bind(3, flow_id)
             .bind(4, to_millis(now))
@@ -942,7 +982,7 @@ class sqlite_write_tx final : public write_tx {
     }
 
     std::int64_t enqueue_outbound(const new_outbound& m) override {
-        s_.enqueue.bind(1, handlers::random_uuid())
+        s_.enqueue.bind(1, handlers::time_ordered_uuid(to_millis(m.created_at)))
             .bind(2, m.channel_id)
             .bind(3, m.contact_id)
             .bind_blob(4, s_.key.seal(m.urn, column::message_urn))
@@ -1140,7 +1180,10 @@ class sqlite_write_tx final : public write_tx {
     }
 
     std::vector<outbound_record> claim_outbound(timestamp now, std::size_t limit) override {
-        s_.fail_stopped.bind(1, to_millis(now)).run();
+        if (s_.stop_sweep_due) {
+            s_.fail_stopped.bind(1, to_millis(now)).run();
+            s_.stop_sweep_due = false;
+        }
         s_.expire_queued.bind(1, to_millis(now)).run();
         auto& q = s_.claim;
         sqlite::reset_guard g(q);
@@ -1291,6 +1334,7 @@ class sqlite_write_tx final : public write_tx {
    private:
     sqlite_store::statements& s_;
     sqlite::transaction tx_;
+    bool committed_ = false;
 };
 
 void migrate(sqlite::connection& db, const std::string& path, const data_key& key) {
@@ -1373,12 +1417,15 @@ sqlite_store::sqlite_store(const std::string& path, data_key key) : path_(path),
     writer_->exec("PRAGMA journal_size_limit = 67108864");
     // SQLite's own auto-checkpoint reports a failed checkpoint (the disk is full) as the failure of
     // the COMMIT that triggered it, though that transaction is durably in the WAL: the writer would
-    // answer 503 for a stored message and leave a claimed one 'sending'. Checkpoint here instead
-    // (at SQLite's default 1000 pages), never failing the commit; the next commit tries again.
+    // answer 503 for a stored message and leave a claimed one 'sending'. Checkpoint here instead,
+    // never failing the commit; the next commit tries again. At 10,000 pages (40 MB), not SQLite's
+    // 1,000: a page written by many commits (the end of the messages table, of each time-ordered
+    // index) is copied back once instead of ten times, and the writer, which checkpoints between
+    // commits, spent a quarter as long on it under load (0.8 → 0.2 s in 30,000 webhooks).
     sqlite3_wal_hook(
         writer_->handle(),
         [](void*, sqlite3* db, const char* name, int pages) -> int {
-            if (pages >= 1000) {
+            if (pages >= 10000) {
                 sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
             }
             return SQLITE_OK;
@@ -1403,7 +1450,13 @@ std::unique_ptr<write_tx> sqlite_store::begin_write() {
 }
 
 bool sqlite_store::ping() {
-    std::lock_guard lock(reader_mutex_);
+    // /healthz asks from an I/O thread. A read in progress (a broadcast's audience, an export) shows
+    // the store answering; waiting for it would hold the thread, and the webhooks it serves, for as
+    // long as the read takes.
+    std::unique_lock lock(reader_mutex_, std::try_to_lock);
+    if (!lock.owns_lock()) {
+        return true;
+    }
     if (!reader_) {
         return stmts_ != nullptr;
     }

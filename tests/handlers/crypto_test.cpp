@@ -99,5 +99,22 @@ TEST(crypto, random_uuids_are_version_4_and_distinct) {
     EXPECT_EQ(seen.size(), 100u);
 }
 
+TEST(crypto, time_ordered_uuids_are_version_7_distinct_and_sort_by_time) {
+    // 2026-11-28T10:00:00.000Z is 0x01A22198ED00 milliseconds after 1970.
+    const std::int64_t t = 1795860000000;
+    const std::string u = time_ordered_uuid(t);
+    ASSERT_EQ(u.size(), 36u);
+    EXPECT_EQ(u.substr(0, 13), "01a22198-ed00");
+    EXPECT_EQ(u[14], '7');
+    EXPECT_TRUE(u[19] == '8' || u[19] == '9' || u[19] == 'a' || u[19] == 'b');
+    std::set<std::string> same_ms;
+    for (int i = 0; i < 100; ++i) {
+        same_ms.insert(time_ordered_uuid(t));
+    }
+    EXPECT_EQ(same_ms.size(), 100u) << "74 random bits within one millisecond";
+    EXPECT_LT(*same_ms.rbegin(), time_ordered_uuid(t + 1));
+    EXPECT_LT(time_ordered_uuid(t + 1), time_ordered_uuid(t + 1000 * 3600 * 24 * 365LL));
+}
+
 }  // namespace
 }  // namespace flowgate::handlers

@@ -1,6 +1,7 @@
 #include "handlers/urn.hpp"
 
 #include <gtest/gtest.h>
+#include <phonenumbers/phonenumberutil.h>
 
 namespace flowgate::handlers {
 namespace {
@@ -100,6 +101,62 @@ TEST(urn, known_regions) {
     EXPECT_TRUE(is_known_region("JO"));
     EXPECT_TRUE(is_known_region("NG"));
     EXPECT_FALSE(is_known_region("XX"));
+}
+
+// phone_region answers most numbers from the calling code alone; it must say what a full parse
+// with libphonenumber says, at the edges too.
+std::optional<std::string> region_by_parse(std::string_view urn) {
+    using i18n::phonenumbers::PhoneNumberUtil;
+    std::string number;
+    if (urn.rfind("tel:", 0) == 0) {
+        number = std::string(urn.substr(4));
+    } else if (urn.rfind("whatsapp:", 0) == 0) {
+        number = "+" + std::string(urn.substr(9));
+    } else {
+        return std::nullopt;
+    }
+    const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
+    i18n::phonenumbers::PhoneNumber parsed;
+    if (number.size() > 64 || util.Parse(number, "ZZ", &parsed) != PhoneNumberUtil::NO_PARSING_ERROR) {
+        return std::nullopt;
+    }
+    std::string region;
+    util.GetRegionCodeForNumber(parsed, &region);
+    if (region.empty() || region == "ZZ" || region == "001") {
+        return std::nullopt;
+    }
+    return region;
+}
+
+TEST(urn, phone_regions_as_a_full_parse_gives_them) {
+    const std::vector<std::pair<std::string, std::optional<std::string>>> cases = {
+        {"tel:+962791234567", "JO"},
+        {"whatsapp:9613123456", "LB"},
+        {"tel:+2348031234567", "NG"},
+        {"tel:+96279", "JO"},                          // two national digits: the least a parse takes
+        {"tel:+9627", std::nullopt},                   // one
+        {"tel:+962", std::nullopt},                    // none
+        {"tel:+962123456789012345678", std::nullopt},  // 18
+        {"tel:+96212345678901234567", "JO"},           // 17
+        {"tel:+96201", "JO"},                          // a national prefix it cannot strip
+        {"tel:+0962791234567", std::nullopt},          // no calling code starts with 0
+        {"tel:+999123456", std::nullopt},              // no such calling code
+        {"tel:+80012345678", std::nullopt},            // non-geographic (001)
+        {"tel:+12025550123", "US"},                    // shared codes take the full parse
+        {"tel:+14165550123", "CA"},
+        {"tel:+442071838750", "GB"},
+        {"tel:+79161234567", "RU"},
+        {"tel:+262262161616", "RE"},
+        {"tel:+962 79 123 4567", "JO"},    // not the normal form: parsed
+        {"whatsapp:+962791234567", "JO"},  // "++962...": parsed
+        {"telegram:12345", std::nullopt},
+        {"tel:", std::nullopt},
+        {"tel:+", std::nullopt},
+    };
+    for (const auto& [urn, region] : cases) {
+        EXPECT_EQ(phone_region(urn), region_by_parse(urn)) << urn;
+        EXPECT_EQ(phone_region(urn), region) << urn;
+    }
 }
 
 }  // namespace

@@ -68,6 +68,7 @@ class server_process {
 
     std::uint16_t port() const { return port_; }
     bool running() const { return process_.pid() > 0; }
+    pid_t pid() const { return process_.pid(); }
     // SIGTERM and wait: the graceful path. Returns the exit code.
     int stop() { return process_.stop(SIGTERM); }
     // SIGKILL: a crash.

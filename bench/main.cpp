@@ -1,0 +1,792 @@
+// flowgate_bench: the figures of issue 7 in one run (docs/performance.md). It starts the real
+// `flowgate serve` on 127.0.0.1 with a generated config in a temporary directory (a real 256-bit
+// data key, SQLite in WAL with synchronous=FULL), drives it with signed Twilio webhooks from many
+// senders, and prints each figure beside its target, the median of --runs runs.
+//
+//   flowgate_bench [--runs N] [--webhooks N] [--connections N] [--senders N] [--client-threads N]
+//                  [--contacts N] [--sessions N] [--reply-rate N] [--only inbound|outbound]
+//                  [--server-log FILE]
+
+#include <utility>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <iterator>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "bench/fake_provider.hpp"
+#include "bench/loadgen.hpp"
+#include "handlers/crypto.hpp"
+#include "handlers/form.hpp"
+#include "handlers/twilio.hpp"
+#include "tests/support/http.hpp"
+#include "tests/support/process.hpp"
+
+namespace flowgate::bench {
+namespace {
+
+using json = nlohmann::json;
+using clock_type = std::chrono::steady_clock;
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+struct options {
+    int runs = 3;
+    std::size_t webhooks = 100000;  // per run, for the full-path figure
+    std::size_t connections = 64;
+    std::size_t senders = 10000;  // distinct phone numbers per run
+    int client_threads = 1;
+    std::size_t contacts = 100000;
+    std::size_t sessions = 10000;
+    // The inbound runs' channel rate (segments/s): replies go out at a provider's pace while the
+    // webhooks are measured, as they would in production (Twilio's long codes take 1 a second).
+    double reply_rate = 10;
+    std::string only;        // "", "inbound" or "outbound"
+    std::string server_log;  // append each server's log here
+};
+
+options parse_options(int argc, char** argv) {
+    options o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) {
+                throw std::runtime_error(a + " needs a value");
+            }
+            return argv[++i];
+        };
+        if (a == "--runs") {
+            o.runs = std::max(1, std::stoi(value()));
+        } else if (a == "--webhooks") {
+            o.webhooks = std::stoul(value());
+        } else if (a == "--connections") {
+            o.connections = std::max<std::size_t>(1, std::stoul(value()));
+        } else if (a == "--senders") {
+            o.senders = std::max<std::size_t>(1, std::stoul(value()));
+        } else if (a == "--client-threads") {
+            o.client_threads = std::max(1, std::stoi(value()));
+        } else if (a == "--contacts") {
+            o.contacts = std::stoul(value());
+        } else if (a == "--sessions") {
+            o.sessions = std::stoul(value());
+        } else if (a == "--reply-rate") {
+            o.reply_rate = std::stod(value());
+        } else if (a == "--only") {
+            o.only = value();
+        } else if (a == "--server-log") {
+            o.server_log = value();
+        } else {
+            throw std::runtime_error("unknown option " + a);
+        }
+    }
+    o.sessions = std::min(o.sessions, o.contacts);
+    return o;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The gateway under test: config, key, process
+
+const std::string public_url = "https://sms.example.org";
+const std::string account_sid = "AC0123456789abcdef0123456789abcdef";
+const std::string auth_token = "bench-auth-token-0123456789abcdef";
+const std::string twilio_address = "+962790000000";
+
+// One question, then a thanks: every webhook pays for exactly one flow step and one outbound
+// message. "JOIN" starts the run (the question goes out, the run waits); the answer saves a
+// result, sends the thanks and ends the run.
+constexpr const char* bench_flow = R"j({
+  "id": "bench", "language": "en",
+  "nodes": [
+    {"id": "ask", "ask": {"en": "Which city? 1 Amman 2 Irbid 3 Zarqa", "ar": "أي مدينة؟ ١ عمّان ٢ إربد ٣ الزرقاء"},
+     "result": "City",
+     "cases": [{"test": "has_number_between", "args": [1, 3], "category": "Chosen", "next": "done"}],
+     "other": "ask"},
+    {"id": "done", "send": {"en": "Thanks, see you soon.", "ar": "شكراً، نراكم قريباً."}}
+  ]
+})j";
+
+void write_file(const std::string& path, const std::string& content) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << content;
+    if (!out) {
+        throw std::runtime_error("cannot write " + path);
+    }
+}
+
+// A real 256-bit data key (so each URN and text pays for AES-256-GCM), readable by its owner only.
+void write_key(const std::string& path) {
+    write_file(path, handlers::to_hex(handlers::random_bytes(32)) + "\n");
+    std::filesystem::permissions(path,
+                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+}
+
+void write_config(const std::string& dir,
+                  const std::string& db,
+                  const std::string& key,
+                  const std::string& api_base,
+                  double max_per_second) {
+    write_file(dir + "/auth_token", auth_token + "\n");
+    write_file(dir + "/bench.json", bench_flow);
+    json channel = {{"id", "sms"},
+                    {"type", "twilio"},
+                    {"address", twilio_address},
+                    {"account_sid", account_sid},
+                    {"auth_token", "file:" + dir + "/auth_token"},
+                    {"api_base", api_base}};
+    if (max_per_second > 0) {
+        channel["max_per_second"] = max_per_second;
+    }
+    const json cfg = {
+        {"server",
+         {{"listen", "127.0.0.1:0"}, {"public_url", public_url}, {"threads", 2}, {"shutdown_grace", "30s"}}},
+        {"store", {{"sqlite", db}}},
+        {"data_key", "file:" + key},
+        {"default_country", "JO"},
+        {"timezone", "Asia/Amman"},
+        {"languages", {"en", "ar"}},
+        {"channels", {channel}},
+        {"flows", {dir + "/bench.json"}},
+        {"triggers", {{{"keywords", {"JOIN"}}, {"flow", "bench"}}}},
+    };
+    write_file(dir + "/config.json", cfg.dump(2));
+}
+
+// Stops the server gracefully (SIGTERM) and appends its log to --server-log, if given.
+void stop_server(test::server_process& server, const options& o, const std::string& what) {
+    server.stop();
+    if (!o.server_log.empty()) {
+        std::ofstream out(o.server_log, std::ios::app);
+        out << "==== " << what << "\n" << server.log();
+    }
+}
+
+// CPU seconds (user + system) a process has used so far: the server's from /proc, the bench's own
+// (the load generator and the fake provider) from getrusage. On a shared machine these say what a
+// request costs better than the rates do.
+double cpu_seconds(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // The fields after the command name (in parentheses, which may hold spaces): state is field 3,
+    // utime 14, stime 15.
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i) {
+        if (i == 14) {
+            utime = std::stod(field);
+        } else if (i == 15) {
+            stime = std::stod(field);
+        }
+    }
+    return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double own_cpu_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// CPU used by the server and by the bench since construction, per request, in microseconds.
+struct cpu_meter {
+    explicit cpu_meter(pid_t s) : server(s), server_start(cpu_seconds(s)), own_start(own_cpu_seconds()) {}
+
+    std::pair<double, double> per(std::size_t requests) const {
+        const double n = static_cast<double>(std::max<std::size_t>(requests, 1));
+        return {1e6 * (cpu_seconds(server) - server_start) / n, 1e6 * (own_cpu_seconds() - own_start) / n};
+    }
+
+    pid_t server;
+    double server_start;
+    double own_start;
+};
+
+struct memory {
+    double peak_mb = 0;     // VmHWM: the resident set's high-water mark
+    double current_mb = 0;  // VmRSS
+};
+
+memory read_memory(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    memory m;
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream words(line);
+        std::string key;
+        double kb = 0;
+        words >> key >> kb;
+        if (key == "VmHWM:") {
+            m.peak_mb = kb / 1024;
+        } else if (key == "VmRSS:") {
+            m.current_mb = kb / 1024;
+        }
+    }
+    return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+std::string phone_of(std::size_t n) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "+96279%07zu", 1000000 + n % 9000000);
+    return buf;
+}
+
+// A fresh MessageSid: "SM" and 32 hex digits, never repeated within a bench process.
+std::string next_sid() {
+    static std::uint64_t counter = 0;
+    static const std::string prefix = handlers::to_hex(handlers::random_bytes(8));
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "SM%s%016llx", prefix.c_str(), static_cast<unsigned long long>(++counter));
+    return buf;
+}
+
+// An inbound SMS exactly as Twilio posts it (its parameters, in its order), signed.
+std::string twilio_webhook(const std::string& from, const std::string& text) {
+    const std::string sid = next_sid();
+    const handlers::form_fields fields{{"ToCountry", "JO"},
+                                       {"ToState", ""},
+                                       {"SmsMessageSid", sid},
+                                       {"NumMedia", "0"},
+                                       {"ToCity", ""},
+                                       {"FromZip", ""},
+                                       {"SmsSid", sid},
+                                       {"FromState", ""},
+                                       {"SmsStatus", "received"},
+                                       {"FromCity", ""},
+                                       {"Body", text},
+                                       {"FromCountry", "JO"},
+                                       {"To", twilio_address},
+                                       {"ToZip", ""},
+                                       {"NumSegments", "1"},
+                                       {"MessageSid", sid},
+                                       {"AccountSid", account_sid},
+                                       {"From", from},
+                                       {"ApiVersion", "2010-04-01"}};
+    const std::string target = "/c/sms/receive";
+    const std::string body = handlers::encode_form(fields);
+    const std::string signature =
+        handlers::twilio_handler::signature(auth_token, public_url + target, fields);
+    return "POST " + target +
+           " HTTP/1.1\r\nHost: sms.example.org\r\nUser-Agent: TwilioProxy/1.1\r\n"
+           "Content-Type: application/x-www-form-urlencoded\r\nX-Twilio-Signature: " +
+           signature + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// Each connection speaks for its own senders (sender s on connection s % connections), so one
+// sender's messages arrive in order: "JOIN", the answer, "JOIN" again, ... Every message is new
+// (a fresh MessageSid) and takes a flow step that queues one reply.
+std::vector<std::vector<std::string>> webhook_lists(std::size_t total,
+                                                    std::size_t connections,
+                                                    std::size_t first_sender,
+                                                    std::size_t senders) {
+    senders = std::max(senders, connections);
+    std::vector<std::vector<std::string>> lists(connections);
+    const std::size_t per_connection = (total + connections - 1) / connections;
+    for (std::size_t c = 0; c < connections; ++c) {
+        const std::size_t own = senders / connections + (c < senders % connections ? 1 : 0);
+        lists[c].reserve(per_connection);
+        for (std::size_t k = 0; k < per_connection; ++k) {
+            const std::size_t sender = first_sender + c + connections * (k % own);
+            const bool answer = (k / own) % 2 == 1;
+            // Answers alternate between ASCII and Arabic-Indic digits, as people send them.
+            const char* text = !answer ? "JOIN" : (k % 2 == 0 ? "2" : "\xd9\xa2");
+            lists[c].push_back(twilio_webhook(phone_of(sender), text));
+        }
+    }
+    return lists;
+}
+
+std::vector<std::vector<std::string>> healthz_lists(std::size_t connections) {
+    return std::vector<std::vector<std::string>>(
+        connections, {"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: flowgate-bench\r\n\r\n"});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Figures
+
+struct inbound_figures {
+    double webhooks_per_s = 0, p50 = 0, p99 = 0, p999 = 0;
+    double healthz_per_s = 0;
+    double half_rate = 0, half_achieved = 0, half_p50 = 0, half_p99 = 0, half_p999 = 0;
+    std::size_t bad = 0;  // non-2xx answers and connection errors, over every phase
+    // CPU per full-path webhook, in µs: the server's and the bench's (client, fake provider).
+    double server_cpu_us = 0, client_cpu_us = 0;
+};
+
+struct outbound_figures {
+    double plan_s = 0;            // the preview: the whole plan, nothing stored
+    double healthz_worst_ms = 0;  // the slowest /healthz answer while the preview ran
+    double create_s = 0;          // the send: the same plan, and 100,000 messages committed
+    double messages_per_s = 0;
+    std::size_t recipients = 0;
+    double rss_before_mb = 0;  // resident after start with the data
+    double peak_rss_mb = 0;    // high-water mark over the run
+    double server_cpu_us = 0;  // server CPU per message sent, µs
+};
+
+std::string fixed(double v, int digits) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+    return buf;
+}
+
+std::size_t bad_answers(const load_result& r) {
+    std::size_t bad = r.errors;
+    for (const auto& [status, n] : r.statuses) {
+        if (status < 200 || status >= 300) {
+            bad += n;
+        }
+    }
+    return bad;
+}
+
+// The writer's group commits so far, from /metrics: how many, their total time, the jobs in them.
+struct commit_stats {
+    double commits = 0, seconds = 0, jobs = 0;
+};
+
+commit_stats read_commits(std::uint16_t port) {
+    const auto r = test::request(port, "GET", "/metrics");
+    commit_stats c;
+    std::istringstream lines(r.body);
+    std::string line;
+    while (std::getline(lines, line)) {
+        std::istringstream words(line);
+        std::string name;
+        double value = 0;
+        if (!(words >> name >> value)) {
+            continue;
+        }
+        if (name == "flowgate_store_commit_seconds_count") {
+            c.commits = value;
+        } else if (name == "flowgate_store_commit_seconds_sum") {
+            c.seconds = value;
+        } else if (name == "flowgate_store_committed_events_total") {
+            c.jobs = value;
+        }
+    }
+    return c;
+}
+
+std::string describe_commits(const commit_stats& before, const commit_stats& after, double seconds) {
+    const double n = after.commits - before.commits;
+    if (n <= 0) {
+        return "no commits";
+    }
+    return fixed(n / seconds, 0) + " commits/s of " + fixed((after.jobs - before.jobs) / n, 1) + " jobs, " +
+           fixed(1000 * (after.seconds - before.seconds) / n, 2) + " ms each";
+}
+
+void note(const std::string& line) { std::cerr << "  " << line << std::endl; }
+
+inbound_figures run_inbound(const options& o, int run) {
+    test::temp_dir dir;
+    fake_provider provider;
+    const std::string key = dir.file("data.key");
+    write_key(key);
+    write_config(dir.path(), dir.file("flowgate.db"), key, provider.url(), o.reply_rate);
+    test::server_process server(dir.file("config.json"));
+    inbound_figures f;
+    load_options lo;
+    lo.port = server.port();
+    lo.threads = o.client_threads;
+
+    // Full path, closed loop at `connections`.
+    {
+        auto lists = webhook_lists(o.webhooks, o.connections, 0, o.senders);
+        lo.warmup = std::chrono::seconds(1);
+        const auto before = read_commits(server.port());
+        const auto started = clock_type::now();
+        const cpu_meter cpu(server.pid());
+        const auto r = run_load(lo, lists);
+        std::size_t sent = 0;
+        for (const auto& l : lists) {
+            sent += l.size();
+        }
+        std::tie(f.server_cpu_us, f.client_cpu_us) = cpu.per(sent);
+        const double elapsed = std::chrono::duration<double>(clock_type::now() - started).count();
+        note("run " + std::to_string(run) +
+             ": writer: " + describe_commits(before, read_commits(server.port()), elapsed));
+        f.webhooks_per_s = r.rate();
+        f.p50 = r.percentile_ms(0.50);
+        f.p99 = r.percentile_ms(0.99);
+        f.p999 = r.percentile_ms(0.999);
+        f.bad += bad_answers(r);
+        note("run " + std::to_string(run) + ": webhooks " + fixed(f.webhooks_per_s, 0) + "/s over " +
+             fixed(r.seconds, 1) + " s, p50 " + fixed(f.p50, 2) + " ms, p99 " + fixed(f.p99, 2) +
+             " ms, p999 " + fixed(f.p999, 2) + " ms, not 2xx " + std::to_string(bad_answers(r)) +
+             "; CPU a webhook: server " + fixed(f.server_cpu_us, 0) + " us, load generator " +
+             fixed(f.client_cpu_us, 0) + " us");
+    }
+    // The HTTP floor: /healthz on the same server, same connections.
+    {
+        lo.warmup = std::chrono::milliseconds(500);
+        lo.duration = std::chrono::seconds(5);
+        const auto r = run_load(lo, healthz_lists(o.connections), true);
+        f.healthz_per_s = r.rate();
+        f.bad += bad_answers(r);
+        note("run " + std::to_string(run) + ": /healthz " + fixed(f.healthz_per_s, 0) + "/s, p99 " +
+             fixed(r.percentile_ms(0.99), 2) + " ms");
+    }
+    // Latency at half the measured rate, on a schedule (open loop).
+    {
+        f.half_rate = f.webhooks_per_s / 2;
+        lo.rate = f.half_rate;
+        lo.warmup = std::chrono::seconds(1);
+        lo.duration = std::chrono::seconds(6);
+        const auto per_run = static_cast<std::size_t>(f.half_rate * 6.5) + o.connections;
+        auto lists = webhook_lists(per_run, o.connections, o.senders + o.connections, o.senders);
+        const auto r = run_load(lo, lists);
+        f.half_achieved = r.rate();
+        f.half_p50 = r.percentile_ms(0.50);
+        f.half_p99 = r.percentile_ms(0.99);
+        f.half_p999 = r.percentile_ms(0.999);
+        f.bad += bad_answers(r);
+        note("run " + std::to_string(run) + ": at " + fixed(f.half_rate, 0) + "/s scheduled (" +
+             fixed(f.half_achieved, 0) + "/s answered): p50 " + fixed(f.half_p50, 2) + " ms, p99 " +
+             fixed(f.half_p99, 2) + " ms, p999 " + fixed(f.half_p999, 2) + " ms");
+    }
+    stop_server(server, o, "inbound run " + std::to_string(run));
+    return f;
+}
+
+// The population for the outbound figures, made once: `contacts` contacts imported through the
+// admin API (a third of them Arabic speakers), `sessions` of them in a flow that waits for their
+// answer. The database is then copied for each run.
+struct population {
+    test::temp_dir dir;
+    std::string key;
+    std::string token;
+};
+
+std::string api_token(const std::string& config) {
+    const auto r =
+        test::run_flowgate({"token", "create", "--config", config, "--role", "staff", "--name", "bench"});
+    if (r.exit_code != 0) {
+        throw std::runtime_error("flowgate token create failed:\n" + r.output);
+    }
+    // stdout (the token) and stderr (a note) arrive on one pipe: pick the token out.
+    static const std::regex token(R"(fg_[0-9a-f]+)");
+    std::smatch m;
+    if (!std::regex_search(r.output, m, token)) {
+        throw std::runtime_error("flowgate token create printed no token");
+    }
+    return m.str();
+}
+
+std::map<std::string, std::string> bearer(const std::string& token, const std::string& type) {
+    return {{"Authorization", "Bearer " + token}, {"Content-Type", type}};
+}
+
+void make_population(const options& o, population& p) {
+    fake_provider provider;
+    p.key = p.dir.file("data.key");
+    write_key(p.key);
+    write_config(p.dir.path(), p.dir.file("flowgate.db"), p.key, provider.url(), 0);
+    p.token = api_token(p.dir.file("config.json"));
+    test::server_process server(p.dir.file("config.json"));
+    const auto started = clock_type::now();
+    constexpr std::size_t per_import = 50000;  // the API's limit
+    for (std::size_t first = 0; first < o.contacts; first += per_import) {
+        std::string csv = "phone,name,language\n";
+        for (std::size_t i = first; i < std::min(o.contacts, first + per_import); ++i) {
+            csv +=
+                phone_of(i) + ",Participant " + std::to_string(i) + "," + (i % 3 == 0 ? "ar" : "en") + "\n";
+        }
+        const auto r =
+            test::request(server.port(), "POST", "/api/v1/contacts/import", csv, bearer(p.token, "text/csv"));
+        if (r.status != 200) {
+            throw std::runtime_error("contacts import: HTTP " + std::to_string(r.status) + " " + r.body);
+        }
+    }
+    const double import_s = std::chrono::duration<double>(clock_type::now() - started).count();
+    note("population: " + std::to_string(o.contacts) + " contacts imported in " + fixed(import_s, 1) +
+         " s (" + fixed(static_cast<double>(o.contacts) / import_s, 0) + "/s)");
+    // Open sessions: "JOIN" from the first `sessions` contacts; each run then waits for an answer.
+    load_options lo;
+    lo.port = server.port();
+    lo.threads = o.client_threads;
+    lo.stop_when_first_done = false;
+    const auto conns = std::min(o.connections, std::max<std::size_t>(1, o.sessions));
+    std::vector<std::vector<std::string>> lists(conns);
+    for (std::size_t i = 0; i < o.sessions; ++i) {
+        lists[i % conns].push_back(twilio_webhook(phone_of(i), "JOIN"));
+    }
+    const auto r = run_load(lo, lists);
+    if (bad_answers(r) > 0) {
+        throw std::runtime_error("sessions: " + std::to_string(bad_answers(r)) +
+                                 " webhooks not answered 2xx");
+    }
+    // Their questions go out before the population is saved, so the runs start with an empty outbox.
+    if (!provider.wait_for(o.sessions, std::chrono::seconds(60))) {
+        throw std::runtime_error(
+            "sessions: " + std::to_string(provider.received()) + " of " + std::to_string(o.sessions) +
+            " questions reached the fake provider; the log:\n" +
+            server.log().substr(server.log().size() - std::min<std::size_t>(server.log().size(), 4000)));
+    }
+    stop_server(server, o, "population");
+    note("population: " + std::to_string(o.sessions) + " contacts in a waiting flow session");
+}
+
+outbound_figures run_outbound(const options& o, const population& p, int run) {
+    test::temp_dir dir;
+    fake_provider provider;
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+        const std::string from = p.dir.file(std::string("flowgate.db") + suffix);
+        if (std::filesystem::exists(from)) {
+            std::filesystem::copy_file(from, dir.file(std::string("flowgate.db") + suffix));
+        }
+    }
+    write_config(dir.path(), dir.file("flowgate.db"), p.key, provider.url(), 0);
+    test::server_process server(dir.file("config.json"));
+    outbound_figures f;
+    f.rss_before_mb = read_memory(server.pid()).current_mb;
+    json body = {{"text",
+                  {{"en", "Reminder: the workshop starts at 10:00 tomorrow. Reply STOP to opt out."},
+                   {"ar", "تذكير: تبدأ الورشة غداً الساعة ١٠:٠٠. أرسلوا STOP لإيقاف الرسائل."}}},
+                 {"audience", {{"all", true}}},
+                 {"channel", "sms"}};
+    body["preview"] = true;
+    // While the plan reads 100,000 contacts, /healthz is asked every 10 ms, as a load balancer
+    // would: its slowest answer says whether an I/O thread waited for the store meanwhile.
+    std::atomic<bool> planned{false};
+    std::thread prober([&] {
+        while (!planned) {
+            const auto asked = clock_type::now();
+            test::request(server.port(), "GET", "/healthz");
+            f.healthz_worst_ms =
+                std::max(f.healthz_worst_ms,
+                         std::chrono::duration<double, std::milli>(clock_type::now() - asked).count());
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    });
+    auto t0 = clock_type::now();
+    auto r = test::request(
+        server.port(), "POST", "/api/v1/broadcasts", body.dump(), bearer(p.token, "application/json"));
+    f.plan_s = std::chrono::duration<double>(clock_type::now() - t0).count();
+    planned = true;
+    prober.join();
+    if (r.status != 200) {
+        throw std::runtime_error("broadcast preview: HTTP " + std::to_string(r.status) + " " + r.body);
+    }
+    body.erase("preview");
+    provider.reset();
+    t0 = clock_type::now();
+    r = test::request(
+        server.port(), "POST", "/api/v1/broadcasts", body.dump(), bearer(p.token, "application/json"));
+    f.create_s = std::chrono::duration<double>(clock_type::now() - t0).count();
+    if (r.status != 201) {
+        throw std::runtime_error("broadcast: HTTP " + std::to_string(r.status) + " " + r.body);
+    }
+    f.recipients = json::parse(r.body).value("recipients", std::size_t{0});
+    const auto before = read_commits(server.port());
+    const auto sending = clock_type::now();
+    const cpu_meter cpu(server.pid());
+    if (!provider.wait_for(f.recipients, std::chrono::minutes(10))) {
+        throw std::runtime_error("broadcast: only " + std::to_string(provider.received()) + " of " +
+                                 std::to_string(f.recipients) +
+                                 " messages reached the fake provider in 10 minutes");
+    }
+    const double span = std::chrono::duration<double>(provider.last() - provider.first()).count();
+    f.messages_per_s = span > 0 ? static_cast<double>(f.recipients - 1) / span : 0;
+    f.server_cpu_us = cpu.per(f.recipients).first;
+    note("run " + std::to_string(run) + ": writer: " +
+         describe_commits(before,
+                          read_commits(server.port()),
+                          std::chrono::duration<double>(clock_type::now() - sending).count()));
+    f.peak_rss_mb = read_memory(server.pid()).peak_mb;
+    stop_server(server, o, "outbound run " + std::to_string(run));
+    note("run " + std::to_string(run) + ": broadcast to " + std::to_string(f.recipients) + ": planned in " +
+         fixed(f.plan_s, 2) + " s (/healthz meanwhile at worst " + fixed(f.healthz_worst_ms, 1) +
+         " ms), created in " + fixed(f.create_s, 2) + " s, sent at " + fixed(f.messages_per_s, 0) +
+         "/s (server CPU " + fixed(f.server_cpu_us, 0) + " us a message); RSS " + fixed(f.rss_before_mb, 1) +
+         " MB after start, peak " + fixed(f.peak_rss_mb, 1) + " MB");
+    return f;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+double median(std::vector<double> v) {
+    if (v.empty()) {
+        return 0;
+    }
+    std::sort(v.begin(), v.end());
+    const auto n = v.size();
+    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+template <class T>
+double median_of(const std::vector<T>& runs, double T::*field) {
+    std::vector<double> v;
+    for (const auto& r : runs) {
+        v.push_back(r.*field);
+    }
+    return median(v);
+}
+
+std::string load_average() {
+    std::ifstream in("/proc/loadavg");
+    std::string a, b, c;
+    in >> a >> b >> c;
+    return a + " " + b + " " + c;
+}
+
+void row(const std::string& name,
+         const std::string& value,
+         const std::string& target,
+         std::optional<bool> met) {
+    std::printf("  %-52s %14s   %-12s %s\n",
+                name.c_str(),
+                value.c_str(),
+                target.c_str(),
+                !met   ? ""
+                : *met ? "met"
+                       : "NOT MET");
+}
+
+int run(int argc, char** argv) {
+    const options o = parse_options(argc, argv);
+    const auto wall = std::time(nullptr);
+    char date[32];
+    std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&wall));
+    std::cerr << "flowgate bench: " << o.runs << " runs, " << std::thread::hardware_concurrency()
+              << " cores, load average " << load_average() << std::endl;
+
+    std::vector<inbound_figures> in;
+    std::vector<outbound_figures> out;
+    if (o.only.empty() || o.only == "inbound") {
+        std::cerr << "inbound: " << o.webhooks << " signed Twilio webhooks a run from " << o.senders
+                  << " senders on " << o.connections << " connections; replies paced at " << o.reply_rate
+                  << "/s" << std::endl;
+        for (int i = 1; i <= o.runs; ++i) {
+            in.push_back(run_inbound(o, i));
+        }
+    }
+    if (o.only.empty() || o.only == "outbound") {
+        std::cerr << "outbound: " << o.contacts << " contacts, " << o.sessions << " open sessions"
+                  << std::endl;
+        population p;
+        make_population(o, p);
+        for (int i = 1; i <= o.runs; ++i) {
+            out.push_back(run_outbound(o, p, i));
+        }
+    }
+
+    std::printf(
+        "\nflowgate bench, %s: medians of %d runs; %u cores shared by the server and the load\n"
+        "generator; load average at the end %s\n\n",
+        date,
+        o.runs,
+        std::thread::hardware_concurrency(),
+        load_average().c_str());
+    std::printf("  %-52s %14s   %-12s\n", "figure", "measured", "target");
+    if (!in.empty()) {
+        const double rate = median_of(in, &inbound_figures::webhooks_per_s);
+        const double healthz = median_of(in, &inbound_figures::healthz_per_s);
+        const double ratio = healthz > 0 ? rate / healthz : 0;
+        const double half_p99 = median_of(in, &inbound_figures::half_p99);
+        row("webhooks/s, full path, " + std::to_string(o.connections) + " connections",
+            fixed(rate, 0),
+            ">= 20000",
+            rate >= 20000);
+        row("  latency p50 / p99 / p999 (ms)",
+            fixed(median_of(in, &inbound_figures::p50), 2) + " / " +
+                fixed(median_of(in, &inbound_figures::p99), 2) + " / " +
+                fixed(median_of(in, &inbound_figures::p999), 2),
+            "",
+            std::nullopt);
+        row("  CPU a webhook: server / load generator (us)",
+            fixed(median_of(in, &inbound_figures::server_cpu_us), 0) + " / " +
+                fixed(median_of(in, &inbound_figures::client_cpu_us), 0),
+            "",
+            std::nullopt);
+        row("/healthz requests/s, same server", fixed(healthz, 0), "", std::nullopt);
+        row("webhooks/s as a share of /healthz", fixed(100 * ratio, 1) + "%", ">= 25%", ratio >= 0.25);
+        row("p99 at half that load, " + fixed(median_of(in, &inbound_figures::half_rate), 0) +
+                "/s scheduled (ms)",
+            fixed(half_p99, 2),
+            "<= 10 ms",
+            half_p99 <= 10);
+        row("  p50 / p999 at half load (ms)",
+            fixed(median_of(in, &inbound_figures::half_p50), 2) + " / " +
+                fixed(median_of(in, &inbound_figures::half_p999), 2),
+            "",
+            std::nullopt);
+        std::size_t bad = 0;
+        for (const auto& f : in) {
+            bad += f.bad;
+        }
+        row("  answers not 2xx, connection errors (all runs)", std::to_string(bad), "0", bad == 0);
+    }
+    if (!out.empty()) {
+        const double rate = median_of(out, &outbound_figures::messages_per_s);
+        const double plan = median_of(out, &outbound_figures::plan_s);
+        const double peak = median_of(out, &outbound_figures::peak_rss_mb);
+        row("outbound messages/s, keep-alive, no rate limit", fixed(rate, 0), ">= 10000", rate >= 10000);
+        row("  server CPU a message (us)",
+            fixed(median_of(out, &outbound_figures::server_cpu_us), 0),
+            "",
+            std::nullopt);
+        row("broadcast plan, " + std::to_string(out.front().recipients) + " recipients (s)",
+            fixed(plan, 2),
+            "<= 2 s",
+            plan <= 2);
+        row("  slowest /healthz while it was planned (ms)",
+            fixed(median_of(out, &outbound_figures::healthz_worst_ms), 1),
+            "",
+            std::nullopt);
+        row("  broadcast created: plan + messages committed (s)",
+            fixed(median_of(out, &outbound_figures::create_s), 2),
+            "",
+            std::nullopt);
+        row("peak RSS, " + std::to_string(o.contacts) + " contacts, " + std::to_string(o.sessions) +
+                " sessions (MB)",
+            fixed(peak, 1),
+            "<= 150 MB",
+            peak <= 150);
+        row("  RSS after start with that data (MB)",
+            fixed(median_of(out, &outbound_figures::rss_before_mb), 1),
+            "",
+            std::nullopt);
+    }
+    std::printf("\n");
+    return 0;
+}
+
+}  // namespace
+}  // namespace flowgate::bench
+
+int main(int argc, char** argv) {
+    try {
+        return flowgate::bench::run(argc, argv);
+    } catch (const std::exception& e) {
+        std::cerr << "flowgate_bench: " << e.what() << std::endl;
+        return 1;
+    }
+}

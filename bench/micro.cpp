@@ -1,0 +1,287 @@
+// Google Benchmark cases for the hot pieces of the inbound path (docs/performance.md): signature
+// checks, form decoding, phone normalisation, text normalisation and matching, a flow step, SMS
+// segment counting, and the data key's sealing. Each input is what a real webhook carries.
+
+#include <benchmark/benchmark.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "flows/engine.hpp"
+#include "flows/loader.hpp"
+#include "flows/matcher.hpp"
+#include "flows/normalize.hpp"
+#include "flows/segments.hpp"
+#include "gateway/data_key.hpp"
+#include "handlers/crypto.hpp"
+#include "handlers/form.hpp"
+#include "handlers/meta.hpp"
+#include "handlers/twilio.hpp"
+#include "handlers/urn.hpp"
+
+namespace flowgate {
+namespace {
+
+const std::string twilio_token = "bench-auth-token-0123456789abcdef";
+const std::string public_url = "https://sms.example.org/c/sms/receive";
+
+handlers::form_fields twilio_fields() {
+    const std::string sid = "SM0123456789abcdef0123456789abcdef";
+    return {{"ToCountry", "JO"},
+            {"ToState", ""},
+            {"SmsMessageSid", sid},
+            {"NumMedia", "0"},
+            {"ToCity", ""},
+            {"FromZip", ""},
+            {"SmsSid", sid},
+            {"FromState", ""},
+            {"SmsStatus", "received"},
+            {"FromCity", ""},
+            {"Body", "\xd9\xa2 \xd8\xb4\xd9\x83\xd8\xb1\xd8\xa7"},  // "٢ شكرا"
+            {"FromCountry", "JO"},
+            {"To", "+962790000000"},
+            {"ToZip", ""},
+            {"NumSegments", "1"},
+            {"MessageSid", sid},
+            {"AccountSid", "AC0123456789abcdef0123456789abcdef"},
+            {"From", "+962791234567"},
+            {"ApiVersion", "2010-04-01"}};
+}
+
+handlers::raw_request twilio_request() {
+    const auto fields = twilio_fields();
+    handlers::raw_request r;
+    r.method = "POST";
+    r.path = "/c/sms/receive";
+    r.body = handlers::encode_form(fields);
+    r.public_url = public_url;
+    r.headers = {
+        {"Content-Type", "application/x-www-form-urlencoded"},
+        {"X-Twilio-Signature", handlers::twilio_handler::signature(twilio_token, public_url, fields)}};
+    return r;
+}
+
+void twilio_signature_check(benchmark::State& state) {
+    const auto request = twilio_request();
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(handlers::twilio_handler::valid_signature(twilio_token, request));
+    }
+}
+BENCHMARK(twilio_signature_check);
+
+// The whole of a Twilio webhook in the handler: signature, form, sender normalised to a URN.
+void twilio_receive(benchmark::State& state) {
+    handlers::channel_settings settings;
+    settings.id = "sms";
+    settings.type = "twilio";
+    settings.default_country = "JO";
+    settings.values = {{"address", "+962790000000"},
+                       {"account_sid", "AC0123456789abcdef0123456789abcdef"},
+                       {"auth_token", twilio_token}};
+    const handlers::twilio_handler handler(settings);
+    const auto request = twilio_request();
+    for (auto _ : state) {
+        auto result = handler.receive(handlers::endpoint::receive, request);
+        benchmark::DoNotOptimize(result);
+    }
+}
+BENCHMARK(twilio_receive);
+
+void meta_signature_check(benchmark::State& state) {
+    const std::string secret = "meta-app-secret-0123";
+    const std::string body =
+        R"({"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"value":)"
+        R"({"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881",)"
+        R"("phone_number_id":"106540352242922"},"contacts":[{"profile":{"name":"\u0647\u062f\u0649"},)"
+        R"("wa_id":"962791234567"}],"messages":[{"from":"962791234567","id":"wamid.HBgM","timestamp":)"
+        R"("1767225600","text":{"body":"JOIN"},"type":"text"}]},"field":"messages"}]}]})";
+    handlers::raw_request r;
+    r.method = "POST";
+    r.body = body;
+    r.headers = {{"Content-Type", "application/json"},
+                 {"X-Hub-Signature-256", handlers::meta::signature(secret, body)}};
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(handlers::meta::signature_valid(r, secret));
+    }
+}
+BENCHMARK(meta_signature_check);
+
+void form_decode(benchmark::State& state) {
+    const std::string body = handlers::encode_form(twilio_fields());
+    for (auto _ : state) {
+        auto fields = handlers::decode_form(body);
+        benchmark::DoNotOptimize(fields);
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(form_decode);
+
+// A number as Twilio sends it (E.164), and as a person types it (national, with spaces).
+void phone_normalise_e164(benchmark::State& state) {
+    for (auto _ : state) {
+        auto urn = handlers::normalize_phone("+962791234567", "JO");
+        benchmark::DoNotOptimize(urn);
+    }
+}
+BENCHMARK(phone_normalise_e164);
+
+void phone_normalise_national(benchmark::State& state) {
+    for (auto _ : state) {
+        auto urn = handlers::normalize_phone("079 123 4567", "JO");
+        benchmark::DoNotOptimize(urn);
+    }
+}
+BENCHMARK(phone_normalise_national);
+
+void hmac_sha256_lookup(benchmark::State& state) {
+    const std::string key(32, 'k');
+    for (auto _ : state) {
+        auto mac = handlers::hmac(handlers::digest::sha256, key, "tel:+962791234567");
+        benchmark::DoNotOptimize(mac);
+    }
+}
+BENCHMARK(hmac_sha256_lookup);
+
+void text_normalise(benchmark::State& state) {
+    // Arabic with a hamza, a taa marbuta, harakat and Arabic-Indic digits, as basic phones send it.
+    const std::string text =
+        "\xd8\xa3\xd8\xb1\xd9\x8a\xd8\xaf \xd8\xa7\xd9\x84\xd9\x88\xd8\xb1\xd8\xb4\xd8\xa9 "
+        "\xd8\xb1\xd9\x82\xd9\x85 \xd9\xa2!";
+    for (auto _ : state) {
+        auto n = flows::normalize(text);
+        benchmark::DoNotOptimize(n);
+    }
+}
+BENCHMARK(text_normalise);
+
+void match_has_any_word(benchmark::State& state) {
+    const std::vector<std::string> args = {"amman irbid zarqa \xd8\xb9\xd9\x85\xd8\xa7\xd9\x86"};
+    for (auto _ : state) {
+        auto m = flows::run_test("has_any_word", "I live in Irbid now", args);
+        benchmark::DoNotOptimize(m);
+    }
+}
+BENCHMARK(match_has_any_word);
+
+void match_has_number_between(benchmark::State& state) {
+    const std::vector<std::string> args = {"1", "5"};
+    for (auto _ : state) {
+        auto m = flows::run_test("has_number_between", "\xd9\xa4", args);  // "٤"
+        benchmark::DoNotOptimize(m);
+    }
+}
+BENCHMARK(match_has_number_between);
+
+constexpr const char* step_flow = R"j({
+  "id": "bench", "language": "en",
+  "nodes": [
+    {"id": "ask", "ask": {"en": "Which city? 1 Amman 2 Irbid 3 Zarqa", "ar": "أي مدينة؟"},
+     "result": "City",
+     "cases": [{"test": "has_number_between", "args": [1, 3], "category": "Chosen", "next": "done"}],
+     "other": "ask"},
+    {"id": "done", "send": {"en": "Thanks, see you in @results.city.category.", "ar": "شكراً"}}
+  ]
+})j";
+
+struct step_fixture {
+    flows::flow_set flows;
+    std::unique_ptr<flows::engine> engine;
+    flows::contact_view contact{"4b2c8a4e-0000-4000-8000-000000000001", "Amina", "en", {}};
+    timestamp now = timestamp(std::chrono::seconds(1800000000));
+
+    step_fixture() {
+        auto loaded = flows::load_flow(nlohmann::json::parse(step_flow));
+        if (!loaded.loaded) {
+            throw std::runtime_error("the bench flow does not load");
+        }
+        flows.add(std::move(*loaded.loaded));
+        engine = std::make_unique<flows::engine>(flows,
+                                                 std::vector<flows::keyword_trigger>{{{"JOIN"}, "bench"}},
+                                                 flows::environment{{"en", "ar"}});
+    }
+};
+
+// A keyword starts the flow: the question is rendered and the run waits.
+void flow_step_trigger(benchmark::State& state) {
+    const step_fixture f;
+    for (auto _ : state) {
+        auto out = f.engine->on_message(std::nullopt, f.contact, "join", f.now);
+        benchmark::DoNotOptimize(out);
+    }
+}
+BENCHMARK(flow_step_trigger);
+
+// The answer to the waiting question: matched, saved as a result, the thanks rendered, run ended.
+void flow_step_answer(benchmark::State& state) {
+    const step_fixture f;
+    const auto started = f.engine->on_message(std::nullopt, f.contact, "join", f.now);
+    for (auto _ : state) {
+        auto out = f.engine->on_message(started.session, f.contact, "\xd9\xa2", f.now);  // "٢"
+        benchmark::DoNotOptimize(out);
+    }
+}
+BENCHMARK(flow_step_answer);
+
+// What the store does with a session each step: to JSON and back.
+void session_json_round_trip(benchmark::State& state) {
+    const step_fixture f;
+    const auto started = f.engine->on_message(std::nullopt, f.contact, "join", f.now);
+    for (auto _ : state) {
+        auto s = flows::session_from_json(nlohmann::json::parse(flows::to_json(*started.session).dump()));
+        benchmark::DoNotOptimize(s);
+    }
+}
+BENCHMARK(session_json_round_trip);
+
+void segments_gsm7(benchmark::State& state) {
+    const std::string text =
+        "Reminder: the workshop starts at 10:00 tomorrow at the Community Centre. Reply 2 to cancel, STOP "
+        "to opt out. [Peace Skills]";
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(flows::count_segments(text));
+    }
+}
+BENCHMARK(segments_gsm7);
+
+void segments_ucs2(benchmark::State& state) {
+    const std::string text =
+        "\xd8\xaa\xd8\xb0\xd9\x83\xd9\x8a\xd8\xb1: \xd8\xaa\xd8\xa8\xd8\xaf\xd8\xa3 \xd8\xa7\xd9\x84\xd9\x88"
+        "\xd8\xb1\xd8\xb4\xd8\xa9 \xd8\xba\xd8\xaf\xd8\xa7\xd9\x8b \xd8\xa7\xd9\x84\xd8\xb3\xd8\xa7\xd8\xb9"
+        "\xd8\xa9 \xd9\xa1\xd9\xa0:\xd9\xa0\xd9\xa0. \xd8\xa3\xd8\xb1\xd8\xb3\xd9\x84\xd9\x88\xd8\xa7 STOP";
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(flows::count_segments(text));
+    }
+}
+BENCHMARK(segments_ucs2);
+
+// Every stored URN and text is sealed with AES-256-GCM under the data key, and looked up by HMAC.
+void data_key_seal(benchmark::State& state) {
+    const auto key = gateway::data_key::from_hex(handlers::to_hex(handlers::random_bytes(32)));
+    for (auto _ : state) {
+        auto sealed = key.seal("tel:+962791234567", "messages.urn");
+        benchmark::DoNotOptimize(sealed);
+    }
+}
+BENCHMARK(data_key_seal);
+
+void data_key_lookup(benchmark::State& state) {
+    const auto key = gateway::data_key::from_hex(handlers::to_hex(handlers::random_bytes(32)));
+    for (auto _ : state) {
+        auto hash = key.lookup("tel:+962791234567");
+        benchmark::DoNotOptimize(hash);
+    }
+}
+BENCHMARK(data_key_lookup);
+
+void random_uuid(benchmark::State& state) {
+    for (auto _ : state) {
+        auto id = handlers::random_uuid();
+        benchmark::DoNotOptimize(id);
+    }
+}
+BENCHMARK(random_uuid);
+
+}  // namespace
+}  // namespace flowgate
+
+BENCHMARK_MAIN();
