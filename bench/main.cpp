@@ -42,6 +42,7 @@
 #include "handlers/twilio.hpp"
 #include "tests/support/http.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/twilio_message.hpp"
 
 namespace flowgate::bench {
 namespace {
@@ -268,25 +269,7 @@ std::string next_sid() {
 // An inbound SMS exactly as Twilio posts it (its parameters, in its order), signed.
 std::string twilio_webhook(const std::string& from, const std::string& text) {
     const std::string sid = next_sid();
-    const handlers::form_fields fields{{"ToCountry", "JO"},
-                                       {"ToState", ""},
-                                       {"SmsMessageSid", sid},
-                                       {"NumMedia", "0"},
-                                       {"ToCity", ""},
-                                       {"FromZip", ""},
-                                       {"SmsSid", sid},
-                                       {"FromState", ""},
-                                       {"SmsStatus", "received"},
-                                       {"FromCity", ""},
-                                       {"Body", text},
-                                       {"FromCountry", "JO"},
-                                       {"To", twilio_address},
-                                       {"ToZip", ""},
-                                       {"NumSegments", "1"},
-                                       {"MessageSid", sid},
-                                       {"AccountSid", account_sid},
-                                       {"From", from},
-                                       {"ApiVersion", "2010-04-01"}};
+    const handlers::form_fields fields = test::twilio_message(sid, account_sid, from, twilio_address, text);
     const std::string target = "/c/sms/receive";
     const std::string body = handlers::encode_form(fields);
     const std::string signature =

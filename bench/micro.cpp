@@ -18,6 +18,7 @@
 #include "handlers/meta.hpp"
 #include "handlers/twilio.hpp"
 #include "handlers/urn.hpp"
+#include "tests/support/twilio_message.hpp"
 
 namespace flowgate {
 namespace {
@@ -26,26 +27,11 @@ const std::string twilio_token = "bench-auth-token-0123456789abcdef";
 const std::string public_url = "https://sms.example.org/c/sms/receive";
 
 handlers::form_fields twilio_fields() {
-    const std::string sid = "SM0123456789abcdef0123456789abcdef";
-    return {{"ToCountry", "JO"},
-            {"ToState", ""},
-            {"SmsMessageSid", sid},
-            {"NumMedia", "0"},
-            {"ToCity", ""},
-            {"FromZip", ""},
-            {"SmsSid", sid},
-            {"FromState", ""},
-            {"SmsStatus", "received"},
-            {"FromCity", ""},
-            {"Body", "\xd9\xa2 \xd8\xb4\xd9\x83\xd8\xb1\xd8\xa7"},  // "٢ شكرا"
-            {"FromCountry", "JO"},
-            {"To", "+962790000000"},
-            {"ToZip", ""},
-            {"NumSegments", "1"},
-            {"MessageSid", sid},
-            {"AccountSid", "AC0123456789abcdef0123456789abcdef"},
-            {"From", "+962791234567"},
-            {"ApiVersion", "2010-04-01"}};
+    return test::twilio_message("SM0123456789abcdef0123456789abcdef",
+                                "AC0123456789abcdef0123456789abcdef",
+                                "+962791234567",
+                                "+962790000000",
+                                "\xd9\xa2 \xd8\xb4\xd9\x83\xd8\xb1\xd8\xa7");  // "٢ شكرا"
 }
 
 handlers::raw_request twilio_request() {

@@ -3,41 +3,10 @@
 
 #include "handlers/urn.hpp"
 
-#include <phonenumbers/phonenumberutil.h>
-
 #include "fuzz/common.hpp"
 
 using namespace flowgate;
 using namespace flowgate::handlers;
-
-namespace {
-
-// What a full parse says a URN's region is: phone_region answers most numbers from the calling
-// code alone and must agree.
-std::optional<std::string> region_by_parse(std::string_view urn) {
-    using i18n::phonenumbers::PhoneNumberUtil;
-    std::string number;
-    if (urn.rfind("tel:", 0) == 0) {
-        number = std::string(urn.substr(4));
-    } else if (urn.rfind("whatsapp:", 0) == 0) {
-        number = "+" + std::string(urn.substr(9));
-    } else {
-        return std::nullopt;
-    }
-    const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
-    i18n::phonenumbers::PhoneNumber parsed;
-    if (number.size() > 64 || util.Parse(number, "ZZ", &parsed) != PhoneNumberUtil::NO_PARSING_ERROR) {
-        return std::nullopt;
-    }
-    std::string region;
-    util.GetRegionCodeForNumber(parsed, &region);
-    if (region.empty() || region == "ZZ" || region == "001") {
-        return std::nullopt;
-    }
-    return region;
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::string_view rest = fuzz::as_text(data, size);
@@ -56,14 +25,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (const auto urn = parse_urn(text, country)) {
         fuzz::require(is_valid_utf8(*urn), "a URN is UTF-8");
         fuzz::require(parse_urn(*urn, country) == urn, "parse_urn is idempotent");
-        fuzz::require(phone_region(*urn) == region_by_parse(*urn), "phone_region says what a parse says");
+        fuzz::require(phone_region(*urn) == phone_region_by_parse(*urn),
+                      "phone_region says what a parse says");
         if (const auto other = same_number_urn(*urn)) {
             fuzz::require(same_number_urn(*other) == urn, "same_number_urn goes both ways");
         }
         const std::string masked = mask_urn(*urn);
         fuzz::require(is_valid_utf8(masked), "a masked URN is UTF-8");
     }
-    fuzz::require(phone_region(text) == region_by_parse(text), "phone_region says what a parse says");
+    fuzz::require(phone_region(text) == phone_region_by_parse(text), "phone_region says what a parse says");
     (void)same_number_urn(text);
     (void)urn_path(text);
     if (is_valid_utf8(text)) {

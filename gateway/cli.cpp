@@ -158,6 +158,17 @@ int token_create(const args& a) {
     return 0;
 }
 
+// The config's store for a command that reads what a server wrote: nullptr (said on stderr) when an
+// SQLite file is not there, rather than creating an empty database.
+std::unique_ptr<store> open_existing_store(const config::config& cfg, const char* command) {
+    if (cfg.store.postgres.empty() && cfg.store.sqlite != ":memory:" &&
+        !std::filesystem::exists(cfg.store.sqlite)) {
+        std::cerr << "flowgate " << command << ": no database at " << cfg.store.sqlite << '\n';
+        return nullptr;
+    }
+    return open_store(cfg.store, data_key::from_config(cfg.data_key));
+}
+
 // `flowgate export messages --config FILE --format json`: a JSON array on stdout, one message a
 // line, written as the rows are read (a million messages never sit in memory).
 int export_messages(const args& a) {
@@ -170,12 +181,10 @@ int export_messages(const args& a) {
         std::cerr << "flowgate export messages: needs --format json\n";
         return 2;
     }
-    if (cfg->store.postgres.empty() && cfg->store.sqlite != ":memory:" &&
-        !std::filesystem::exists(cfg->store.sqlite)) {
-        std::cerr << "flowgate export messages: no database at " << cfg->store.sqlite << '\n';
+    const auto opened = open_existing_store(*cfg, "export messages");
+    if (!opened) {
         return 1;
     }
-    const auto opened = open_store(cfg->store, data_key::from_config(cfg->data_key));
     store& store = *opened;
     std::ostream& out = std::cout;
     bool first = true;
@@ -217,12 +226,10 @@ int erase(const args& a) {
         std::cerr << "flowgate erase: needs --urn URN (a phone number or a URN such as tel:+962791234567)\n";
         return 2;
     }
-    if (cfg->store.postgres.empty() && cfg->store.sqlite != ":memory:" &&
-        !std::filesystem::exists(cfg->store.sqlite)) {
-        std::cerr << "flowgate erase: no database at " << cfg->store.sqlite << '\n';
+    const auto opened = open_existing_store(*cfg, "erase");
+    if (!opened) {
         return 1;
     }
-    const auto opened = open_store(cfg->store, data_key::from_config(cfg->data_key));
     store& store = *opened;
     const flows::engine engine(*cfg->flows, cfg->triggers, cfg->engine_environment());
     const ingest in(*cfg, engine);

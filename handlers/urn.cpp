@@ -94,26 +94,29 @@ std::optional<std::string> single_region_of(const PhoneNumberUtil& util, std::st
 
 }  // namespace
 
-std::optional<std::string> phone_region(std::string_view urn) {
-    std::string number;
+namespace {
+
+// "+<digits>" of a tel: or whatsapp: URN; nullopt for other schemes.
+std::optional<std::string> phone_number_of(std::string_view urn) {
     if (urn.rfind("tel:", 0) == 0) {
-        number = std::string(urn.substr(4));
-    } else if (urn.rfind("whatsapp:", 0) == 0) {
-        number = "+" + std::string(urn.substr(9));
-    } else {
+        return std::string(urn.substr(4));
+    }
+    if (urn.rfind("whatsapp:", 0) == 0) {
+        return "+" + std::string(urn.substr(9));
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> phone_region_by_parse(std::string_view urn) {
+    const auto number = phone_number_of(urn);
+    if (!number || number->size() > 64) {
         return std::nullopt;
     }
     const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
-    if (number.size() <= 64) {
-        if (auto region = single_region_of(util, number)) {
-            if (*region == "001") {
-                return std::nullopt;  // a non-geographic code (satellite, international services)
-            }
-            return region;
-        }
-    }
     PhoneNumber parsed;
-    if (number.size() > 64 || util.Parse(number, "ZZ", &parsed) != PhoneNumberUtil::NO_PARSING_ERROR) {
+    if (util.Parse(*number, "ZZ", &parsed) != PhoneNumberUtil::NO_PARSING_ERROR) {
         return std::nullopt;
     }
     std::string region;
@@ -122,6 +125,22 @@ std::optional<std::string> phone_region(std::string_view urn) {
         return std::nullopt;
     }
     return region;
+}
+
+std::optional<std::string> phone_region(std::string_view urn) {
+    const auto number = phone_number_of(urn);
+    if (!number) {
+        return std::nullopt;
+    }
+    if (number->size() <= 64) {
+        if (auto region = single_region_of(*PhoneNumberUtil::GetInstance(), *number)) {
+            if (*region == "001") {
+                return std::nullopt;  // a non-geographic code (satellite, international services)
+            }
+            return region;
+        }
+    }
+    return phone_region_by_parse(urn);
 }
 
 std::optional<std::string> parse_urn(std::string_view text, std::string_view default_country) {

@@ -19,6 +19,9 @@ bool is_known_region(std::string_view region);
 // The ISO 3166 alpha-2 region of a phone URN's number ("tel:+962791234567" → "JO",
 // "whatsapp:2348031234567" → "NG"); nullopt for other URNs and numbers libphonenumber cannot place.
 std::optional<std::string> phone_region(std::string_view urn);
+// The same by a full libphonenumber parse, which phone_region skips for numbers whose calling code
+// belongs to one region only; the tests and the urn fuzz target hold the two to the same answer.
+std::optional<std::string> phone_region_by_parse(std::string_view urn);
 
 // "tel:..." (normalised as above), "ext:...", "telegram:...", "whatsapp:...", "facebook:...", or a
 // bare phone number (→ tel:). nullopt when invalid.

@@ -18,6 +18,7 @@
 #include "tests/support/http.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/sealed.hpp"
+#include "tests/support/twilio_message.hpp"
 #include "tests/support/webhooks.hpp"
 
 namespace flowgate {
@@ -103,25 +104,7 @@ test::fake_provider::answer_fn whatsapp_api() {
 
 // An inbound SMS as Twilio posts it (the parameters of a real webhook, in its order).
 form_fields twilio_message(const std::string& sid, const std::string& from, const std::string& text) {
-    return {{"ToCountry", "JO"},
-            {"ToState", ""},
-            {"SmsMessageSid", sid},
-            {"NumMedia", "0"},
-            {"ToCity", ""},
-            {"FromZip", ""},
-            {"SmsSid", sid},
-            {"FromState", ""},
-            {"SmsStatus", "received"},
-            {"FromCity", ""},
-            {"Body", text},
-            {"FromCountry", "JO"},
-            {"To", twilio_address},
-            {"ToZip", ""},
-            {"NumSegments", "1"},
-            {"MessageSid", sid},
-            {"AccountSid", twilio_sid},
-            {"From", from},
-            {"ApiVersion", "2010-04-01"}};
+    return test::twilio_message(sid, twilio_sid, from, twilio_address, text);
 }
 
 std::string twilio_sid_of(int n) {
