@@ -186,8 +186,8 @@ void stop_server(test::server_process& server, const options& o, const std::stri
 // CPU seconds (user + system) a process has used so far: the server's from /proc, the bench's own
 // (the load generator and the fake provider) from getrusage. On a shared machine these say what a
 // request costs better than the rates do.
-double cpu_seconds(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+double stat_cpu_seconds(const std::string& stat_path) {
+    std::ifstream in(stat_path);
     const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     // The fields after the command name (in parentheses, which may hold spaces): state is field 3,
     // utime 14, stime 15.
@@ -204,6 +204,23 @@ double cpu_seconds(pid_t pid) {
     return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+double cpu_seconds(pid_t pid) { return stat_cpu_seconds("/proc/" + std::to_string(pid) + "/stat"); }
+
+// The same for the server's threads named `name` ("fg-writer": the single writer, the serial part).
+double thread_cpu_seconds(pid_t pid, const std::string& name) {
+    double total = 0;
+    const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+        std::ifstream comm(task.path() / "comm");
+        std::string line;
+        if (std::getline(comm, line) && line == name) {
+            total += stat_cpu_seconds((task.path() / "stat").string());
+        }
+    }
+    return total;
+}
+
 double own_cpu_seconds() {
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
@@ -213,15 +230,26 @@ double own_cpu_seconds() {
 
 // CPU used by the server and by the bench since construction, per request, in microseconds.
 struct cpu_meter {
-    explicit cpu_meter(pid_t s) : server(s), server_start(cpu_seconds(s)), own_start(own_cpu_seconds()) {}
+    explicit cpu_meter(pid_t s)
+        : server(s),
+          server_start(cpu_seconds(s)),
+          writer_start(thread_cpu_seconds(s, "fg-writer")),
+          own_start(own_cpu_seconds()) {}
 
     std::pair<double, double> per(std::size_t requests) const {
         const double n = static_cast<double>(std::max<std::size_t>(requests, 1));
         return {1e6 * (cpu_seconds(server) - server_start) / n, 1e6 * (own_cpu_seconds() - own_start) / n};
     }
 
+    // The writer thread's share of the server's, per request.
+    double writer_per(std::size_t requests) const {
+        const double n = static_cast<double>(std::max<std::size_t>(requests, 1));
+        return 1e6 * (thread_cpu_seconds(server, "fg-writer") - writer_start) / n;
+    }
+
     pid_t server;
     double server_start;
+    double writer_start;
     double own_start;
 };
 
@@ -319,6 +347,7 @@ struct inbound_figures {
     std::size_t bad = 0;  // non-2xx answers and connection errors, over every phase
     // CPU per full-path webhook, in µs: the server's and the bench's (client, fake provider).
     double server_cpu_us = 0, client_cpu_us = 0;
+    double writer_cpu_us = 0;  // of server_cpu_us, the writer thread's
 };
 
 struct outbound_figures {
@@ -412,6 +441,7 @@ inbound_figures run_inbound(const options& o, int run) {
             sent += l.size();
         }
         std::tie(f.server_cpu_us, f.client_cpu_us) = cpu.per(sent);
+        f.writer_cpu_us = cpu.writer_per(sent);
         const double elapsed = std::chrono::duration<double>(clock_type::now() - started).count();
         note("run " + std::to_string(run) +
              ": writer: " + describe_commits(before, read_commits(server.port()), elapsed));
@@ -423,8 +453,8 @@ inbound_figures run_inbound(const options& o, int run) {
         note("run " + std::to_string(run) + ": webhooks " + fixed(f.webhooks_per_s, 0) + "/s over " +
              fixed(r.seconds, 1) + " s, p50 " + fixed(f.p50, 2) + " ms, p99 " + fixed(f.p99, 2) +
              " ms, p999 " + fixed(f.p999, 2) + " ms, not 2xx " + std::to_string(bad_answers(r)) +
-             "; CPU a webhook: server " + fixed(f.server_cpu_us, 0) + " us, load generator " +
-             fixed(f.client_cpu_us, 0) + " us");
+             "; CPU a webhook: server " + fixed(f.server_cpu_us, 0) + " us (writer " +
+             fixed(f.writer_cpu_us, 0) + " us), load generator " + fixed(f.client_cpu_us, 0) + " us");
     }
     // The HTTP floor: /healthz on the same server, same connections.
     {
@@ -707,6 +737,10 @@ int run(int argc, char** argv) {
         row("  CPU a webhook: server / load generator (us)",
             fixed(median_of(in, &inbound_figures::server_cpu_us), 0) + " / " +
                 fixed(median_of(in, &inbound_figures::client_cpu_us), 0),
+            "",
+            std::nullopt);
+        row("  of which the writer thread (us)",
+            fixed(median_of(in, &inbound_figures::writer_cpu_us), 0),
             "",
             std::nullopt);
         row("/healthz requests/s, same server", fixed(healthz, 0), "", std::nullopt);

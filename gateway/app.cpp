@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include <pthread.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -98,7 +100,10 @@ int serve(const config::config& cfg) {
 
     std::vector<std::thread> threads;
     for (int i = 1; i < cfg.server.threads; ++i) {
-        threads.emplace_back([&ioc] { ioc.run(); });
+        threads.emplace_back([&ioc] {
+            pthread_setname_np(pthread_self(), "fg-io");
+            ioc.run();
+        });
     }
     ioc.run();
     for (auto& t : threads) {

@@ -53,6 +53,49 @@ const EVP_CIPHER* aes_256_gcm() {
     return cipher;
 }
 
+// A context per thread and direction that keeps the key's schedule (AES's expanded key and GCM's
+// table) from one value to the next: each seal only sets its nonce. Setting the key up again for
+// every value, with a context made and freed each time, cost more than the encryption itself.
+// Freeing a context cleanses it.
+class keyed_context {
+   public:
+    explicit keyed_context(bool encrypt) : encrypt_(encrypt) {}
+    ~keyed_context() { OPENSSL_cleanse(key_.data(), key_.size()); }
+    keyed_context(const keyed_context&) = delete;
+    keyed_context& operator=(const keyed_context&) = delete;
+
+    // The context, keyed with `key` and ready for `nonce`.
+    EVP_CIPHER_CTX* start(const key_bytes& key, const unsigned char* nonce) {
+        if (!ctx_ || !keyed_ || CRYPTO_memcmp(key_.data(), key.data(), key.size()) != 0) {
+            keyed_ = false;
+            ctx_.reset(EVP_CIPHER_CTX_new());
+            if (!ctx_ ||
+                EVP_CipherInit_ex(ctx_.get(), aes_256_gcm(), nullptr, nullptr, nullptr, encrypt_ ? 1 : 0) !=
+                    1 ||
+                EVP_CIPHER_CTX_ctrl(
+                    ctx_.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce_size), nullptr) != 1 ||
+                EVP_CipherInit_ex(ctx_.get(), nullptr, nullptr, key.data(), nonce, encrypt_ ? 1 : 0) != 1) {
+                ctx_.reset();
+                return nullptr;
+            }
+            key_ = key;
+            keyed_ = true;
+            return ctx_.get();
+        }
+        if (EVP_CipherInit_ex(ctx_.get(), nullptr, nullptr, nullptr, nonce, encrypt_ ? 1 : 0) != 1) {
+            keyed_ = false;
+            return nullptr;
+        }
+        return ctx_.get();
+    }
+
+   private:
+    bool encrypt_;
+    bool keyed_ = false;
+    key_bytes key_{};
+    cipher_ctx ctx_{nullptr, EVP_CIPHER_CTX_free};
+};
+
 }  // namespace
 
 data_key::data_key(const key_bytes& key, bool throwaway)
@@ -91,29 +134,27 @@ data_key data_key::from_config(std::string_view value) {
 }
 
 std::string data_key::seal(std::string_view plaintext, std::string_view context) const {
-    const std::string nonce = handlers::random_bytes(nonce_size);
     std::string out(1 + nonce_size + plaintext.size() + tag_size, '\0');
     out[0] = static_cast<char>(version);
-    out.replace(1, nonce_size, nonce);
     auto* data = reinterpret_cast<unsigned char*>(out.data());
-    cipher_ctx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+    handlers::public_random_bytes(data + 1, nonce_size);
+    thread_local keyed_context sealing(true);
+    EVP_CIPHER_CTX* ctx = sealing.start(seal_key_, data + 1);
     int len = 0;
     int final_len = 0;
-    if (!ctx || EVP_EncryptInit_ex(ctx.get(), aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce_size), nullptr) != 1 ||
-        EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, seal_key_.data(), data + 1) != 1 ||
-        EVP_EncryptUpdate(ctx.get(),
+    if (ctx == nullptr ||
+        EVP_EncryptUpdate(ctx,
                           nullptr,
                           &len,
                           reinterpret_cast<const unsigned char*>(context.data()),
                           static_cast<int>(context.size())) != 1 ||
-        EVP_EncryptUpdate(ctx.get(),
+        EVP_EncryptUpdate(ctx,
                           data + 1 + nonce_size,
                           &len,
                           reinterpret_cast<const unsigned char*>(plaintext.data()),
                           static_cast<int>(plaintext.size())) != 1 ||
-        EVP_EncryptFinal_ex(ctx.get(), data + 1 + nonce_size + len, &final_len) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx.get(),
+        EVP_EncryptFinal_ex(ctx, data + 1 + nonce_size + len, &final_len) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx,
                             EVP_CTRL_GCM_GET_TAG,
                             static_cast<int>(tag_size),
                             data + 1 + nonce_size + plaintext.size()) != 1) {
@@ -132,26 +173,25 @@ std::string data_key::open(std::string_view sealed, std::string_view context) co
     // The tag is set from a copy: OpenSSL takes a non-const pointer.
     std::array<unsigned char, tag_size> tag{};
     std::copy(in + 1 + nonce_size + size, in + sealed.size(), tag.begin());
-    cipher_ctx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+    thread_local keyed_context opening(false);
+    EVP_CIPHER_CTX* ctx = opening.start(seal_key_, in + 1);
     int len = 0;
     int final_len = 0;
-    if (!ctx || EVP_DecryptInit_ex(ctx.get(), aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce_size), nullptr) != 1 ||
-        EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, seal_key_.data(), in + 1) != 1 ||
-        EVP_DecryptUpdate(ctx.get(),
+    if (ctx == nullptr ||
+        EVP_DecryptUpdate(ctx,
                           nullptr,
                           &len,
                           reinterpret_cast<const unsigned char*>(context.data()),
                           static_cast<int>(context.size())) != 1 ||
-        EVP_DecryptUpdate(ctx.get(),
+        EVP_DecryptUpdate(ctx,
                           reinterpret_cast<unsigned char*>(out.data()),
                           &len,
                           in + 1 + nonce_size,
                           static_cast<int>(size)) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(tag_size), tag.data()) != 1) {
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, static_cast<int>(tag_size), tag.data()) != 1) {
         throw std::runtime_error("decryption failed");
     }
-    if (EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len, &final_len) != 1) {
+    if (EVP_DecryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(out.data()) + len, &final_len) != 1) {
         OPENSSL_cleanse(out.data(), out.size());
         throw data_key_error(
             "a stored value does not open with this data_key: tampered with, or sealed "

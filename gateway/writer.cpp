@@ -2,6 +2,8 @@
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -91,6 +93,8 @@ asio::awaitable<write_status> writer::write(job j, then after) {
 }
 
 void writer::run() {
+    // Named so that top -H, perf and the bench can tell the writer's CPU from the I/O threads'.
+    pthread_setname_np(pthread_self(), "fg-writer");
     for (;;) {
         std::deque<item> batch;
         {

@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 
 #include <array>
+#include <cstring>
 #include <stdexcept>
 
 namespace flowgate::handlers {
@@ -57,6 +58,9 @@ const char* name_of(digest d) {
 struct mac_contexts {
     EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
     std::array<EVP_MAC_CTX*, 4> by_digest{};
+    // The key each context was last initialised with: the same key again (the data key's lookup
+    // key, a channel's secret) reuses its prepared pads instead of hashing the key anew.
+    std::array<std::string, 4> keys;
 
     mac_contexts() = default;
     mac_contexts(const mac_contexts&) = delete;
@@ -65,7 +69,30 @@ struct mac_contexts {
         for (EVP_MAC_CTX* c : by_digest) {
             EVP_MAC_CTX_free(c);
         }
+        for (std::string& k : keys) {
+            OPENSSL_cleanse(k.data(), k.size());
+        }
         EVP_MAC_free(mac);
+    }
+
+    void forget(digest d) {
+        std::string& last = keys[static_cast<std::size_t>(d)];
+        OPENSSL_cleanse(last.data(), last.size());
+        last.clear();
+    }
+
+    // Ready for data under `key`, or false.
+    bool init(EVP_MAC_CTX* c, digest d, std::string_view key) {
+        std::string& last = keys[static_cast<std::size_t>(d)];
+        if (last.size() == key.size() && CRYPTO_memcmp(last.data(), key.data(), key.size()) == 0) {
+            return EVP_MAC_init(c, nullptr, 0, nullptr) == 1;  // OpenSSL: no key is the last key
+        }
+        forget(d);
+        if (EVP_MAC_init(c, reinterpret_cast<const unsigned char*>(key.data()), key.size(), nullptr) != 1) {
+            return false;
+        }
+        last.assign(key);
+        return true;
     }
 
     EVP_MAC_CTX* get(digest d) {
@@ -92,10 +119,10 @@ std::string hmac(digest d, std::string_view key, std::string_view data) {
         thread_local mac_contexts contexts;
         EVP_MAC_CTX* c = contexts.get(d);
         std::size_t len = 0;
-        if (c == nullptr ||
-            EVP_MAC_init(c, reinterpret_cast<const unsigned char*>(key.data()), key.size(), nullptr) != 1 ||
+        if (c == nullptr || !contexts.init(c, d, key) ||
             EVP_MAC_update(c, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
             EVP_MAC_final(c, out, &len, sizeof out) != 1) {
+            contexts.forget(d);
             throw std::runtime_error("HMAC failed");
         }
         return std::string(reinterpret_cast<const char*>(out), len);
@@ -151,7 +178,35 @@ std::string random_bytes(std::size_t n) {
     return out;
 }
 
+void public_random_bytes(unsigned char* out, std::size_t n) {
+    struct pool {
+        std::array<unsigned char, 4096> bytes{};
+        std::size_t used = 4096;  // empty: the first call fills it
+        ~pool() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
+    };
+    thread_local pool p;
+    if (n > 64) {
+        throw std::invalid_argument("public_random_bytes: at most 64 bytes");
+    }
+    if (p.bytes.size() - p.used < n) {
+        if (RAND_bytes(p.bytes.data(), static_cast<int>(p.bytes.size())) != 1) {
+            throw std::runtime_error("RAND_bytes failed");
+        }
+        p.used = 0;
+    }
+    std::memcpy(out, p.bytes.data() + p.used, n);
+    // Each byte is handed out once.
+    OPENSSL_cleanse(p.bytes.data() + p.used, n);
+    p.used += n;
+}
+
 namespace {
+std::string public_random_string(std::size_t n) {
+    std::string out(n, '\0');
+    public_random_bytes(reinterpret_cast<unsigned char*>(out.data()), n);
+    return out;
+}
+
 std::string format_uuid(const std::string& b) {
     const std::string h = to_hex(b);
     return h.substr(0, 8) + '-' + h.substr(8, 4) + '-' + h.substr(12, 4) + '-' + h.substr(16, 4) + '-' +
@@ -160,14 +215,14 @@ std::string format_uuid(const std::string& b) {
 }  // namespace
 
 std::string random_uuid() {
-    std::string b = random_bytes(16);
+    std::string b = public_random_string(16);
     b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);
     b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
     return format_uuid(b);
 }
 
 std::string time_ordered_uuid(std::int64_t unix_millis) {
-    std::string b = random_bytes(16);
+    std::string b = public_random_string(16);
     for (int i = 0; i < 6; ++i) {
         b[static_cast<std::size_t>(i)] = static_cast<char>((unix_millis >> (40 - 8 * i)) & 0xff);
     }

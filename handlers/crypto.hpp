@@ -23,6 +23,11 @@ bool equal_constant_time(std::string_view a, std::string_view b);
 
 // Fresh random bytes from OpenSSL's CSPRNG, and a random (version 4) UUID built on them.
 std::string random_bytes(std::size_t n);
+// The same CSPRNG's bytes for values that are public once used (AES-GCM nonces, UUIDs), drawn
+// from a small per-thread buffer that one RAND_bytes call refills: a call per value cost more than
+// the seal it was for. Never for secrets (tokens, keys): those come from random_bytes, unbuffered.
+// `out` gets `n` bytes, n at most 64.
+void public_random_bytes(unsigned char* out, std::size_t n);
 std::string random_uuid();
 // A version 7 UUID: the time (Unix milliseconds) first, then 74 random bits. Rows keyed by it are
 // added at the end of their index instead of at a random place in it, which keeps the pages a

@@ -71,6 +71,22 @@ TEST(data_key, another_key_or_another_column_fails_to_open) {
     }
 }
 
+TEST(data_key, one_thread_alternating_between_keys_seals_and_opens_under_each) {
+    // Each thread keeps its cipher set up for the last key: a value must never be sealed or opened
+    // under the key before.
+    const auto a = data_key::from_hex(hex_a);
+    const auto b = data_key::from_hex(hex_b);
+    for (int i = 0; i < 3; ++i) {
+        const auto by_a = a.seal("tel:+962791234567", "contact_urns.urn");
+        const auto by_b = b.seal("tel:+962791234567", "contact_urns.urn");
+        EXPECT_EQ(a.open(by_a, "contact_urns.urn"), "tel:+962791234567");
+        EXPECT_THROW(a.open(by_b, "contact_urns.urn"), data_key_error);
+        EXPECT_EQ(b.open(by_b, "contact_urns.urn"), "tel:+962791234567");
+        EXPECT_THROW(b.open(by_a, "contact_urns.urn"), data_key_error);
+        EXPECT_EQ(a.open(by_a, "contact_urns.urn"), "tel:+962791234567") << "after a failed open";
+    }
+}
+
 TEST(data_key, lookups_are_keyed_and_stable) {
     const auto a = data_key::from_hex(hex_a);
     const auto a_upper =

@@ -64,6 +64,28 @@ TEST(crypto, hmac_matches_published_vectors) {
         SCOPED_TRACE(c.label);
         EXPECT_EQ(to_hex(hmac(c.d, c.key, c.data)), c.hex);
     }
+    // A thread reuses a key's prepared state when the same key comes again: the same vectors,
+    // each twice in a row and then in reverse order (every key after a different one).
+    for (const auto& c : cases) {
+        SCOPED_TRACE(std::string(c.label) + ", twice");
+        EXPECT_EQ(to_hex(hmac(c.d, c.key, c.data)), c.hex);
+        EXPECT_EQ(to_hex(hmac(c.d, c.key, c.data)), c.hex);
+    }
+    for (auto it = cases.rbegin(); it != cases.rend(); ++it) {
+        SCOPED_TRACE(std::string(it->label) + ", reversed");
+        EXPECT_EQ(to_hex(hmac(it->d, it->key, it->data)), it->hex);
+    }
+}
+
+TEST(crypto, public_random_bytes_are_fresh_across_refills) {
+    std::set<std::string> seen;
+    for (int i = 0; i < 2000; ++i) {  // 24 KB: several refills of the per-thread buffer
+        std::string b(12, '\0');
+        public_random_bytes(reinterpret_cast<unsigned char*>(b.data()), b.size());
+        EXPECT_TRUE(seen.insert(b).second) << "a repeated nonce at " << i;
+    }
+    unsigned char big[65];
+    EXPECT_THROW(public_random_bytes(big, sizeof big), std::invalid_argument);
 }
 
 // RFC 1321 appendix A.5.
