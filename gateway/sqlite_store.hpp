@@ -54,6 +54,7 @@ class sqlite_store final : public store {
     // gateway/sqlite_export.cpp
     void export_messages(const std::function<void(const message_export_row&)>& row) override;
     bool checkpoint() override;
+    bool optimistic_groups() const override { return true; }
     void close() override;
 
     // The schema version this code writes.

@@ -423,6 +423,12 @@ class store {
 
     // Only one write transaction exists at a time; the writer thread owns it.
     virtual std::unique_ptr<write_tx> begin_write() = 0;
+    // True when the writer may first run a group's jobs without a savepoint each and, should one
+    // fail, roll the whole transaction back and run the group again, each job in its savepoint.
+    // SQLite: a savepoint copies every page it touches that an earlier job of the group changed,
+    // a third of the writer's work, for a rollback that almost never comes. PostgreSQL: no; its
+    // savepoints also bound how long a later job waits for another instance's lock.
+    virtual bool optimistic_groups() const { return false; }
     // Whether the store answers (for /healthz). Safe from any thread.
     virtual bool ping() = 0;
     // Read-side summaries (tests, CLI). Safe from any thread.

@@ -113,10 +113,32 @@ void writer::run() {
     }
 }
 
+bool writer::try_optimistic(std::deque<item>& batch) {
+    if (!store_.optimistic_groups()) {
+        return false;
+    }
+    try {
+        auto tx = store_.begin_write();
+        for (auto& i : batch) {
+            i.work(*tx);
+        }
+        tx->commit();
+        return true;
+    } catch (const std::exception&) {
+        // Rolled back with `tx`. Run with savepoints, the group meets the failure again and rolls
+        // back only the job that fails, or fails whole on a resource error, and says so.
+        return false;
+    }
+}
+
 void writer::commit_batch(std::deque<item>& batch) {
     const auto started = std::chrono::steady_clock::now();
     std::vector<write_status> statuses(batch.size(), write_status::committed);
     bool committed = false;
+    if (try_optimistic(batch)) {
+        finish_batch(batch, statuses, true, started);
+        return;
+    }
     // With several instances on one PostgreSQL: a job that would wait for a lock another instance
     // holds, after this transaction has taken locks of its own, goes back to the head of the queue
     // with every job after it (their order kept). It runs first in the next transaction, where it
@@ -164,14 +186,22 @@ void writer::commit_batch(std::deque<item>& batch) {
     } catch (const std::exception& e) {
         log::error("writer", std::string("commit failed; answering 503 so providers retry: ") + e.what());
     }
-    healthy_ = committed;
     if (deferred_from < batch.size()) {
         std::lock_guard lock(mutex_);
         for (std::size_t i = batch.size(); i-- > deferred_from;) {
             queue_.push_front(std::move(batch[i]));
         }
         batch.resize(deferred_from);
+        statuses.resize(deferred_from);
     }
+    finish_batch(batch, statuses, committed, started);
+}
+
+void writer::finish_batch(std::deque<item>& batch,
+                          const std::vector<write_status>& statuses,
+                          bool committed,
+                          std::chrono::steady_clock::time_point started) {
+    healthy_ = committed;
     if (committed) {
         metrics_.observe_commit(
             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started),

@@ -1,20 +1,26 @@
 #pragma once
 // The single writer: one thread owns the store's write side and commits many concurrent jobs in
-// one transaction (group commit), each inside its own savepoint so one failing job rolls back
-// alone. A job's completion runs only after the commit is durable — which is what lets a webhook
-// answer 2xx.
+// one transaction (group commit), and one failing job rolls back alone: each runs inside its own
+// savepoint, or (write_tx::optimistic_groups) the group first runs without them and, if a job
+// fails, the transaction is rolled back and the group runs again with them. A job's completion
+// runs only after the commit is durable — which is what lets a webhook answer 2xx.
+//
+// So a job may run more than once (so may one deferred behind another instance's lock): it must
+// set, not add to, whatever it reports to its caller, and touch nothing outside the transaction.
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
 
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "gateway/metrics.hpp"
 #include "gateway/store.hpp"
@@ -66,6 +72,13 @@ class writer {
         then after = then::nothing;
     };
     void commit_batch(std::deque<item>& batch);
+    // The group in one transaction without savepoints; false when it was rolled back (a job
+    // failed, or the store does not allow it) and must run with them.
+    bool try_optimistic(std::deque<item>& batch);
+    void finish_batch(std::deque<item>& batch,
+                      const std::vector<write_status>& statuses,
+                      bool committed,
+                      std::chrono::steady_clock::time_point started);
 
     store& store_;
     metrics& metrics_;
