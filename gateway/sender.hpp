@@ -23,7 +23,7 @@
 namespace flowgate::gateway {
 
 struct sender_options {
-    std::size_t batch = 64;      // messages claimed per store round trip
+    std::size_t batch = 64;  // messages claimed per store round trip
     // Concurrent requests to providers. Each in flight waits on two commits (the opt-out check just
     // before it, the outcome after): with 32, commits held 4 to 5 messages and an fdatasync each;
     // 128 fills them (3,200 → 5,500–7,300 messages/s to the bench's fake provider). Each channel's

@@ -8,7 +8,21 @@ bool error::is_resource_error() const {
            primary == SQLITE_LOCKED || primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY;
 }
 
+namespace {
+// Before SQLite initialises (its first open): no memory statistics. Keeping them took a global
+// mutex around each of SQLite's ~100 allocations per webhook, on every connection, and nothing
+// here reads them.
+void configure_library() {
+    static const bool once = [] {
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);  // SQLITE_MISUSE if already initialised: harmless
+        return true;
+    }();
+    (void)once;
+}
+}  // namespace
+
 connection::connection(const std::string& path, bool read_only) {
+    configure_library();
     const int flags =
         (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
     const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
