@@ -4,6 +4,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include <cstdint>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -102,7 +104,8 @@ void form_decode(benchmark::State& state) {
 }
 BENCHMARK(form_decode);
 
-// A number as Twilio sends it (E.164), and as a person types it (national, with spaces).
+// A number as Twilio sends it (E.164), and as a person types it (national, with spaces): seen
+// before (answered from the thread's memo), and each time a number not seen before (the parse).
 void phone_normalise_e164(benchmark::State& state) {
     for (auto _ : state) {
         auto urn = handlers::normalize_phone("+962791234567", "JO");
@@ -118,6 +121,29 @@ void phone_normalise_national(benchmark::State& state) {
     }
 }
 BENCHMARK(phone_normalise_national);
+
+void phone_normalise_e164_first_time(benchmark::State& state) {
+    std::uint32_t n = 0;
+    char number[24];
+    for (auto _ : state) {
+        std::snprintf(number, sizeof number, "+96279%07u", 1000000 + n++ % 9000000);
+        auto urn = handlers::normalize_phone(number, "JO");
+        benchmark::DoNotOptimize(urn);
+    }
+}
+BENCHMARK(phone_normalise_e164_first_time);
+
+void phone_normalise_national_first_time(benchmark::State& state) {
+    std::uint32_t n = 0;
+    char number[24];
+    for (auto _ : state) {
+        std::snprintf(number, sizeof number, "079 %03u %04u", 100 + n / 10000 % 900, n % 10000);
+        ++n;
+        auto urn = handlers::normalize_phone(number, "JO");
+        benchmark::DoNotOptimize(urn);
+    }
+}
+BENCHMARK(phone_normalise_national_first_time);
 
 void hmac_sha256_lookup(benchmark::State& state) {
     const std::string key(32, 'k');
