@@ -37,7 +37,7 @@ constexpr std::string_view later_job_lock_timeout = "50ms";
 // Ordered migrations: migration i brings the schema to version i + 1. Never edit a released one;
 // append a new one. Version 1 is the SQLite store's schema version 7 (sealed URNs with their keyed
 // lookup hashes, sealed texts), with the claims' owners (claimed_by) for several instances.
-constexpr std::array<std::string_view, 1> migrations = {{
+constexpr std::array<std::string_view, 2> migrations = {{
     R"sql(
 CREATE TABLE store_key (
     id          integer PRIMARY KEY CHECK (id = 1),
@@ -230,6 +230,16 @@ CREATE TABLE suppressed_urns (
     hash        text PRIMARY KEY,
     created_at  bigint NOT NULL
 );
+)sql",
+    // 2: the outbox split by kind, as the SQLite store's migration 8: the sender's claim reads the
+    // first due messages of each kind in order from its index (a participant's answers, then
+    // broadcasts) instead of sorting every queued message, 100,000 of them behind a broadcast.
+    R"sql(
+DROP INDEX messages_outbox;
+CREATE INDEX messages_outbox_direct ON messages(next_attempt_at, id)
+    WHERE direction = 'out' AND state = 'queued' AND broadcast_id IS NULL;
+CREATE INDEX messages_outbox_broadcast ON messages(next_attempt_at, id)
+    WHERE direction = 'out' AND state = 'queued' AND broadcast_id IS NOT NULL;
 )sql",
 }};
 
@@ -721,7 +731,9 @@ class postgres_write_tx final : public write_tx {
             "UNION ALL SELECT min(run_expires_at) FROM sessions WHERE run_expires_at > $1 "
             "UNION ALL SELECT min(due_at) FROM workshop_jobs WHERE due_at > $1 "
             "UNION ALL SELECT min(next_attempt_at) FROM messages WHERE direction = 'out' "
-            "AND state = 'queued' AND next_attempt_at > $1) due",
+            "AND state = 'queued' AND broadcast_id IS NULL AND next_attempt_at > $1 "
+            "UNION ALL SELECT min(next_attempt_at) FROM messages WHERE direction = 'out' "
+            "AND state = 'queued' AND broadcast_id IS NOT NULL AND next_attempt_at > $1) due",
             to_millis(now));
         if (r.empty() || r.is_null(0, 0)) {
             return std::nullopt;
@@ -1062,26 +1074,42 @@ class postgres_write_tx final : public write_tx {
             "'queued' "
             "AND expires_at IS NOT NULL AND expires_at <= $1 FOR UPDATE SKIP LOCKED)",
             ms);
-        const auto r = db_.q(
-            "WITH due AS (SELECT m.id FROM messages m WHERE m.direction = 'out' AND m.state = 'queued' "
-            "AND m.next_attempt_at <= $1 AND NOT EXISTS (SELECT 1 FROM messages p "
-            // One contact's messages go out in order, one at a time, whichever instance sends them.
-            "WHERE p.direction = 'out' AND p.state IN ('queued', 'sending') "
-            "AND p.contact_id = m.contact_id AND p.id < m.id "
-            "AND NOT (p.state = 'queued' AND p.attempts = 0 AND p.next_attempt_at > $1)) "
-            "ORDER BY m.broadcast_id IS NOT NULL, m.next_attempt_at, m.id LIMIT $2 FOR UPDATE OF m SKIP "
-            "LOCKED) "
+        // The first due messages of each kind, each read in order from its own index
+        // (messages_outbox_direct, messages_outbox_broadcast), then a participant's answers before
+        // any broadcast: no sort of the whole outbox. A broadcast row locked here but not claimed
+        // is skipped by other instances until this transaction ends, and claimed next time.
+        const auto due = [](const char* kind, const char* broadcast_test) {
+            return "SELECT m.id, " + std::string(kind) +
+                   " AS kind, m.next_attempt_at AS due_at FROM messages m WHERE m.direction = 'out' "
+                   "AND m.state = 'queued' AND m.broadcast_id " +
+                   broadcast_test +
+                   " AND m.next_attempt_at <= $1 AND NOT EXISTS (SELECT 1 FROM messages p "
+                   // One contact's messages go out in order, one at a time, whichever instance
+                   // sends them...
+                   "WHERE p.direction = 'out' AND p.state IN ('queued', 'sending') "
+                   "AND p.contact_id = m.contact_id AND p.id < m.id "
+                   // ...except a first attempt held back by quiet hours: answers do not wait for it.
+                   "AND NOT (p.state = 'queued' AND p.attempts = 0 AND p.next_attempt_at > $1)) "
+                   "ORDER BY m.next_attempt_at, m.id LIMIT $2 FOR UPDATE OF m SKIP LOCKED";
+        };
+        static const std::string claim =
+            "WITH direct AS (" + due("0", "IS NULL") + "), broadcast AS (" + due("1", "IS NOT NULL") +
+            "), due AS (SELECT id FROM (SELECT * FROM direct UNION ALL SELECT * FROM broadcast) d "
+            "ORDER BY kind, due_at, id LIMIT $2) "
             "UPDATE messages SET state = 'sending', attempts = attempts + 1, updated_at = $1, claimed_by = "
             "$3 "
-            "FROM due WHERE messages.id = due.id "
-            "RETURNING messages.id, uuid, channel_id, contact_id, urn, text, attempts, coalesce(segments, "
-            "1), "
-            "(SELECT max(i.created_at) FROM messages i WHERE i.contact_id = messages.contact_id "
-            "AND i.direction = 'in' AND i.channel_id = messages.channel_id), "
-            "broadcast_id IS NOT NULL, next_attempt_at",
-            ms,
-            limit,
-            static_cast<std::int64_t>(s_.instance_id_));
+            "FROM due WHERE messages.id = due.id ";
+        const auto r =
+            db_.q(claim +
+                      "RETURNING messages.id, uuid, channel_id, contact_id, urn, text, attempts, "
+                      "coalesce(segments, "
+                      "1), "
+                      "(SELECT max(i.created_at) FROM messages i WHERE i.contact_id = messages.contact_id "
+                      "AND i.direction = 'in' AND i.channel_id = messages.channel_id), "
+                      "broadcast_id IS NOT NULL, next_attempt_at",
+                  ms,
+                  limit,
+                  static_cast<std::int64_t>(s_.instance_id_));
         struct claimed {
             outbound_record record;
             bool broadcast;
