@@ -5,8 +5,10 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <stdexcept>
 
@@ -178,15 +180,32 @@ std::string random_bytes(std::size_t n) {
     return out;
 }
 
+namespace {
+// Counts fork()s: a child process must never hand out the bytes its parent's buffer still holds
+// (the same AES-GCM nonce twice under one key gives the key's authentication away).
+std::atomic<unsigned> forks{0};
+}  // namespace
+
 void public_random_bytes(unsigned char* out, std::size_t n) {
     struct pool {
         std::array<unsigned char, 4096> bytes{};
         std::size_t used = 4096;  // empty: the first call fills it
+        unsigned forks_seen = 0;
         ~pool() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
     };
+    static const bool watching_forks = [] {
+        return pthread_atfork(nullptr, nullptr, [] { forks.fetch_add(1, std::memory_order_relaxed); }) == 0;
+    }();
+    if (!watching_forks) {
+        throw std::runtime_error("pthread_atfork failed");
+    }
     thread_local pool p;
     if (n > 64) {
         throw std::invalid_argument("public_random_bytes: at most 64 bytes");
+    }
+    if (const unsigned f = forks.load(std::memory_order_relaxed); f != p.forks_seen) {
+        p.forks_seen = f;
+        p.used = p.bytes.size();  // a forked child: what is left was its parent's
     }
     if (p.bytes.size() - p.used < n) {
         if (RAND_bytes(p.bytes.data(), static_cast<int>(p.bytes.size())) != 1) {

@@ -1,7 +1,10 @@
 #include "handlers/crypto.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <set>
 
 namespace flowgate::handlers {
@@ -86,6 +89,32 @@ TEST(crypto, public_random_bytes_are_fresh_across_refills) {
     }
     unsigned char big[65];
     EXPECT_THROW(public_random_bytes(big, sizeof big), std::invalid_argument);
+}
+
+TEST(crypto, a_forked_child_never_repeats_its_parents_public_random_bytes) {
+    unsigned char first[16];
+    public_random_bytes(first, sizeof first);  // the buffer now holds bytes not yet handed out
+    int pipe_fds[2];
+    ASSERT_EQ(pipe(pipe_fds), 0);
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        unsigned char b[16];
+        public_random_bytes(b, sizeof b);
+        const bool written = write(pipe_fds[1], b, sizeof b) == static_cast<ssize_t>(sizeof b);
+        _exit(written ? 0 : 1);
+    }
+    unsigned char in_child[16];
+    ASSERT_EQ(read(pipe_fds[0], in_child, sizeof in_child), static_cast<ssize_t>(sizeof in_child));
+    int status = 0;
+    waitpid(child, &status, 0);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    unsigned char in_parent[16];
+    public_random_bytes(in_parent, sizeof in_parent);  // the parent's next bytes
+    EXPECT_NE(std::memcmp(in_child, in_parent, sizeof in_parent), 0)
+        << "the child drew its parent's next bytes";
 }
 
 // RFC 1321 appendix A.5.
