@@ -37,7 +37,7 @@ constexpr std::string_view later_job_lock_timeout = "50ms";
 // Ordered migrations: migration i brings the schema to version i + 1. Never edit a released one;
 // append a new one. Version 1 is the SQLite store's schema version 7 (sealed URNs with their keyed
 // lookup hashes, sealed texts), with the claims' owners (claimed_by) for several instances.
-constexpr std::array<std::string_view, 2> migrations = {{
+constexpr std::array<std::string_view, 3> migrations = {{
     R"sql(
 CREATE TABLE store_key (
     id          integer PRIMARY KEY CHECK (id = 1),
@@ -240,6 +240,13 @@ CREATE INDEX messages_outbox_direct ON messages(next_attempt_at, id)
     WHERE direction = 'out' AND state = 'queued' AND broadcast_id IS NULL;
 CREATE INDEX messages_outbox_broadcast ON messages(next_attempt_at, id)
     WHERE direction = 'out' AND state = 'queued' AND broadcast_id IS NOT NULL;
+)sql",
+    // 3: outbound messages by the provider's id only once they have one, as the SQLite store's
+    // migration 9.
+    R"sql(
+DROP INDEX messages_outbound_external;
+CREATE INDEX messages_outbound_external ON messages(channel_id, external_id)
+    WHERE direction = 'out' AND external_id IS NOT NULL;
 )sql",
 }};
 

@@ -28,7 +28,7 @@ void seal_existing_rows(sqlite::connection& db, const data_key& key);
 // The first schema version with participants' data sealed.
 constexpr int sealed_version = 7;
 
-constexpr std::array<migration, 8> migrations = {{
+constexpr std::array<migration, 9> migrations = {{
     {R"sql(
 CREATE TABLE contacts (
     id          INTEGER PRIMARY KEY,
@@ -254,6 +254,14 @@ CREATE INDEX messages_outbox_direct ON messages(next_attempt_at)
     WHERE direction = 'out' AND state = 'queued' AND broadcast_id IS NULL;
 CREATE INDEX messages_outbox_broadcast ON messages(next_attempt_at)
     WHERE direction = 'out' AND state = 'queued' AND broadcast_id IS NOT NULL;
+)sql"},
+    // 9: outbound messages by the provider's id only once they have one (a delivery report's
+    // lookup asks for a given id): every queued reply had an entry, under no id, that each send
+    // then moved.
+    {R"sql(
+DROP INDEX messages_outbound_external;
+CREATE INDEX messages_outbound_external ON messages(channel_id, external_id)
+    WHERE direction = 'out' AND external_id IS NOT NULL;
 )sql"},
 }};
 
