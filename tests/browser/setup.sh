@@ -12,7 +12,7 @@ target="$(cd "$1" && pwd)"
 missing=""
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
 # Arabic glyphs for the screenshots (usually already there).
-dpkg-query -W -f='${Status}' fonts-dejavu-core 2>/dev/null | grep -q 'install ok installed' ||
+[ "$(dpkg-query -W -f='${Status}' fonts-dejavu-core 2>/dev/null)" = 'install ok installed' ] ||
     missing="$missing fonts-dejavu-core"
 # Node.js may come from elsewhere than Debian (NodeSource bundles npm): only ask for Debian's when
 # there is no npm at all, since its npm package conflicts with such a nodejs.

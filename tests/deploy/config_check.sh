@@ -45,7 +45,7 @@ check() {
     printf '%s\n' "$out"
 }
 check
-if [ "$status" -ne 0 ] || printf '%s\n' "$out" | grep -q 'warning'; then
+if [ "$status" -ne 0 ] || grep -q 'warning' <<<"$out"; then
     echo "FAIL: flowgate check found problems in $config"
     exit 1
 fi

@@ -39,7 +39,7 @@ while read -r lib path; do
     if [ -z "$owner" ]; then
         echo "FAIL: $lib ($path) belongs to no Debian package"
         missing=1
-    elif ! printf '%s\n' "$provided" | grep -qx "$owner"; then
+    elif ! grep -qx "$owner" <<<"$provided"; then
         echo "FAIL: $lib comes from $owner, which RUNTIME_PACKAGES ($packages) does not bring"
         missing=1
     else

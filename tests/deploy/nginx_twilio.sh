@@ -57,7 +57,7 @@ wait_for() {
     return 1
 }
 
-port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
+port_free() { [ -z "$(ss -Htln "sport = :$1")" ]; }
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=sms.example.org \
     -addext subjectAltName=DNS:sms.example.org -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
@@ -168,7 +168,7 @@ code="$(post "$(signature "http://127.0.0.1:$flowgate_port$target")")"
 echo "signed for the address behind the proxy: 403"
 
 metrics="$(curl_https "$public/metrics")"
-printf '%s\n' "$metrics" | grep -q '^flowgate_messages_in_total{channel="sms-jo"} 1$' ||
+grep -q '^flowgate_messages_in_total{channel="sms-jo"} 1$' <<<"$metrics" ||
     fail "flowgate did not count exactly one inbound message: $(printf '%s\n' "$metrics" | grep messages_in)"
 echo "stored: 1 inbound message"
 

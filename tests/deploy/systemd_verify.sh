@@ -27,7 +27,7 @@ fi
 status=0
 out="$(systemd-analyze verify "$copy" 2>&1)" || status=$?
 printf '%s\n' "$out"
-if [ "$status" -ne 0 ] || printf '%s\n' "$out" | grep -q 'flowgate\.service'; then
+if [ "$status" -ne 0 ] || grep -q 'flowgate\.service' <<<"$out"; then
     echo "FAIL: systemd-analyze verify found problems in $unit"
     exit 1
 fi
