@@ -65,9 +65,9 @@ class keyed_context {
     keyed_context& operator=(const keyed_context&) = delete;
 
     // The context, keyed with `key` and ready for `nonce`.
+    // A context is kept only while it is keyed with key_.
     EVP_CIPHER_CTX* start(const key_bytes& key, const unsigned char* nonce) {
-        if (!ctx_ || !keyed_ || CRYPTO_memcmp(key_.data(), key.data(), key.size()) != 0) {
-            keyed_ = false;
+        if (!ctx_ || CRYPTO_memcmp(key_.data(), key.data(), key.size()) != 0) {
             ctx_.reset(EVP_CIPHER_CTX_new());
             if (!ctx_ ||
                 EVP_CipherInit_ex(ctx_.get(), aes_256_gcm(), nullptr, nullptr, nullptr, encrypt_ ? 1 : 0) !=
@@ -79,11 +79,10 @@ class keyed_context {
                 return nullptr;
             }
             key_ = key;
-            keyed_ = true;
             return ctx_.get();
         }
         if (EVP_CipherInit_ex(ctx_.get(), nullptr, nullptr, nullptr, nonce, encrypt_ ? 1 : 0) != 1) {
-            keyed_ = false;
+            ctx_.reset();
             return nullptr;
         }
         return ctx_.get();
@@ -91,7 +90,6 @@ class keyed_context {
 
    private:
     bool encrypt_;
-    bool keyed_ = false;
     key_bytes key_{};
     cipher_ctx ctx_{nullptr, EVP_CIPHER_CTX_free};
 };

@@ -501,17 +501,15 @@ class postgres_write_tx final : public write_tx {
         // being claimed) are settled by then or skipped until the next day's purge.
         purge_counts out;
         const std::int64_t before = to_millis(cutoff);
-        out.message_texts = static_cast<std::size_t>(
-            db_.q("UPDATE messages SET text = ''::bytea, urn = ''::bytea WHERE created_at < $1 AND "
-                  "length(text) > 0 AND (direction = 'in' OR state NOT IN ('queued', 'sending'))",
-                  before)
-                .affected());
-        static constexpr std::string_view finished =
-            "SELECT id FROM runs WHERE status <> 'active' AND coalesce(exited_at, updated_at) < $1 "
-            "AND id NOT IN (SELECT run_id FROM sessions)";
-        db_.q("DELETE FROM results WHERE run_id IN (" + std::string(finished) + ")", before);
+        out.message_texts =
+            static_cast<std::size_t>(db_.q("UPDATE messages SET text = ''::bytea, urn = ''::bytea WHERE " +
+                                               purgeable_messages_sql("$1"),
+                                           before)
+                                         .affected());
+        const std::string finished = finished_runs_sql("$1");
+        db_.q("DELETE FROM results WHERE run_id IN (" + finished + ")", before);
         out.runs = static_cast<std::size_t>(
-            db_.q("DELETE FROM runs WHERE id IN (" + std::string(finished) + ")", before).affected());
+            db_.q("DELETE FROM runs WHERE id IN (" + finished + ")", before).affected());
         db_.q("DELETE FROM early_statuses WHERE received_at < $1", before);
         return out;
     }
@@ -1089,15 +1087,8 @@ class postgres_write_tx final : public write_tx {
             return "SELECT m.id, " + std::string(kind) +
                    " AS kind, m.next_attempt_at AS due_at FROM messages m WHERE m.direction = 'out' "
                    "AND m.state = 'queued' AND m.broadcast_id " +
-                   broadcast_test +
-                   " AND m.next_attempt_at <= $1 AND NOT EXISTS (SELECT 1 FROM messages p "
-                   // One contact's messages go out in order, one at a time, whichever instance
-                   // sends them...
-                   "WHERE p.direction = 'out' AND p.state IN ('queued', 'sending') "
-                   "AND p.contact_id = m.contact_id AND p.id < m.id "
-                   // ...except a first attempt held back by quiet hours: answers do not wait for it.
-                   "AND NOT (p.state = 'queued' AND p.attempts = 0 AND p.next_attempt_at > $1)) "
-                   "ORDER BY m.next_attempt_at, m.id LIMIT $2 FOR UPDATE OF m SKIP LOCKED";
+                   broadcast_test + " AND m.next_attempt_at <= $1 AND " + claimable_sql("$1") +
+                   " ORDER BY m.next_attempt_at, m.id LIMIT $2 FOR UPDATE OF m SKIP LOCKED";
         };
         static const std::string claim =
             "WITH direct AS (" + due("0", "IS NULL") + "), broadcast AS (" + due("1", "IS NOT NULL") +
@@ -1105,18 +1096,14 @@ class postgres_write_tx final : public write_tx {
             "ORDER BY kind, due_at, id LIMIT $2) "
             "UPDATE messages SET state = 'sending', attempts = attempts + 1, updated_at = $1, claimed_by = "
             "$3 "
-            "FROM due WHERE messages.id = due.id ";
-        const auto r =
-            db_.q(claim +
-                      "RETURNING messages.id, uuid, channel_id, contact_id, urn, text, attempts, "
-                      "coalesce(segments, "
-                      "1), "
-                      "(SELECT max(i.created_at) FROM messages i WHERE i.contact_id = messages.contact_id "
-                      "AND i.direction = 'in' AND i.channel_id = messages.channel_id), "
-                      "broadcast_id IS NOT NULL, next_attempt_at",
-                  ms,
-                  limit,
-                  static_cast<std::int64_t>(s_.instance_id_));
+            "FROM due WHERE messages.id = due.id "
+            "RETURNING messages.id, uuid, channel_id, contact_id, urn, text, attempts, coalesce(segments, "
+            "1), "
+            // When the contact last wrote on this channel (WhatsApp's 24-hour window).
+            "(SELECT max(i.created_at) FROM messages i WHERE i.contact_id = messages.contact_id "
+            "AND i.direction = 'in' AND i.channel_id = messages.channel_id), "
+            "broadcast_id IS NOT NULL, next_attempt_at";
+        const auto r = db_.q(claim, ms, limit, static_cast<std::int64_t>(s_.instance_id_));
         struct claimed {
             outbound_record record;
             bool broadcast;

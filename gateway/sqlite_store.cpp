@@ -352,21 +352,14 @@ void seal_existing_rows(sqlite::connection& db, const data_key& key) {
 
 // The sender's claim: the first `?2` due messages (`?1` is now), queued → sending.
 std::string claim_sql() {
-    // One contact's messages go out in order, one at a time: only the oldest pending message of a
-    // contact is claimable, and not while an earlier one is sending...
-    const std::string claimable =
-        "NOT EXISTS (SELECT 1 FROM messages p WHERE p.direction = 'out' "
-        "AND p.state IN ('queued', 'sending') AND p.contact_id = m.contact_id AND p.id < m.id "
-        // ...except a first attempt held back by quiet hours: answers do not wait for it.
-        "AND NOT (p.state = 'queued' AND p.attempts = 0 AND p.next_attempt_at > ?1))";
     // A broadcast's messages go after everything else due: a participant's answer is not kept
     // waiting behind ten thousand of them. Each kind is read in order from its own index
     // (messages_outbox_direct, messages_outbox_broadcast), at most ?2 of each.
-    const auto due = [&](const char* kind, const char* broadcast_test) {
+    const auto due = [](const char* kind, const char* broadcast_test) {
         return "SELECT * FROM (SELECT m.id, " + std::string(kind) +
                " AS kind, m.next_attempt_at AS due FROM messages m WHERE m.direction = 'out' "
                "AND m.state = 'queued' AND m.broadcast_id " +
-               broadcast_test + " AND m.next_attempt_at <= ?1 AND " + claimable +
+               broadcast_test + " AND m.next_attempt_at <= ?1 AND " + claimable_sql("?1") +
                " ORDER BY m.next_attempt_at, m.id LIMIT ?2)";
     };
     return "UPDATE messages SET state = 'sending', attempts = attempts + 1, updated_at = ?1 "
@@ -720,23 +713,16 @@ class sqlite_write_tx final : public write_tx {
     purge_counts purge_before(timestamp cutoff) override {
         purge_counts out;
         const std::int64_t before = to_millis(cutoff);
-        // Settled: nothing will read the text or URN again (a queued or sending message will).
         // Empty blobs, not sealed empty strings: a purged value is visibly gone.
         sqlite::statement texts(
-            s_.db,
-            "UPDATE messages SET text = X'', urn = X'' WHERE created_at < ?1 AND "
-            "length(text) > 0 AND (direction = 'in' OR state NOT IN ('queued', 'sending'))");
+            s_.db, "UPDATE messages SET text = X'', urn = X'' WHERE " + purgeable_messages_sql("?1"));
         texts.bind(1, before).run();
         out.message_texts = static_cast<std::size_t>(s_.db.changes());
-        // Finished before the cutoff and no longer anyone's conversation; results first, so the
-        // purge does not depend on foreign keys cascading (as erase_contact).
-        static constexpr std::string_view finished =
-            "SELECT id FROM runs WHERE status <> 'active' AND coalesce(exited_at, updated_at) < ?1 "
-            "AND id NOT IN (SELECT run_id FROM sessions)";
-        sqlite::statement results(s_.db,
-                                  "DELETE FROM results WHERE run_id IN (" + std::string(finished) + ")");
+        // Results first, so the purge does not depend on foreign keys cascading (as erase_contact).
+        const std::string finished = finished_runs_sql("?1");
+        sqlite::statement results(s_.db, "DELETE FROM results WHERE run_id IN (" + finished + ")");
         results.bind(1, before).run();
-        sqlite::statement runs(s_.db, "DELETE FROM runs WHERE id IN (" + std::string(finished) + ")");
+        sqlite::statement runs(s_.db, "DELETE FROM runs WHERE id IN (" + finished + ")");
         runs.bind(1, before).run();
         out.runs = static_cast<std::size_t>(s_.db.changes());
         sqlite::statement early(s_.db, "DELETE FROM early_statuses WHERE received_at < ?1");
@@ -1638,10 +1624,8 @@ bool sqlite_store::checkpoint() {
     if (!writer_) {
         return false;
     }
-    int log_frames = 0;
-    int checkpointed = 0;
-    const int rc = sqlite3_wal_checkpoint_v2(
-        writer_->handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &checkpointed);
+    const int rc =
+        sqlite3_wal_checkpoint_v2(writer_->handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
     // SQLITE_BUSY: a reader still uses the log; the pages are copied later, at a later checkpoint.
     return rc == SQLITE_OK;
 }
@@ -1650,14 +1634,9 @@ void sqlite_store::close() {
     std::lock_guard lock(reader_mutex_);
     stmts_.reset();
     reader_.reset();
-    if (writer_) {
-        try {
-            writer_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
-        } catch (const sqlite::error&) {
-            // A failed checkpoint loses nothing: the WAL is replayed on the next open.
-        }
-        writer_.reset();
-    }
+    // A failed checkpoint loses nothing: the WAL is replayed on the next open.
+    checkpoint();
+    writer_.reset();
 }
 
 }  // namespace flowgate::gateway

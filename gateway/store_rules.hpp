@@ -1,8 +1,10 @@
 #pragma once
-// Rules every store applies the same way: a message state by name, and which way a status
-// callback may move a message.
+// Rules every store applies the same way: a message state by name, which way a status callback
+// may move a message, and the SQL conditions of the claim and the retention purge (written once
+// for both dialects: `now` and `cutoff` name the statement's parameter, "?1" or "$1").
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "common/types.hpp"
@@ -45,6 +47,30 @@ inline bool is_forward(msg_state from, msg_state to) {
         return 3;
     };
     return rank(to) > rank(from);
+}
+
+// The condition on an outbound message `m` that it may be claimed now: one contact's messages go out
+// in order, one at a time, so not while an earlier one of theirs is queued or sending...
+inline std::string claimable_sql(std::string_view now) {
+    return "NOT EXISTS (SELECT 1 FROM messages p WHERE p.direction = 'out' "
+           "AND p.state IN ('queued', 'sending') AND p.contact_id = m.contact_id AND p.id < m.id "
+           // ...except a first attempt held back by quiet hours: answers do not wait for it.
+           "AND NOT (p.state = 'queued' AND p.attempts = 0 AND p.next_attempt_at > " +
+           std::string(now) + "))";
+}
+
+// Retention: the messages whose text and URN may go, stored before `cutoff` and settled (nothing
+// will read them again: a queued or sending message will).
+inline std::string purgeable_messages_sql(std::string_view cutoff) {
+    return "created_at < " + std::string(cutoff) +
+           " AND length(text) > 0 AND (direction = 'in' OR state NOT IN ('queued', 'sending'))";
+}
+
+// Retention: the ids of the runs that finished before `cutoff` and are no longer anyone's
+// conversation (a run still in a session is kept).
+inline std::string finished_runs_sql(std::string_view cutoff) {
+    return "SELECT id FROM runs WHERE status <> 'active' AND coalesce(exited_at, updated_at) < " +
+           std::string(cutoff) + " AND id NOT IN (SELECT run_id FROM sessions)";
 }
 
 }  // namespace flowgate::gateway

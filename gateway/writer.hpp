@@ -1,7 +1,7 @@
 #pragma once
 // The single writer: one thread owns the store's write side and commits many concurrent jobs in
 // one transaction (group commit), and one failing job rolls back alone: each runs inside its own
-// savepoint, or (write_tx::optimistic_groups) the group first runs without them and, if a job
+// savepoint, or (store::optimistic_groups) the group first runs without them and, if a job
 // fails, the transaction is rolled back and the group runs again with them. A job's completion
 // runs only after the commit is durable — which is what lets a webhook answer 2xx.
 //

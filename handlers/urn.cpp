@@ -17,48 +17,6 @@ using i18n::phonenumbers::PhoneNumberUtil;
 
 constexpr std::array<std::string_view, 5> opaque_schemes = {
     "ext", "telegram", "whatsapp", "facebook", "messenger"};
-}  // namespace
-
-namespace {
-
-std::optional<std::string> normalize_phone_by_parse(std::string_view number,
-                                                    std::string_view default_country);
-
-// normalize_phone's answers, remembered per thread: the same participants write again and again, and
-// libphonenumber's parse (regular expressions) was a sixth of a webhook's work on the I/O threads.
-// A pure function's memo: it changes no answer. Bounded; emptied when full.
-class phone_memo {
-   public:
-    const std::optional<std::string>& get(std::string_view number, std::string_view default_country) {
-        key_.assign(default_country);
-        key_ += '\0';
-        key_ += number;
-        if (const auto it = answers_.find(key_); it != answers_.end()) {
-            return it->second;
-        }
-        if (answers_.size() >= capacity) {
-            answers_.clear();
-        }
-        return answers_.emplace(key_, normalize_phone_by_parse(number, default_country)).first->second;
-    }
-
-   private:
-    static constexpr std::size_t capacity = 16384;
-    std::string key_;
-    std::unordered_map<std::string, std::optional<std::string>> answers_;
-};
-
-}  // namespace
-
-std::optional<std::string> normalize_phone(std::string_view number, std::string_view default_country) {
-    if (number.empty() || number.size() > 64) {
-        return std::nullopt;
-    }
-    thread_local phone_memo memo;
-    return memo.get(number, default_country);
-}
-
-namespace {
 
 std::optional<std::string> normalize_phone_by_parse(std::string_view number,
                                                     std::string_view default_country) {
@@ -96,7 +54,39 @@ std::optional<std::string> normalize_phone_by_parse(std::string_view number,
     return out;
 }
 
+// normalize_phone's answers, remembered per thread: the same participants write again and again, and
+// libphonenumber's parse (regular expressions) was a sixth of a webhook's work on the I/O threads.
+// A pure function's memo: it changes no answer. Bounded; emptied when full.
+class phone_memo {
+   public:
+    const std::optional<std::string>& get(std::string_view number, std::string_view default_country) {
+        key_.assign(default_country);
+        key_ += '\0';
+        key_ += number;
+        if (const auto it = answers_.find(key_); it != answers_.end()) {
+            return it->second;
+        }
+        if (answers_.size() >= capacity) {
+            answers_.clear();
+        }
+        return answers_.emplace(key_, normalize_phone_by_parse(number, default_country)).first->second;
+    }
+
+   private:
+    static constexpr std::size_t capacity = 16384;
+    std::string key_;
+    std::unordered_map<std::string, std::optional<std::string>> answers_;
+};
+
 }  // namespace
+
+std::optional<std::string> normalize_phone(std::string_view number, std::string_view default_country) {
+    if (number.empty() || number.size() > 64) {
+        return std::nullopt;
+    }
+    thread_local phone_memo memo;
+    return memo.get(number, default_country);
+}
 
 bool is_known_region(std::string_view region) {
     return PhoneNumberUtil::GetInstance()->GetCountryCodeForRegion(std::string(region)) != 0;
@@ -133,10 +123,6 @@ std::optional<std::string> single_region_of(const PhoneNumberUtil& util, std::st
     }
     return std::nullopt;
 }
-
-}  // namespace
-
-namespace {
 
 // "+<digits>" of a tel: or whatsapp: URN; nullopt for other schemes.
 std::optional<std::string> phone_number_of(std::string_view urn) {
