@@ -128,33 +128,28 @@ constexpr const char* bench_flow = R"j({
   ]
 })j";
 
-void write_file(const std::string& path, const std::string& content) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << content;
-    if (!out) {
-        throw std::runtime_error("cannot write " + path);
-    }
-}
-
-// A real 256-bit data key (so each URN and text pays for AES-256-GCM), readable by its owner only.
-void write_key(const std::string& path) {
-    write_file(path, handlers::to_hex(handlers::random_bytes(32)) + "\n");
-    std::filesystem::permissions(path,
+// A real 256-bit data key (so each URN and text pays for AES-256-GCM) in `dir`, readable by its
+// owner only; its path.
+std::string write_key(const test::temp_dir& dir) {
+    dir.write("data.key", handlers::to_hex(handlers::random_bytes(32)) + "\n");
+    std::filesystem::permissions(dir.file("data.key"),
                                  std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    return dir.file("data.key");
 }
 
-void write_config(const std::string& dir,
-                  const std::string& db,
+// config.json in `dir` for its flowgate.db, the data key at `key`, and a Twilio channel whose API
+// is `api_base`, paced at `max_per_second` (0: the default).
+void write_config(const test::temp_dir& dir,
                   const std::string& key,
                   const std::string& api_base,
                   double max_per_second) {
-    write_file(dir + "/auth_token", auth_token + "\n");
-    write_file(dir + "/bench.json", bench_flow);
+    dir.write("auth_token", auth_token + "\n");
+    dir.write("bench.json", bench_flow);
     json channel = {{"id", "sms"},
                     {"type", "twilio"},
                     {"address", twilio_address},
                     {"account_sid", account_sid},
-                    {"auth_token", "file:" + dir + "/auth_token"},
+                    {"auth_token", "file:" + dir.file("auth_token")},
                     {"api_base", api_base}};
     if (max_per_second > 0) {
         channel["max_per_second"] = max_per_second;
@@ -162,16 +157,16 @@ void write_config(const std::string& dir,
     const json cfg = {
         {"server",
          {{"listen", "127.0.0.1:0"}, {"public_url", public_url}, {"threads", 2}, {"shutdown_grace", "30s"}}},
-        {"store", {{"sqlite", db}}},
+        {"store", {{"sqlite", dir.file("flowgate.db")}}},
         {"data_key", "file:" + key},
         {"default_country", "JO"},
         {"timezone", "Asia/Amman"},
         {"languages", {"en", "ar"}},
         {"channels", {channel}},
-        {"flows", {dir + "/bench.json"}},
+        {"flows", {dir.file("bench.json")}},
         {"triggers", {{{"keywords", {"JOIN"}}, {"flow", "bench"}}}},
     };
-    write_file(dir + "/config.json", cfg.dump(2));
+    dir.write("config.json", cfg.dump(2));
 }
 
 // Stops the server gracefully (SIGTERM) and appends its log to --server-log, if given.
@@ -419,9 +414,8 @@ void note(const std::string& line) { std::cerr << "  " << line << std::endl; }
 inbound_figures run_inbound(const options& o, int run) {
     test::temp_dir dir;
     fake_provider provider;
-    const std::string key = dir.file("data.key");
-    write_key(key);
-    write_config(dir.path(), dir.file("flowgate.db"), key, provider.url(), o.reply_rate);
+    const std::string key = write_key(dir);
+    write_config(dir, key, provider.url(), o.reply_rate);
     test::server_process server(dir.file("config.json"));
     inbound_figures f;
     load_options lo;
@@ -518,9 +512,8 @@ std::map<std::string, std::string> bearer(const std::string& token, const std::s
 
 void make_population(const options& o, population& p) {
     fake_provider provider;
-    p.key = p.dir.file("data.key");
-    write_key(p.key);
-    write_config(p.dir.path(), p.dir.file("flowgate.db"), p.key, provider.url(), 0);
+    p.key = write_key(p.dir);
+    write_config(p.dir, p.key, provider.url(), 0);
     p.token = api_token(p.dir.file("config.json"));
     test::server_process server(p.dir.file("config.json"));
     const auto started = clock_type::now();
@@ -575,7 +568,7 @@ outbound_figures run_outbound(const options& o, const population& p, int run) {
             std::filesystem::copy_file(from, dir.file(std::string("flowgate.db") + suffix));
         }
     }
-    write_config(dir.path(), dir.file("flowgate.db"), p.key, provider.url(), 0);
+    write_config(dir, p.key, provider.url(), 0);
     test::server_process server(dir.file("config.json"));
     outbound_figures f;
     f.rss_before_mb = read_memory(server.pid()).current_mb;

@@ -164,8 +164,11 @@ temp_dir::~temp_dir() {
 }
 
 void temp_dir::write(const std::string& name, const std::string& content) const {
-    std::ofstream out(file(name), std::ios::binary);
+    std::ofstream out(file(name), std::ios::binary | std::ios::trunc);
     out << content;
+    if (!out) {
+        throw std::runtime_error("cannot write " + file(name));
+    }
 }
 
 }  // namespace flowgate::test
