@@ -15,6 +15,7 @@
 #include "flows/normalize.hpp"
 #include "flows/segments.hpp"
 #include "gateway/data_key.hpp"
+#include "gateway/http_client.hpp"
 #include "handlers/crypto.hpp"
 #include "handlers/form.hpp"
 #include "handlers/meta.hpp"
@@ -58,15 +59,20 @@ void twilio_signature_check(benchmark::State& state) {
 BENCHMARK(twilio_signature_check);
 
 // The whole of a Twilio webhook in the handler: signature, form, sender normalised to a URN.
-void twilio_receive(benchmark::State& state) {
+handlers::channel_settings twilio_settings() {
     handlers::channel_settings settings;
     settings.id = "sms";
     settings.type = "twilio";
     settings.default_country = "JO";
     settings.values = {{"address", "+962790000000"},
                        {"account_sid", "AC0123456789abcdef0123456789abcdef"},
-                       {"auth_token", twilio_token}};
-    const handlers::twilio_handler handler(settings);
+                       {"auth_token", twilio_token},
+                       {"public_url", "https://sms.example.org"}};
+    return settings;
+}
+
+void twilio_receive(benchmark::State& state) {
+    const handlers::twilio_handler handler(twilio_settings());
     const auto request = twilio_request();
     for (auto _ : state) {
         auto result = handler.receive(handlers::endpoint::receive, request);
@@ -74,6 +80,30 @@ void twilio_receive(benchmark::State& state) {
     }
 }
 BENCHMARK(twilio_receive);
+
+// The send side of a message: Twilio's request built (the form percent-encoded), then its URL
+// taken apart by the HTTP client.
+void twilio_build_send(benchmark::State& state) {
+    const handlers::twilio_handler handler(twilio_settings());
+    handlers::outgoing_message m;
+    m.urn = "tel:+962791234567";
+    m.text = "\xd8\xb4\xd9\x83\xd8\xb1\xd8\xa7 \xd9\x84\xd9\x83. Thank you for your answer.";
+    for (auto _ : state) {
+        auto request = handler.build_send(m);
+        benchmark::DoNotOptimize(request);
+    }
+}
+BENCHMARK(twilio_build_send);
+
+void send_url_parse(benchmark::State& state) {
+    const std::string url =
+        "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json";
+    for (auto _ : state) {
+        auto parts = gateway::parse_url(url);
+        benchmark::DoNotOptimize(parts);
+    }
+}
+BENCHMARK(send_url_parse);
 
 void meta_signature_check(benchmark::State& state) {
     const std::string secret = "meta-app-secret-0123";

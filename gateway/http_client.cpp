@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -10,7 +11,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <regex>
 
 namespace flowgate::gateway {
 
@@ -25,23 +25,70 @@ constexpr std::size_t max_response_body = 1024 * 1024;
 
 }  // namespace
 
+namespace {
+
+bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+bool is_hex_or_colon_or_dot(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.';
+}
+
+}  // namespace
+
+// By hand rather than with std::regex, which took 3% of the server's CPU when every send parsed
+// its URL: scheme "http" or "https", "://", a host (a name, or an IPv6 address in brackets), an
+// optional port of 1 to 5 digits, then an optional path or query; no fragment, no white space.
 std::optional<url_parts> parse_url(std::string_view url) {
-    static const std::regex pattern(
-        R"(^(https?)://(\[[0-9A-Fa-f:.]+\]|[^/:?#\s]+)(?::([0-9]{1,5}))?([/?][^\s#]*)?$)");
-    std::match_results<std::string_view::const_iterator> m;
-    if (!std::regex_match(url.begin(), url.end(), m, pattern)) {
+    url_parts p;
+    if (url.starts_with("https://")) {
+        p.tls = true;
+        url.remove_prefix(8);
+    } else if (url.starts_with("http://")) {
+        url.remove_prefix(7);
+    } else {
         return std::nullopt;
     }
-    url_parts p;
-    p.tls = m[1].str() == "https";
-    p.host = m[2].str();
-    if (!p.host.empty() && p.host.front() == '[') {
-        p.host = p.host.substr(1, p.host.size() - 2);
+    if (std::any_of(url.begin(), url.end(), [](char c) { return is_space(c) || c == '#'; })) {
+        return std::nullopt;
     }
-    p.port = m[3].matched ? m[3].str() : (p.tls ? "443" : "80");
-    p.target = m[4].matched ? m[4].str() : "/";
-    if (p.target.front() == '?') {
-        p.target = "/" + p.target;
+    const std::size_t end = std::min(url.find('/'), url.find('?'));  // npos when neither
+    std::string_view authority = url.substr(0, end);
+    const std::string_view rest = end == std::string_view::npos ? std::string_view{} : url.substr(end);
+    if (!authority.empty() && authority.front() == '[') {
+        const auto close = authority.find(']');
+        if (close == std::string_view::npos || close == 1 ||
+            !std::all_of(authority.begin() + 1, authority.begin() + close, is_hex_or_colon_or_dot)) {
+            return std::nullopt;
+        }
+        p.host = authority.substr(1, close - 1);
+        authority.remove_prefix(close + 1);
+        if (!authority.empty() && authority.front() != ':') {
+            return std::nullopt;
+        }
+    } else {
+        const auto colon = authority.find(':');
+        p.host = authority.substr(0, colon);
+        if (p.host.empty() || p.host.find_first_of("[]") != std::string::npos) {
+            return std::nullopt;
+        }
+        authority.remove_prefix(colon == std::string_view::npos ? authority.size() : colon);
+    }
+    if (authority.empty()) {
+        p.port = p.tls ? "443" : "80";
+    } else {
+        const std::string_view port = authority.substr(1);  // after the ':'
+        if (port.empty() || port.size() > 5 ||
+            !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+            return std::nullopt;
+        }
+        p.port = port;
+    }
+    if (rest.empty()) {
+        p.target = "/";
+    } else if (rest.front() == '?') {
+        p.target = "/" + std::string(rest);
+    } else {
+        p.target = rest;
     }
     return p;
 }
