@@ -18,24 +18,32 @@ int hex_value(char c) {
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
     std::string out;
     out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (c == '%') {
-            if (i + 2 >= text.size()) {
-                return std::nullopt;
-            }
-            const int hi = hex_value(text[i + 1]);
-            const int lo = hex_value(text[i + 2]);
-            if (hi < 0 || lo < 0) {
-                return std::nullopt;
-            }
-            out += static_cast<char>(hi * 16 + lo);
-            i += 2;
-        } else if (c == '+' && plus_is_space) {
-            out += ' ';
-        } else {
-            out += c;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        // The run of characters that stand for themselves, copied at once.
+        std::size_t j = i;
+        while (j < text.size() && text[j] != '%' && !(plus_is_space && text[j] == '+')) {
+            ++j;
         }
+        out.append(text.data() + i, j - i);
+        if (j == text.size()) {
+            break;
+        }
+        if (text[j] == '+') {
+            out += ' ';
+            i = j + 1;
+            continue;
+        }
+        if (j + 2 >= text.size()) {
+            return std::nullopt;
+        }
+        const int hi = hex_value(text[j + 1]);
+        const int lo = hex_value(text[j + 2]);
+        if (hi < 0 || lo < 0) {
+            return std::nullopt;
+        }
+        out += static_cast<char>(hi * 16 + lo);
+        i = j + 3;
     }
     return out;
 }

@@ -274,12 +274,30 @@ std::string twilio_handler::signature(std::string_view auth_token,
     return signature_over(auth_token, url, signed_parameters(params));
 }
 
-bool twilio_handler::valid_signature(std::string_view auth_token, const raw_request& request) {
+namespace {
+
+// The POST body as a form, when the request is a form POST: decoded once, for both the signature
+// and the message. `decoded` is empty when the body is not a valid form.
+struct body_form {
+    bool is_form = false;
+    std::optional<form_fields> decoded;
+};
+
+body_form read_body_form(const raw_request& request) {
+    body_form f;
+    if (request.method == "POST" && request.content_type() == "application/x-www-form-urlencoded") {
+        f.is_form = true;
+        f.decoded = decode_form(request.body);
+    }
+    return f;
+}
+
+bool signature_holds(std::string_view auth_token, const raw_request& request, const body_form& form) {
     const std::string_view given = request.header("x-twilio-signature");
     if (auth_token.empty() || given.empty()) {
         return false;
     }
-    form_fields params;
+    const form_fields* params = nullptr;
     const auto query = decode_form(request.query);
     const std::string* body_sha256 = query ? find_field(*query, "bodySHA256") : nullptr;
     if (body_sha256 != nullptr) {
@@ -288,22 +306,24 @@ bool twilio_handler::valid_signature(std::string_view auth_token, const raw_requ
             return false;
         }
     } else if (request.method == "POST") {
-        if (request.content_type() != "application/x-www-form-urlencoded") {
+        if (!form.is_form || !form.decoded) {
             return false;
         }
-        auto form = decode_form(request.body);
-        if (!form) {
-            return false;
-        }
-        params = std::move(*form);
+        params = &*form.decoded;
     }
     // Every form of the URL is tried, whichever matches: the time taken does not tell which did.
-    const std::string parameters = signed_parameters(params);
+    const std::string parameters = params != nullptr ? signed_parameters(*params) : std::string();
     bool ok = false;
     for (const auto& url : url_variants(request.public_url)) {
         ok = equal_constant_time(signature_over(auth_token, url, parameters), given) || ok;
     }
     return ok;
+}
+
+}  // namespace
+
+bool twilio_handler::valid_signature(std::string_view auth_token, const raw_request& request) {
+    return signature_holds(auth_token, request, read_body_form(request));
 }
 
 bool twilio_handler::allows(endpoint, std::string_view method) const {
@@ -320,10 +340,11 @@ receive_result twilio_handler::receive(endpoint e, const raw_request& request) c
     if (request.header("x-twilio-signature").empty()) {
         return receive_result::reject(403, "missing signature");
     }
-    if (!valid_signature(auth_token_, request)) {
+    auto form = read_body_form(request);
+    if (!signature_holds(auth_token_, request, form)) {
         return receive_result::reject(403, "invalid signature");
     }
-    const auto params = read_params(request);
+    const auto params = form.is_form ? std::move(form.decoded) : read_params(request);
     if (!params) {
         return receive_result::reject(400, "malformed parameters");
     }

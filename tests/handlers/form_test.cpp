@@ -25,6 +25,10 @@ TEST(form, decodes) {
         {"truncated escape", "a=%4", std::nullopt},
         {"bad hex", "a=%zz", std::nullopt},
         {"escape at the very end", "a=%", std::nullopt},
+        {"a whole escape at the end", "a=x%41", form_fields{{"a", "xA"}}},
+        {"escapes back to back, then plus", "%41%42+c=d+", form_fields{{"AB c", "d "}}},
+        {"lower-case hex", "a=%c3%a9", form_fields{{"a", "\u00e9"}}},
+        {"only escapes", "%61=%62", form_fields{{"a", "b"}}},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.label);
@@ -39,6 +43,22 @@ TEST(form, encode_round_trips) {
     EXPECT_EQ(encoded.find('+'), std::string::npos);
     EXPECT_EQ(decode_form(encoded), fields);
     EXPECT_EQ(percent_encode("a b~"), "a%20b~");
+}
+
+TEST(form, percent_decode_leaves_plus_alone_outside_forms) {
+    EXPECT_EQ(percent_decode("a+b%2Bc", false), "a+b+c");
+    EXPECT_EQ(percent_decode("a+b%2Bc", true), "a b+c");
+    EXPECT_EQ(percent_decode("", false), "");
+    EXPECT_EQ(percent_decode("%", false), std::nullopt);
+    EXPECT_EQ(percent_decode("%4", false), std::nullopt);
+    EXPECT_EQ(percent_decode("ab%4g", false), std::nullopt);
+}
+
+TEST(form, percent_encode_escapes_all_but_unreserved) {
+    EXPECT_EQ(percent_encode(""), "");
+    EXPECT_EQ(percent_encode("AZaz09-_.~"), "AZaz09-_.~");
+    EXPECT_EQ(percent_encode("+/ %"), "%2B%2F%20%25");
+    EXPECT_EQ(percent_encode("\u0663x"), "%D9%A3x");
 }
 
 TEST(form, find_field_returns_first) {
