@@ -54,6 +54,7 @@ class sqlite_store final : public store {
     // gateway/sqlite_export.cpp
     void export_messages(const std::function<void(const message_export_row&)>& row) override;
     bool checkpoint() override;
+    void between_groups(bool idle) override;
     bool optimistic_groups() const override { return true; }
     void close() override;
 
@@ -75,6 +76,7 @@ class sqlite_store final : public store {
     std::string path_;
     data_key key_;
     std::unique_ptr<sqlite::connection> writer_;
+    int wal_pages_ = 0;  // frames in the log after the writer's last commit (its WAL hook's count)
     std::unique_ptr<statements> stmts_;
     std::mutex reader_mutex_;
     std::unique_ptr<sqlite::connection> reader_;

@@ -110,6 +110,16 @@ void writer::run() {
             }
         }
         commit_batch(batch);
+        bool idle = false;
+        {
+            std::lock_guard lock(mutex_);
+            idle = queue_.empty();
+        }
+        try {
+            store_.between_groups(idle);
+        } catch (const std::exception& e) {
+            log::warn("writer", std::string("housekeeping between groups failed: ") + e.what());
+        }
     }
 }
 

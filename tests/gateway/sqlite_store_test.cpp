@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -702,6 +703,38 @@ TEST_F(sqlite_file_test, migrates_and_asserts_durability_settings) {
     EXPECT_EQ(mode.column_text(0), "wal");
     // Reopening an up-to-date database is a no-op.
     EXPECT_NO_THROW(sqlite_store{path});
+}
+
+// The WAL is copied into the database file by the writer between groups (its WAL hook only
+// counts), at 1000 pages when no job waits and at 4000 when one does: a group that fills it past
+// 4000 is in the database file before the next group runs, whichever it is.
+TEST_F(sqlite_file_test, the_writer_copies_the_log_into_the_database_between_groups) {
+    sqlite_store s(path);
+    metrics m;
+    writer w(s, m);
+    w.start();
+    auto run = [&w](writer::job j) {
+        std::promise<write_status> done;
+        w.submit(std::move(j), [&done](write_status st) { done.set_value(st); });
+        return done.get_future().get();
+    };
+    const std::uintmax_t empty = std::filesystem::file_size(path);
+    // 4,500 messages of 3,000 bytes: a page each, well past 4000 pages of log.
+    ASSERT_EQ(
+        run([](write_tx& tx) {
+            const auto c = tx.upsert_contact("tel:+962791234567", "local", at(0));
+            for (int i = 0; i < 4500; ++i) {
+                tx.enqueue_outbound(
+                    {"local", c.id, "tel:+962791234567", std::string(3000, 'a'), "GSM-7", 20, {}, at(i)});
+            }
+        }),
+        write_status::committed);
+    // The next group runs after the housekeeping of the last.
+    ASSERT_EQ(run([](write_tx& tx) { tx.upsert_contact("tel:+962791234568", "local", at(1)); }),
+              write_status::committed);
+    EXPECT_LT(empty, 1'000'000u);
+    EXPECT_GT(std::filesystem::file_size(path), 4500u * 3000u) << "the log was not copied into the file";
+    w.stop();
 }
 
 TEST_F(sqlite_file_test, refuses_a_database_from_a_newer_flowgate) {
