@@ -54,7 +54,7 @@ class sqlite_store final : public store {
     // gateway/sqlite_export.cpp
     void export_messages(const std::function<void(const message_export_row&)>& row) override;
     bool checkpoint() override;
-    void between_groups(bool idle) override;
+    void between_groups(bool busy) override;
     bool optimistic_groups() const override { return true; }
     void close() override;
 

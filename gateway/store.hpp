@@ -471,11 +471,11 @@ class store {
     // by the writer's thread between transactions; false when it could not be done now.
     virtual bool checkpoint() { return true; }
     // Housekeeping the writer's thread does between transactions, after the last group's jobs are
-    // answered; `idle`: no job is waiting. SQLite copies its log into the database file here (a
-    // passive checkpoint), when idle or when the log has grown large, so that copying it neither
-    // holds back the answers of the group whose commit filled it nor, under a steady load, runs
-    // for every thousand pages.
-    virtual void between_groups(bool idle) { (void)idle; }
+    // answered. `busy`: that group was large, so jobs arrive faster than the writer commits them.
+    // SQLite copies its log into the database file here (a passive checkpoint): in small steps
+    // when the writer has time to spare, so that no job waits long behind one; in large ones when
+    // it is busy, so that the copying costs it less in all.
+    virtual void between_groups(bool busy) { (void)busy; }
     // Releases file handles after the writer has stopped (checkpoint for SQLite).
     virtual void close() = 0;
 };

@@ -110,13 +110,11 @@ void writer::run() {
             }
         }
         commit_batch(batch);
-        bool idle = false;
-        {
-            std::lock_guard lock(mutex_);
-            idle = queue_.empty();
-        }
+        // A large group means jobs arrive faster than one commit takes: the writer is the
+        // bottleneck, and its housekeeping should cost it as little as it can.
+        const bool busy = batch.size() >= busy_group;
         try {
-            store_.between_groups(idle);
+            store_.between_groups(busy);
         } catch (const std::exception& e) {
             log::warn("writer", std::string("housekeeping between groups failed: ") + e.what());
         }

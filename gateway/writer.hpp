@@ -80,6 +80,10 @@ class writer {
                       bool committed,
                       std::chrono::steady_clock::time_point started);
 
+    // A group this large tells store::between_groups that the writer is busy (the bench's full
+    // load commits about 30 jobs a group; half of it, 1 to 10).
+    static constexpr std::size_t busy_group = 16;
+
     store& store_;
     metrics& metrics_;
     std::size_t max_batch_;

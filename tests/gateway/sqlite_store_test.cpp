@@ -705,35 +705,50 @@ TEST_F(sqlite_file_test, migrates_and_asserts_durability_settings) {
     EXPECT_NO_THROW(sqlite_store{path});
 }
 
-// The WAL is copied into the database file by the writer between groups (its WAL hook only
-// counts), at 1000 pages when no job waits and at 4000 when one does: a group that fills it past
-// 4000 is in the database file before the next group runs, whichever it is.
+// The writer copies the WAL into the database file between groups (the WAL hook only counts):
+// from 250 pages after a small group, from 4000 after a large one (16 jobs or more: the writer is
+// busy), each time after the group's jobs are answered and before the next group runs.
 TEST_F(sqlite_file_test, the_writer_copies_the_log_into_the_database_between_groups) {
     sqlite_store s(path);
     metrics m;
     writer w(s, m);
     w.start();
-    auto run = [&w](writer::job j) {
-        std::promise<write_status> done;
-        w.submit(std::move(j), [&done](write_status st) { done.set_value(st); });
-        return done.get_future().get();
+    auto submit = [&w](writer::job j) {
+        auto done = std::make_shared<std::promise<write_status>>();
+        auto f = done->get_future();
+        w.submit(std::move(j), [done](write_status st) { done->set_value(st); });
+        return f;
     };
-    const std::uintmax_t empty = std::filesystem::file_size(path);
-    // 4,500 messages of 3,000 bytes: a page each, well past 4000 pages of log.
-    ASSERT_EQ(
-        run([](write_tx& tx) {
+    // 3,000 bytes: a page of the log each.
+    auto pages = [](int n) {
+        return [n](write_tx& tx) {
             const auto c = tx.upsert_contact("tel:+962791234567", "local", at(0));
-            for (int i = 0; i < 4500; ++i) {
+            for (int i = 0; i < n; ++i) {
                 tx.enqueue_outbound(
                     {"local", c.id, "tel:+962791234567", std::string(3000, 'a'), "GSM-7", 20, {}, at(i)});
             }
-        }),
-        write_status::committed);
-    // The next group runs after the housekeeping of the last.
-    ASSERT_EQ(run([](write_tx& tx) { tx.upsert_contact("tel:+962791234568", "local", at(1)); }),
-              write_status::committed);
-    EXPECT_LT(empty, 1'000'000u);
-    EXPECT_GT(std::filesystem::file_size(path), 4500u * 3000u) << "the log was not copied into the file";
+        };
+    };
+    const auto tiny = [](write_tx& tx) { tx.upsert_contact("tel:+962791234568", "local", at(1)); };
+
+    // Sixteen jobs of 100 pages queue while a first job holds the writer: one large group.
+    std::promise<void> release;
+    auto held = submit([gate = release.get_future().share()](write_tx&) { gate.wait(); });
+    std::vector<std::future<write_status>> group;
+    for (int i = 0; i < 16; ++i) {
+        group.push_back(submit(pages(100)));
+    }
+    release.set_value();
+    ASSERT_EQ(held.get(), write_status::committed);
+    for (auto& f : group) {
+        ASSERT_EQ(f.get(), write_status::committed);
+    }
+    // The next group runs after the last one's housekeeping: busy, and 1,600 pages are under 4000.
+    ASSERT_EQ(submit(tiny).get(), write_status::committed);
+    EXPECT_LT(std::filesystem::file_size(path), 1'000'000u) << "a busy writer copied 1,600 pages";
+    // After that small group, the same pages are past 250: copied before the group after it.
+    ASSERT_EQ(submit(tiny).get(), write_status::committed);
+    EXPECT_GT(std::filesystem::file_size(path), 1600u * 3000u) << "the log was not copied into the file";
     w.stop();
 }
 
