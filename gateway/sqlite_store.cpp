@@ -566,8 +566,8 @@ struct sqlite_store::statements {
     sqlite::statement enqueue, expire_queued, upsert_workshop, find_workshop, open_workshops;
     sqlite::statement find_registration, set_registration, first_waitlisted, registered_contacts;
     sqlite::statement schedule_job, cancel_jobs, take_jobs;
-    sqlite::statement fail_stopped_send, still_sending;
-    sqlite::statement fail_stopped, cancel_queued, claim, mark_sent, mark_retry, mark_failed;
+    sqlite::statement fail_stopped, cancel_queued, fail_stopped_send, still_sending;
+    sqlite::statement claim, mark_sent, mark_retry, mark_failed;
     sqlite::statement find_out, set_state, keep_early, purge_early, find_early, drop_early, interrupted;
     sqlite::statement find_suppressed;
     // A contact may have been stopped since the claim last failed the queued messages of stopped
