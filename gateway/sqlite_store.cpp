@@ -1416,15 +1416,20 @@ sqlite_store::sqlite_store(const std::string& path, data_key key) : path_(path),
     }
     // FULL: a commit is durable across power loss before the provider gets its 2xx.
     writer_->exec("PRAGMA synchronous = FULL");
-    writer_->exec("PRAGMA journal_size_limit = 67108864");
+    writer_->exec("PRAGMA journal_size_limit = " + std::to_string(max_wal_pages * 4096));
     // SQLite's own auto-checkpoint runs inside the COMMIT that fills the log past 1000 pages: the
     // group's answers waited for it (about 4 ms), and a failed checkpoint (the disk is full) was
     // reported as the failure of that COMMIT, though the transaction is durably in the WAL, so the
     // writer would answer 503 for a stored message. The hook only counts; between_groups copies.
     sqlite3_wal_hook(
         writer_->handle(),
-        [](void* self, sqlite3*, const char*, int pages) -> int {
+        [](void* self, sqlite3* db, const char* name, int pages) -> int {
             static_cast<sqlite_store*>(self)->wal_pages_ = pages;
+            // A safety net for writes that do not come through the writer (the CLI's): the log
+            // does not grow past journal_size_limit's 64 MB. The result is ignored, as above.
+            if (pages >= max_wal_pages) {
+                sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+            }
             return SQLITE_OK;
         },
         this);

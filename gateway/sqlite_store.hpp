@@ -77,6 +77,8 @@ class sqlite_store final : public store {
     data_key key_;
     std::unique_ptr<sqlite::connection> writer_;
     int wal_pages_ = 0;  // frames in the log after the writer's last commit (its WAL hook's count)
+    // Past this many pages (64 MB of 4 KiB pages) a commit checkpoints at once, writer or not.
+    static constexpr int max_wal_pages = 16384;
     std::unique_ptr<statements> stmts_;
     std::mutex reader_mutex_;
     std::unique_ptr<sqlite::connection> reader_;
