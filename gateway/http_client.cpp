@@ -23,10 +23,6 @@ namespace {
 
 constexpr std::size_t max_response_body = 1024 * 1024;
 
-}  // namespace
-
-namespace {
-
 bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
 bool is_hex_or_colon_or_dot(char c) {

@@ -559,10 +559,10 @@ TEST(simulate, bad_options_and_bad_waits_are_reported) {
     std::istringstream in("/wait soon\n");
     std::ostringstream out;
     std::ostringstream err;
-    EXPECT_EQ(simulate(cfg, {"not a number", "", false}, in, out, err), 2);
+    EXPECT_EQ(simulate(cfg, {"not a number", "", false, ":memory:", std::nullopt}, in, out, err), 2);
     EXPECT_NE(err.str().find("--from"), std::string::npos);
     err.str("");
-    EXPECT_EQ(simulate(cfg, {"tel:+962790000000", "nope", false}, in, out, err), 2);
+    EXPECT_EQ(simulate(cfg, {"tel:+962790000000", "nope", false, ":memory:", std::nullopt}, in, out, err), 2);
     err.str("");
     EXPECT_EQ(simulate(cfg, {}, in, out, err), 0);
     EXPECT_EQ(err.str(), "flowgate simulate: line 1: /wait needs a duration such as 90m, 25h or 3d\n");
