@@ -21,6 +21,14 @@ namespace {
 
 timestamp at(std::int64_t ms) { return from_millis(ms); }
 
+// Queues a job on the writer; the future holds its outcome.
+std::future<write_status> submit_job(writer& w, writer::job j) {
+    auto done = std::make_shared<std::promise<write_status>>();
+    auto outcome = done->get_future();
+    w.submit(std::move(j), [done](write_status st) { done->set_value(st); });
+    return outcome;
+}
+
 using test::backend;
 
 // The store's behaviour, the same on both backends: each test runs on a fresh SQLite file and on a
@@ -602,11 +610,7 @@ TEST_F(postgres_instances_test, a_lost_connection_fails_the_batch_and_the_next_o
     metrics m;
     writer w(s, m);
     w.start();
-    auto run = [&w](writer::job j) {
-        std::promise<write_status> done;
-        w.submit(std::move(j), [&done](write_status st) { done.set_value(st); });
-        return done.get_future().get();
-    };
+    auto run = [&w](writer::job j) { return submit_job(w, std::move(j)).get(); };
     // The server drops the writer's connection in the middle of a batch (a restart, a network
     // failure): the batch is in doubt, so it is unavailable (503, the provider retries).
     const auto lost = run([this](write_tx& tx) {
@@ -713,12 +717,7 @@ TEST_F(sqlite_file_test, the_writer_copies_the_log_into_the_database_between_gro
     metrics m;
     writer w(s, m);
     w.start();
-    auto submit = [&w](writer::job j) {
-        auto done = std::make_shared<std::promise<write_status>>();
-        auto f = done->get_future();
-        w.submit(std::move(j), [done](write_status st) { done->set_value(st); });
-        return f;
-    };
+    auto submit = [&w](writer::job j) { return submit_job(w, std::move(j)); };
     // 3,000 bytes: a page of the log each.
     auto pages = [](int n) {
         return [n](write_tx& tx) {
