@@ -375,6 +375,7 @@ std::size_t bad_answers(const load_result& r) {
 // The writer's group commits so far, from /metrics: how many, their total time, the jobs in them.
 struct commit_stats {
     double commits = 0, seconds = 0, jobs = 0;
+    double waits = 0, waits_within_10ms = 0;  // flowgate_store_job_wait_seconds
 };
 
 commit_stats read_commits(std::uint16_t port) {
@@ -395,9 +396,23 @@ commit_stats read_commits(std::uint16_t port) {
             c.seconds = value;
         } else if (name == "flowgate_store_committed_events_total") {
             c.jobs = value;
+        } else if (name == "flowgate_store_job_wait_seconds_count") {
+            c.waits = value;
+        } else if (name == "flowgate_store_job_wait_seconds_bucket{le=\"0.01\"}") {
+            c.waits_within_10ms = value;
         }
     }
     return c;
+}
+
+// The share of the writer's jobs between two readings that waited over 10 ms for their answer.
+std::string describe_slow_jobs(const commit_stats& before, const commit_stats& after) {
+    const double n = after.waits - before.waits;
+    if (n <= 0) {
+        return "no jobs";
+    }
+    const double slow = n - (after.waits_within_10ms - before.waits_within_10ms);
+    return fixed(100 * slow / n, 2) + "% of its jobs waited over 10 ms";
 }
 
 std::string describe_commits(const commit_stats& before, const commit_stats& after, double seconds) {
@@ -468,7 +483,9 @@ inbound_figures run_inbound(const options& o, int run) {
         lo.duration = std::chrono::seconds(6);
         const auto per_run = static_cast<std::size_t>(f.half_rate * 6.5) + o.connections;
         auto lists = webhook_lists(per_run, o.connections, o.senders + o.connections, o.senders);
+        const auto before = read_commits(server.port());
         const auto r = run_load(lo, lists);
+        const auto after = read_commits(server.port());
         f.half_achieved = r.rate();
         f.half_p50 = r.percentile_ms(0.50);
         f.half_p99 = r.percentile_ms(0.99);
@@ -476,7 +493,8 @@ inbound_figures run_inbound(const options& o, int run) {
         f.bad += bad_answers(r);
         note("run " + std::to_string(run) + ": at " + fixed(f.half_rate, 0) + "/s scheduled (" +
              fixed(f.half_achieved, 0) + "/s answered): p50 " + fixed(f.half_p50, 2) + " ms, p99 " +
-             fixed(f.half_p99, 2) + " ms, p999 " + fixed(f.half_p999, 2) + " ms");
+             fixed(f.half_p99, 2) + " ms, p999 " + fixed(f.half_p999, 2) +
+             " ms; writer: " + describe_slow_jobs(before, after));
     }
     stop_server(server, o, "inbound run " + std::to_string(run));
     return f;

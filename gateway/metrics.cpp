@@ -43,17 +43,38 @@ void metrics::count_message_out(std::string_view channel, std::string_view state
     ++messages_out_[{std::string(channel), std::string(state)}];
 }
 
-void metrics::observe_commit(std::chrono::microseconds latency, std::size_t batch_size) {
-    const double seconds = static_cast<double>(latency.count()) / 1e6;
-    std::lock_guard lock(mutex_);
+void metrics::histogram::observe(std::chrono::microseconds d) {
+    const double seconds = static_cast<double>(d.count()) / 1e6;
     for (std::size_t i = 0; i < commit_buckets.size(); ++i) {
         if (seconds <= commit_buckets[i]) {
-            ++commit_counts_[i];
+            ++counts[i];
         }
     }
-    ++commit_count_;
-    commit_sum_ += seconds;
+    ++count;
+    sum += seconds;
+}
+
+void metrics::histogram::render(std::ostream& out, std::string_view name, std::string_view help) const {
+    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " histogram\n";
+    for (std::size_t i = 0; i < commit_buckets.size(); ++i) {
+        out << name << "_bucket{le=\"" << commit_buckets[i] << "\"} " << counts[i] << '\n';
+    }
+    out << name << "_bucket{le=\"+Inf\"} " << count << '\n'
+        << name << "_sum " << sum << '\n'
+        << name << "_count " << count << '\n';
+}
+
+void metrics::observe_commit(std::chrono::microseconds latency, std::size_t batch_size) {
+    std::lock_guard lock(mutex_);
+    commits_.observe(latency);
     committed_events_ += batch_size;
+}
+
+void metrics::observe_job_waits(const std::vector<std::chrono::microseconds>& waits) {
+    std::lock_guard lock(mutex_);
+    for (const auto wait : waits) {
+        job_waits_.observe(wait);
+    }
 }
 
 void metrics::observe_purge(double at, std::size_t message_texts, std::size_t runs) {
@@ -93,18 +114,14 @@ std::string metrics::render() const {
         out << "flowgate_messages_out_total{channel=\"" << label(key.first) << "\",state=\""
             << label(key.second) << "\"} " << n << '\n';
     }
-    out << "# HELP flowgate_store_commit_seconds Latency of the store's group commits.\n"
-        << "# TYPE flowgate_store_commit_seconds histogram\n";
-    for (std::size_t i = 0; i < commit_buckets.size(); ++i) {
-        out << "flowgate_store_commit_seconds_bucket{le=\"" << commit_buckets[i] << "\"} "
-            << commit_counts_[i] << '\n';
-    }
-    out << "flowgate_store_commit_seconds_bucket{le=\"+Inf\"} " << commit_count_ << '\n'
-        << "flowgate_store_commit_seconds_sum " << commit_sum_ << '\n'
-        << "flowgate_store_commit_seconds_count " << commit_count_ << '\n'
-        << "# HELP flowgate_store_committed_events_total Events committed by the writer.\n"
+    commits_.render(out, "flowgate_store_commit_seconds", "Latency of the store's group commits.");
+    out << "# HELP flowgate_store_committed_events_total Events committed by the writer.\n"
         << "# TYPE flowgate_store_committed_events_total counter\n"
         << "flowgate_store_committed_events_total " << committed_events_ << '\n';
+    job_waits_.render(out,
+                      "flowgate_store_job_wait_seconds",
+                      "How long jobs waited in the writer, from submission to answer (the queue, then "
+                      "their group's commit).");
     out << "# HELP flowgate_webhooks_previous_secret_total Webhooks verified by a channel's previous secret "
            "(finish the rotation when this stops growing).\n"
         << "# TYPE flowgate_webhooks_previous_secret_total counter\n";

@@ -1,16 +1,18 @@
 #pragma once
-// Prometheus text-format metrics: requests by route and status, messages in and out, and the
-// store's commit latency.
+// Prometheus text-format metrics: requests by route and status, messages in and out, the store's
+// commit latency and how long jobs wait in the writer.
 
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <iosfwd>
 #include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <vector>
 
 namespace flowgate::gateway {
 
@@ -23,6 +25,9 @@ class metrics {
     void count_message_in(std::string_view channel);
     void count_message_out(std::string_view channel, std::string_view state);
     void observe_commit(std::chrono::microseconds latency, std::size_t batch_size);
+    // How long each job of a group waited in the writer, from its submission to its answer: what a
+    // webhook's 2xx waits for in the store (the queue, then the group's commit).
+    void observe_job_waits(const std::vector<std::chrono::microseconds>& waits);
     // A retention purge committed at `at` (seconds since the epoch) with what it took away.
     void observe_purge(double at, std::size_t message_texts, std::size_t runs);
     // A webhook verified by a channel's previous secret (a rotation still in its overlap). True the
@@ -36,15 +41,23 @@ class metrics {
         0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
 
    private:
+    // A Prometheus histogram over commit_buckets: cumulative counts, their sum and their number.
+    struct histogram {
+        std::array<std::uint64_t, commit_buckets.size()> counts{};
+        std::uint64_t count = 0;
+        double sum = 0;
+        void observe(std::chrono::microseconds d);
+        void render(std::ostream& out, std::string_view name, std::string_view help) const;
+    };
+
     mutable std::mutex mutex_;
     std::map<std::pair<std::string, int>, std::uint64_t> requests_;
     std::map<std::string, std::uint64_t> connections_dropped_;
     std::map<std::string, std::uint64_t> messages_in_;
     std::map<std::pair<std::string, std::string>, std::uint64_t> messages_out_;
-    std::array<std::uint64_t, commit_buckets.size()> commit_counts_{};
-    std::uint64_t commit_count_ = 0;
-    double commit_sum_ = 0;
+    histogram commits_;
     std::uint64_t committed_events_ = 0;
+    histogram job_waits_;
     double last_purge_ = 0;
     std::uint64_t purged_texts_ = 0;
     std::uint64_t purged_runs_ = 0;

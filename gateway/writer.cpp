@@ -226,9 +226,14 @@ void writer::finish_batch(std::deque<item>& batch,
                       std::string("checkpoint failed; a later one will copy the pages: ") + e.what());
         }
     }
+    const auto answered = std::chrono::steady_clock::now();
+    std::vector<std::chrono::microseconds> waits;
+    waits.reserve(batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) {
+        waits.push_back(std::chrono::duration_cast<std::chrono::microseconds>(answered - batch[i].queued_at));
         batch[i].done(committed ? statuses[i] : write_status::unavailable);
     }
+    metrics_.observe_job_waits(waits);
 }
 
 }  // namespace flowgate::gateway

@@ -70,6 +70,7 @@ class writer {
         job work;
         completion done;
         then after = then::nothing;
+        std::chrono::steady_clock::time_point queued_at = std::chrono::steady_clock::now();
     };
     void commit_batch(std::deque<item>& batch);
     // The group in one transaction without savepoints; false when it was rolled back (a job
