@@ -58,7 +58,6 @@ void twilio_signature_check(benchmark::State& state) {
 }
 BENCHMARK(twilio_signature_check);
 
-// The whole of a Twilio webhook in the handler: signature, form, sender normalised to a URN.
 handlers::channel_settings twilio_settings() {
     handlers::channel_settings settings;
     settings.id = "sms";
@@ -71,6 +70,7 @@ handlers::channel_settings twilio_settings() {
     return settings;
 }
 
+// The whole of a Twilio webhook in the handler: signature, form, sender normalised to a URN.
 void twilio_receive(benchmark::State& state) {
     const handlers::twilio_handler handler(twilio_settings());
     const auto request = twilio_request();

@@ -1083,15 +1083,11 @@ class postgres_write_tx final : public write_tx {
         // (messages_outbox_direct, messages_outbox_broadcast), then a participant's answers before
         // any broadcast: no sort of the whole outbox. A broadcast row locked here but not claimed
         // is skipped by other instances until this transaction ends, and claimed next time.
-        const auto due = [](const char* kind, const char* broadcast_test) {
-            return "SELECT m.id, " + std::string(kind) +
-                   " AS kind, m.next_attempt_at AS due_at FROM messages m WHERE m.direction = 'out' "
-                   "AND m.state = 'queued' AND m.broadcast_id " +
-                   broadcast_test + " AND m.next_attempt_at <= $1 AND " + claimable_sql("$1") +
-                   " ORDER BY m.next_attempt_at, m.id LIMIT $2 FOR UPDATE OF m SKIP LOCKED";
+        const auto due = [](bool broadcast) {
+            return due_messages_sql(broadcast, "$1", "$2") + " FOR UPDATE OF m SKIP LOCKED";
         };
         static const std::string claim =
-            "WITH direct AS (" + due("0", "IS NULL") + "), broadcast AS (" + due("1", "IS NOT NULL") +
+            "WITH direct AS (" + due(false) + "), broadcast AS (" + due(true) +
             "), due AS (SELECT id FROM (SELECT * FROM direct UNION ALL SELECT * FROM broadcast) d "
             "ORDER BY kind, due_at, id LIMIT $2) "
             "UPDATE messages SET state = 'sending', attempts = attempts + 1, updated_at = $1, claimed_by = "

@@ -354,18 +354,15 @@ void seal_existing_rows(sqlite::connection& db, const data_key& key) {
 std::string claim_sql() {
     // A broadcast's messages go after everything else due: a participant's answer is not kept
     // waiting behind ten thousand of them. Each kind is read in order from its own index
-    // (messages_outbox_direct, messages_outbox_broadcast), at most ?2 of each.
-    const auto due = [](const char* kind, const char* broadcast_test) {
-        return "SELECT * FROM (SELECT m.id, " + std::string(kind) +
-               " AS kind, m.next_attempt_at AS due FROM messages m WHERE m.direction = 'out' "
-               "AND m.state = 'queued' AND m.broadcast_id " +
-               broadcast_test + " AND m.next_attempt_at <= ?1 AND " + claimable_sql("?1") +
-               " ORDER BY m.next_attempt_at, m.id LIMIT ?2)";
+    // (messages_outbox_direct, messages_outbox_broadcast), at most ?2 of each; SQLite takes a
+    // LIMIT in a compound SELECT only inside a subquery.
+    const auto due = [](bool broadcast) {
+        return "SELECT * FROM (" + due_messages_sql(broadcast, "?1", "?2") + ")";
     };
     return "UPDATE messages SET state = 'sending', attempts = attempts + 1, updated_at = ?1 "
            "WHERE id IN (SELECT id FROM (" +
-           due("0", "IS NULL") + " UNION ALL " + due("1", "IS NOT NULL") +
-           ") ORDER BY kind, due, id LIMIT ?2) "
+           due(false) + " UNION ALL " + due(true) +
+           ") ORDER BY kind, due_at, id LIMIT ?2) "
            "RETURNING id, uuid, channel_id, contact_id, urn, text, attempts, coalesce(segments, 1), "
            // When the contact last wrote on this channel (WhatsApp's 24-hour window).
            "(SELECT max(i.created_at) FROM messages i WHERE i.contact_id = messages.contact_id "
@@ -1648,7 +1645,11 @@ bool sqlite_store::checkpoint() {
     const int rc =
         sqlite3_wal_checkpoint_v2(writer_->handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
     // SQLITE_BUSY: a reader still uses the log; the pages are copied later, at a later checkpoint.
-    return rc == SQLITE_OK;
+    if (rc != SQLITE_OK) {
+        return false;
+    }
+    wal_pages_ = 0;  // the log is empty: nothing for between_groups to copy
+    return true;
 }
 
 void sqlite_store::close() {

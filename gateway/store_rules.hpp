@@ -1,6 +1,6 @@
 #pragma once
 // Rules every store applies the same way: a message state by name, which way a status callback
-// may move a message, and the SQL conditions of the claim and the retention purge (written once
+// may move a message, and the SQL of the claim and the retention purge (written once
 // for both dialects: `now` and `cutoff` name the statement's parameter, "?1" or "$1").
 
 #include <optional>
@@ -57,6 +57,18 @@ inline std::string claimable_sql(std::string_view now) {
            // ...except a first attempt held back by quiet hours: answers do not wait for it.
            "AND NOT (p.state = 'queued' AND p.attempts = 0 AND p.next_attempt_at > " +
            std::string(now) + "))";
+}
+
+// The claim's read of one kind of due message: a participant's (kind 0) or a broadcast's (kind 1),
+// the first `limit` in order from that kind's own index (messages_outbox_direct,
+// messages_outbox_broadcast), as rows (id, kind, due_at). Each store adds its own locking or
+// nesting around it.
+inline std::string due_messages_sql(bool broadcast, std::string_view now, std::string_view limit) {
+    return "SELECT m.id, " + std::string(broadcast ? "1" : "0") +
+           " AS kind, m.next_attempt_at AS due_at FROM messages m WHERE m.direction = 'out' "
+           "AND m.state = 'queued' AND m.broadcast_id " +
+           (broadcast ? "IS NOT NULL" : "IS NULL") + " AND m.next_attempt_at <= " + std::string(now) +
+           " AND " + claimable_sql(now) + " ORDER BY m.next_attempt_at, m.id LIMIT " + std::string(limit);
 }
 
 // Retention: the messages whose text and URN may go, stored before `cutoff` and settled (nothing
