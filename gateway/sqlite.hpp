@@ -26,7 +26,7 @@ class error : public std::runtime_error {
 
 class connection {
    public:
-    explicit connection(const std::string& path, bool read_only = false);
+    explicit connection(const std::string& path, bool read_only = false, const char* vfs = nullptr);
     ~connection();
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "gateway/sqlite_vfs.hpp"
 #include "gateway/store_rules.hpp"
 #include "handlers/crypto.hpp"
 #include "handlers/urn.hpp"
@@ -1398,7 +1399,9 @@ std::string_view sqlite_store::migration_sql(int version) {
 }
 
 sqlite_store::sqlite_store(const std::string& path, data_key key) : path_(path), key_(std::move(key)) {
-    writer_ = std::make_unique<sqlite::connection>(path);
+    // The writer's WAL frames go to the file in a few large writes at each commit's sync, not two
+    // a frame (gateway/sqlite_vfs.hpp). The readers read through SQLite's own VFS.
+    writer_ = std::make_unique<sqlite::connection>(path, false, sqlite::gathering_vfs());
     // More of SQLite's small allocations from the connection's own arena (its lookaside) instead
     // of malloc: the writer's statements make about a hundred per webhook.
     sqlite3_db_config(writer_->handle(), SQLITE_DBCONFIG_LOOKASIDE, nullptr, 512, 1024);
