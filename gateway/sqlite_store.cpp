@@ -1402,9 +1402,6 @@ sqlite_store::sqlite_store(const std::string& path, data_key key) : path_(path),
     // The writer's WAL frames go to the file in a few large writes at each commit's sync, not two
     // a frame (gateway/sqlite_vfs.hpp). The readers read through SQLite's own VFS.
     writer_ = std::make_unique<sqlite::connection>(path, false, sqlite::gathering_vfs());
-    // More of SQLite's small allocations from the connection's own arena (its lookaside) instead
-    // of malloc: the writer's statements make about a hundred per webhook.
-    sqlite3_db_config(writer_->handle(), SQLITE_DBCONFIG_LOOKASIDE, nullptr, 512, 1024);
     configure(*writer_);
     {
         sqlite::statement q(*writer_, "PRAGMA journal_mode = WAL");
