@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <vector>
@@ -93,48 +94,47 @@ int wal_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 of
         f->pending_at = offset;
     }
     const auto* bytes = static_cast<const char*>(data);
-    p.insert(p.end(), bytes, bytes + n);
+    try {
+        p.insert(p.end(), bytes, bytes + n);
+    } catch (const std::bad_alloc&) {
+        // No memory to wait in (nothing may be thrown through SQLite): written at once instead.
+        if (const int rc = flush(f); rc != SQLITE_OK) {
+            return rc;
+        }
+        return f->real->pMethods->xWrite(f->real, data, amount, offset);
+    }
     return p.size() >= max_pending ? flush(f) : SQLITE_OK;
 }
 
-int wal_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
+// Whatever else SQLite asks of the WAL, it asks after what waits is written.
+template <class Call>
+int after_flush(sqlite3_file* file, Call call) {
     auto* f = self(file);
     if (const int rc = flush(f); rc != SQLITE_OK) {
         return rc;
     }
-    return f->real->pMethods->xRead(f->real, out, amount, offset);
+    return call(f->real);
+}
+
+int wal_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
+    return after_flush(file,
+                       [&](sqlite3_file* real) { return real->pMethods->xRead(real, out, amount, offset); });
 }
 
 int wal_sync(sqlite3_file* file, int flags) {
-    auto* f = self(file);
-    if (const int rc = flush(f); rc != SQLITE_OK) {
-        return rc;
-    }
-    return f->real->pMethods->xSync(f->real, flags);
+    return after_flush(file, [&](sqlite3_file* real) { return real->pMethods->xSync(real, flags); });
 }
 
 int wal_truncate(sqlite3_file* file, sqlite3_int64 size) {
-    auto* f = self(file);
-    if (const int rc = flush(f); rc != SQLITE_OK) {
-        return rc;
-    }
-    return f->real->pMethods->xTruncate(f->real, size);
+    return after_flush(file, [&](sqlite3_file* real) { return real->pMethods->xTruncate(real, size); });
 }
 
 int wal_file_size(sqlite3_file* file, sqlite3_int64* size) {
-    auto* f = self(file);
-    if (const int rc = flush(f); rc != SQLITE_OK) {
-        return rc;
-    }
-    return f->real->pMethods->xFileSize(f->real, size);
+    return after_flush(file, [&](sqlite3_file* real) { return real->pMethods->xFileSize(real, size); });
 }
 
 int wal_file_control(sqlite3_file* file, int op, void* arg) {
-    auto* f = self(file);
-    if (const int rc = flush(f); rc != SQLITE_OK) {
-        return rc;
-    }
-    return f->real->pMethods->xFileControl(f->real, op, arg);
+    return after_flush(file, [&](sqlite3_file* real) { return real->pMethods->xFileControl(real, op, arg); });
 }
 
 // --- both kinds: closing, and what is only passed on ---
@@ -281,26 +281,33 @@ int gathering_open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, 
         return rc;
     }
     const int version = f->real->pMethods->iVersion;
-    if ((flags & SQLITE_OPEN_WAL) != 0 && name != nullptr) {
-        f->pending = new std::vector<char>();
-        f->pending->reserve(1 << 20);
-        f->base.pMethods = &wal_methods;
-        std::lock_guard lock(open_mutex);
-        if (const auto it = open_databases().find(sqlite3_filename_database(name));
-            it != open_databases().end()) {
-            f->main = it->second;
-            it->second->wal_of = f;
+    try {
+        if ((flags & SQLITE_OPEN_WAL) != 0 && name != nullptr) {
+            auto pending = std::make_unique<std::vector<char>>();
+            pending->reserve(1 << 20);
+            std::lock_guard lock(open_mutex);
+            if (const auto it = open_databases().find(sqlite3_filename_database(name));
+                it != open_databases().end()) {
+                f->main = it->second;
+                it->second->wal_of = f;
+            }
+            f->pending = pending.release();
+            f->base.pMethods = &wal_methods;
+            return SQLITE_OK;
         }
-        return SQLITE_OK;
+        if ((flags & SQLITE_OPEN_MAIN_DB) != 0 && name != nullptr) {
+            std::lock_guard lock(open_mutex);
+            open_databases()[name] = f;
+            f->name = name;
+        }
+    } catch (const std::bad_alloc&) {
+        f->real->pMethods->xClose(f->real);
+        f->~gathering_file();
+        return SQLITE_NOMEM;
     }
     f->base.pMethods = version >= 3   ? &passing_methods<3>
                        : version == 2 ? &passing_methods<2>
                                       : &passing_methods<1>;
-    if ((flags & SQLITE_OPEN_MAIN_DB) != 0 && name != nullptr) {
-        f->name = name;
-        std::lock_guard lock(open_mutex);
-        open_databases()[name] = f;
-    }
     return SQLITE_OK;
 }
 
