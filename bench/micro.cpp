@@ -6,8 +6,6 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -25,6 +23,7 @@
 #include "handlers/meta.hpp"
 #include "handlers/twilio.hpp"
 #include "handlers/urn.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/twilio_message.hpp"
 
 namespace flowgate {
@@ -232,6 +231,14 @@ constexpr const char* step_flow = R"j({
   ]
 })j";
 
+flows::flow bench_flow() {
+    auto loaded = flows::load_flow(nlohmann::json::parse(step_flow));
+    if (!loaded.loaded) {
+        throw std::runtime_error("the bench flow does not load");
+    }
+    return std::move(*loaded.loaded);
+}
+
 struct step_fixture {
     flows::flow_set flows;
     std::unique_ptr<flows::engine> engine;
@@ -239,11 +246,7 @@ struct step_fixture {
     timestamp now = timestamp(std::chrono::seconds(1800000000));
 
     step_fixture() {
-        auto loaded = flows::load_flow(nlohmann::json::parse(step_flow));
-        if (!loaded.loaded) {
-            throw std::runtime_error("the bench flow does not load");
-        }
-        flows.add(std::move(*loaded.loaded));
+        flows.add(bench_flow());
         engine = std::make_unique<flows::engine>(flows,
                                                  std::vector<flows::keyword_trigger>{{{"JOIN"}, "bench"}},
                                                  flows::environment{{"en", "ar"}});
@@ -294,8 +297,9 @@ struct store_fixture {
     static constexpr int group = 32;
     static constexpr int senders = 10000;
 
-    std::filesystem::path dir;
-    std::unique_ptr<gateway::sqlite_store> store;
+    test::temp_dir dir;
+    std::unique_ptr<gateway::sqlite_store> store = std::make_unique<gateway::sqlite_store>(
+        dir.file("bench.db"), gateway::data_key::from_hex(handlers::to_hex(handlers::random_bytes(32))));
     config::config cfg;
     std::unique_ptr<flows::engine> engine;
     std::unique_ptr<gateway::ingest> in;
@@ -303,16 +307,7 @@ struct store_fixture {
     timestamp now = timestamp(std::chrono::seconds(1800000000));
 
     store_fixture() {
-        char dir_template[] = "/tmp/flowgate-micro-XXXXXX";
-        dir = ::mkdtemp(dir_template);
-        store = std::make_unique<gateway::sqlite_store>(
-            (dir / "bench.db").string(),
-            gateway::data_key::from_hex(handlers::to_hex(handlers::random_bytes(32))));
-        auto loaded = flows::load_flow(nlohmann::json::parse(step_flow));
-        if (!loaded.loaded) {
-            throw std::runtime_error("the bench flow does not load");
-        }
-        cfg.flows->add(std::move(*loaded.loaded));
+        cfg.flows->add(bench_flow());
         cfg.languages = {"en", "ar"};
         cfg.triggers.push_back({{"JOIN"}, "bench", flows::keyword_trigger::match::first_word});
         engine = std::make_unique<flows::engine>(*cfg.flows, cfg.triggers, flows::environment{{"en", "ar"}});
@@ -321,12 +316,6 @@ struct store_fixture {
             write_group();
         }
     }
-    ~store_fixture() {
-        store.reset();
-        std::filesystem::remove_all(dir);
-    }
-    store_fixture(const store_fixture&) = delete;
-    store_fixture& operator=(const store_fixture&) = delete;
 
     // Every sender's messages alternate: JOIN, then the answer "٢".
     void write_group() {

@@ -45,8 +45,8 @@ void metrics::count_message_out(std::string_view channel, std::string_view state
 
 void metrics::histogram::observe(std::chrono::microseconds d) {
     const double seconds = static_cast<double>(d.count()) / 1e6;
-    for (std::size_t i = 0; i < commit_buckets.size(); ++i) {
-        if (seconds <= commit_buckets[i]) {
+    for (std::size_t i = 0; i < latency_buckets.size(); ++i) {
+        if (seconds <= latency_buckets[i]) {
             ++counts[i];
         }
     }
@@ -56,8 +56,8 @@ void metrics::histogram::observe(std::chrono::microseconds d) {
 
 void metrics::histogram::render(std::ostream& out, std::string_view name, std::string_view help) const {
     out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " histogram\n";
-    for (std::size_t i = 0; i < commit_buckets.size(); ++i) {
-        out << name << "_bucket{le=\"" << commit_buckets[i] << "\"} " << counts[i] << '\n';
+    for (std::size_t i = 0; i < latency_buckets.size(); ++i) {
+        out << name << "_bucket{le=\"" << latency_buckets[i] << "\"} " << counts[i] << '\n';
     }
     out << name << "_bucket{le=\"+Inf\"} " << count << '\n'
         << name << "_sum " << sum << '\n'

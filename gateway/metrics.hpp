@@ -36,14 +36,14 @@ class metrics {
 
     std::string render() const;
 
-    // Upper bounds of the commit-latency buckets, in seconds.
-    static constexpr std::array<double, 12> commit_buckets = {
+    // Upper bounds of the latency histograms' buckets (commits, job waits), in seconds.
+    static constexpr std::array<double, 12> latency_buckets = {
         0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
 
    private:
-    // A Prometheus histogram over commit_buckets: cumulative counts, their sum and their number.
+    // A Prometheus histogram over latency_buckets: cumulative counts, their sum and their number.
     struct histogram {
-        std::array<std::uint64_t, commit_buckets.size()> counts{};
+        std::array<std::uint64_t, latency_buckets.size()> counts{};
         std::uint64_t count = 0;
         double sum = 0;
         void observe(std::chrono::microseconds d);

@@ -1621,12 +1621,12 @@ std::vector<audit_entry> sqlite_store::list_audit(std::size_t limit, std::int64_
 }
 
 void sqlite_store::between_groups(bool busy) {
-    // A checkpoint costs a sync of the database file plus a copy of each page in the log, and the
-    // jobs that arrive meanwhile wait for it. With time to spare: from 250 pages, about 2 ms, so
-    // that no job waits long behind one (at SQLite's usual 1000, about 4 ms, and the group piled
-    // up behind it took as long again). Busy: from 4000 pages, so that the log is copied a
-    // quarter as often; a page written several times in between is copied once, and the file is
-    // synced once instead of four times.
+    // A checkpoint costs a sync of the log and of the database file plus a copy of each page in
+    // the log, and the jobs that arrive meanwhile wait for it. With time to spare: from 250 pages,
+    // 2 to 5 ms (mostly the two syncs), so that no job waits long behind one (at SQLite's usual
+    // 1000, longer, and the group piled up behind it took as long again). Busy: from 4000 pages, so that the
+    // log is copied a quarter as often; a page written several times in between is copied once, and the file
+    // is synced once instead of four times.
     constexpr int light_pages = 250;
     constexpr int busy_pages = 4000;
     if (wal_pages_ < (busy ? busy_pages : light_pages)) {

@@ -208,7 +208,8 @@ int pass_shm_lock(sqlite3_file* f, int offset, int n, int flags) {
 }
 // The database's barrier orders the WAL index's writes: SQLite raises it between the two copies
 // of the index's header that make new frames visible to other connections. The frames must be in
-// the file by then, whatever the connection's synchronous setting.
+// the file by then, those written after the commit's sync too (the padding to a sector boundary
+// when the file system is not power-safe, psow=0).
 void main_shm_barrier(sqlite3_file* f) {
     flush(self(f)->wal_of);
     self(f)->real->pMethods->xShmBarrier(self(f)->real);

@@ -13,55 +13,18 @@
 #include <stdexcept>
 #include <string>
 
+#include "gateway/sqlite.hpp"
 #include "tests/support/process.hpp"
 
 namespace flowgate::gateway::sqlite {
 namespace {
 
-// A raw connection: the writer's VFS or SQLite's default one, with URI options.
-class db {
-   public:
-    db(const std::string& uri, const char* vfs) {
-        const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI;
-        if (sqlite3_open_v2(uri.c_str(), &h_, flags, vfs) != SQLITE_OK) {
-            const std::string msg = h_ ? sqlite3_errmsg(h_) : "out of memory";
-            sqlite3_close(h_);
-            throw std::runtime_error(msg);
-        }
-    }
-    ~db() { sqlite3_close(h_); }
-    db(const db&) = delete;
-    db& operator=(const db&) = delete;
-
-    void exec(const std::string& sql) {
-        char* err = nullptr;
-        if (sqlite3_exec(h_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-            const std::string msg = err ? err : "error";
-            sqlite3_free(err);
-            throw std::runtime_error(msg);
-        }
-    }
-    std::string scalar(const std::string& sql) {
-        sqlite3_stmt* q = nullptr;
-        if (sqlite3_prepare_v2(h_, sql.c_str(), -1, &q, nullptr) != SQLITE_OK) {
-            throw std::runtime_error(sqlite3_errmsg(h_));
-        }
-        std::string out;
-        const int rc = sqlite3_step(q);
-        if (rc == SQLITE_ROW) {
-            const auto* text = sqlite3_column_text(q, 0);
-            out = text ? reinterpret_cast<const char*>(text) : "";
-        }
-        sqlite3_finalize(q);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-            throw std::runtime_error(sqlite3_errmsg(h_));
-        }
-        return out;
-    }
-
-   private:
-    sqlite3* h_ = nullptr;
-};
+// The first column of the first row (the project's own connection and statement: URI options such
+// as psow=0 work, SQLite being built with USE_URI).
+std::string scalar(connection& db, const std::string& sql) {
+    statement q(db, sql);
+    return q.step() ? q.column_text(0) : "";
+}
 
 // Inserts `n` rows of `bytes` random bytes each.
 std::string rows_of(int n, int bytes) {
@@ -70,8 +33,8 @@ std::string rows_of(int n, int bytes) {
 }
 
 // The rows' count and total size, as a reader that shares nothing with the writer sees them.
-std::string summary(db& d) {
-    return d.scalar("SELECT count(*) || '/' || coalesce(sum(length(v)), 0) FROM t");
+std::string summary(connection& db) {
+    return scalar(db, "SELECT count(*) || '/' || coalesce(sum(length(v)), 0) FROM t");
 }
 
 // What a crash leaves: the files as they are now, copied while the writer still has them open
@@ -85,9 +48,9 @@ std::string summary_after_crash(const test::temp_dir& dir, const std::string& na
     if (fs::exists(dir.file(name + "-wal"))) {
         fs::copy_file(dir.file(name + "-wal"), copy + "-wal");
     }
-    db recovered(copy, nullptr);
+    connection recovered(copy);
     const std::string out = summary(recovered);
-    EXPECT_EQ(recovered.scalar("PRAGMA integrity_check"), "ok");
+    EXPECT_EQ(scalar(recovered, "PRAGMA integrity_check"), "ok");
     return out;
 }
 
@@ -115,12 +78,12 @@ TEST(sqlite_vfs, every_commit_is_in_the_file_as_the_commit_returns) {
     for (const char* options : {"", "?psow=0"}) {
         SCOPED_TRACE(std::string("URI options: ") + options);
         test::temp_dir dir;
-        db writer("file:" + dir.file("w.db") + options, gathering_vfs());
+        connection writer("file:" + dir.file("w.db") + options, false, gathering_vfs());
         writer.exec("PRAGMA journal_mode = WAL");
         writer.exec("PRAGMA synchronous = FULL");
         writer.exec("PRAGMA wal_autocheckpoint = 0");  // the WAL keeps every frame: all read from it
         writer.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)");
-        db reader(dir.file("w.db"), nullptr);
+        connection reader(dir.file("w.db"));
         std::int64_t rows = 0;
         std::int64_t bytes = 0;
         for (const auto& s : shapes) {
@@ -142,21 +105,21 @@ TEST(sqlite_vfs, every_commit_is_in_the_file_as_the_commit_returns) {
         reader.exec("INSERT INTO t (v) VALUES (x'00')");
         EXPECT_EQ(summary(writer), std::to_string(rows + 1) + "/" + std::to_string(bytes + 1));
         writer.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-        EXPECT_EQ(writer.scalar("PRAGMA integrity_check"), "ok");
+        EXPECT_EQ(scalar(writer, "PRAGMA integrity_check"), "ok");
     }
 }
 
 // A rolled-back transaction's frames, even spilled ones, are never seen, and the next commit is.
 TEST(sqlite_vfs, a_rolled_back_transaction_leaves_nothing) {
     test::temp_dir dir;
-    db writer(dir.file("r.db"), gathering_vfs());
+    connection writer(dir.file("r.db"), false, gathering_vfs());
     writer.exec("PRAGMA journal_mode = WAL");
     writer.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)");
     writer.exec("PRAGMA cache_size = 10");
     writer.exec("BEGIN IMMEDIATE");
     writer.exec(rows_of(500, 1000));
     writer.exec("ROLLBACK");
-    db reader(dir.file("r.db"), nullptr);
+    connection reader(dir.file("r.db"));
     EXPECT_EQ(summary(reader), "0/0");
     EXPECT_EQ(summary_after_crash(dir, "r.db"), "0/0");
     writer.exec("INSERT INTO t (v) VALUES (x'0102')");
@@ -265,20 +228,20 @@ TEST(sqlite_vfs, a_wal_gathers_writes_and_keeps_their_order) {
 // published before they are written, so the setting is refused.
 TEST(sqlite_vfs, refuses_any_synchronous_setting_but_full) {
     test::temp_dir dir;
-    db writer(dir.file("s.db"), gathering_vfs());
+    connection writer(dir.file("s.db"), false, gathering_vfs());
     writer.exec("PRAGMA journal_mode = WAL");
     for (const char* refused : {"OFF", "normal", "0", "1"}) {
         SCOPED_TRACE(refused);
         EXPECT_THROW(writer.exec(std::string("PRAGMA synchronous = ") + refused), std::runtime_error);
-        EXPECT_EQ(writer.scalar("PRAGMA synchronous"), "2");
+        EXPECT_EQ(scalar(writer, "PRAGMA synchronous"), "2");
     }
     for (const char* taken : {"FULL", "extra", "2", "3"}) {
         SCOPED_TRACE(taken);
         EXPECT_NO_THROW(writer.exec(std::string("PRAGMA synchronous = ") + taken));
     }
-    EXPECT_EQ(writer.scalar("PRAGMA synchronous"), "3");
+    EXPECT_EQ(scalar(writer, "PRAGMA synchronous"), "3");
     // SQLite's default VFS is untouched.
-    db plain(dir.file("s.db"), nullptr);
+    connection plain(dir.file("s.db"));
     EXPECT_NO_THROW(plain.exec("PRAGMA synchronous = NORMAL"));
 }
 
