@@ -206,6 +206,20 @@ std::string data_key::lookup(std::string_view value) const {
         value));
 }
 
+std::string lookup_memo::operator()(std::string_view value) {
+    for (const auto& [v, hash] : recent_) {
+        if (!hash.empty() && v == value) {
+            return hash;
+        }
+    }
+    std::string hash = key_.lookup(value);
+    auto& slot = recent_[next_];
+    next_ = (next_ + 1) % kept;
+    slot.first.assign(value);
+    slot.second = hash;
+    return hash;
+}
+
 std::string data_key::fingerprint() const {
     return handlers::to_hex(
         std::string_view(reinterpret_cast<const char*>(fingerprint_.data()), fingerprint_.size()));

@@ -4,6 +4,8 @@
 // labels: one encrypts values with AES-256-GCM, the other makes the keyed HMAC-SHA256 that
 // lookups and uniqueness use instead of the value. All of it is OpenSSL's.
 
+#include <utility>
+
 #include <array>
 #include <stdexcept>
 #include <string>
@@ -53,6 +55,25 @@ class data_key {
     std::array<unsigned char, 32> lookup_key_{};
     std::array<unsigned char, 32> fingerprint_{};
     bool throwaway_ = false;
+};
+
+// A write transaction's recent lookups: the same URN's hash is asked for several times in one job
+// (a new contact's URN is looked up, inserted, then checked against the suppression list, and so is
+// the number's other scheme), and each is an HMAC. Keeps the last few; not shared between threads.
+class lookup_memo {
+   public:
+    explicit lookup_memo(const data_key& key) : key_(key) {}
+    lookup_memo(const lookup_memo&) = delete;
+    lookup_memo& operator=(const lookup_memo&) = delete;
+
+    // key.lookup(value), computed once while it is among the last few asked for.
+    std::string operator()(std::string_view value);
+
+   private:
+    static constexpr std::size_t kept = 4;
+    const data_key& key_;
+    std::array<std::pair<std::string, std::string>, kept> recent_;  // value, lookup; empty: unused
+    std::size_t next_ = 0;                                          // the slot to replace next
 };
 
 }  // namespace flowgate::gateway

@@ -396,12 +396,12 @@ class postgres_write_tx final : public write_tx {
                        "SELECT c.id, c.uuid, c.name, c.language, c.stopped, c.fields::text FROM contact_urns "
                        "u "
                        "JOIN contacts c ON c.id = u.contact_id WHERE u.urn_hash = $1 FOR NO KEY UPDATE OF c",
-                       key_.lookup(urn))
+                       lookup_(urn))
                  : db_.q(
                        "SELECT c.id, c.uuid, c.name, c.language, c.stopped, c.fields::text FROM contact_urns "
                        "u "
                        "JOIN contacts c ON c.id = u.contact_id WHERE u.urn_hash = $1",
-                       key_.lookup(urn));
+                       lookup_(urn));
         if (r.empty()) {
             return std::nullopt;
         }
@@ -422,7 +422,7 @@ class postgres_write_tx final : public write_tx {
         const std::string& canonical = sibling ? std::min(urn, *sibling) : urn;
         db_.q("SELECT pg_advisory_xact_lock($1::integer, $2::integer)",
               static_cast<std::int64_t>(urn_lock),
-              static_cast<std::int64_t>(lock_key(key_.lookup(canonical))));
+              static_cast<std::int64_t>(lock_key(lookup_(canonical))));
         if (auto c = find_by_urn(urn, true)) {
             return *c;
         }
@@ -451,16 +451,14 @@ class postgres_write_tx final : public write_tx {
     void add_urn(std::int64_t contact_id, const std::string& urn, const std::string& channel_id) {
         db_.q("INSERT INTO contact_urns (contact_id, urn_hash, urn, channel_id) VALUES ($1, $2, $3, $4)",
               contact_id,
-              key_.lookup(urn),
+              lookup_(urn),
               pq::bytes{key_.seal(urn, column::contact_urn)},
               channel_id);
     }
 
     bool is_suppressed(const std::string& urn) {
         const std::string sibling = handlers::same_number_urn(urn).value_or(urn);
-        return !db_.q("SELECT 1 FROM suppressed_urns WHERE hash IN ($1, $2)",
-                      key_.lookup(urn),
-                      key_.lookup(sibling))
+        return !db_.q("SELECT 1 FROM suppressed_urns WHERE hash IN ($1, $2)", lookup_(urn), lookup_(sibling))
                     .empty();
     }
 
@@ -528,14 +526,12 @@ class postgres_write_tx final : public write_tx {
                 db_.q(
                     "INSERT INTO suppressed_urns (hash, created_at) VALUES ($1, $2) ON CONFLICT (hash) DO "
                     "NOTHING",
-                    key_.lookup(urn),
+                    lookup_(urn),
                     to_millis(now));
             } else {
                 // They had opted in again (START) since an earlier erasure: that stands.
                 const std::string sibling = handlers::same_number_urn(urn).value_or(urn);
-                db_.q("DELETE FROM suppressed_urns WHERE hash IN ($1, $2)",
-                      key_.lookup(urn),
-                      key_.lookup(sibling));
+                db_.q("DELETE FROM suppressed_urns WHERE hash IN ($1, $2)", lookup_(urn), lookup_(sibling));
             }
         }
         // Children first, so the erasure does not depend on foreign keys cascading.
@@ -1320,6 +1316,7 @@ class postgres_write_tx final : public write_tx {
     postgres_store& s_;
     pq::connection& db_;
     const data_key& key_;
+    lookup_memo lookup_{key_};
     int jobs_ = 0;
     bool done_ = false;
     std::set<std::int64_t> locked_;

@@ -286,6 +286,11 @@ std::string legacy_suppression_hash(std::string_view urn) {
     return "sha256:" + handlers::to_hex(handlers::sha256(urn));
 }
 
+bool has_legacy_suppressions(sqlite::connection& db) {
+    sqlite::statement q(db, "SELECT 1 FROM suppressed_urns WHERE hash GLOB 'sha256:*' LIMIT 1");
+    return q.step();
+}
+
 namespace column = sealed_column;
 
 // Seals a column of a table in place, a batch at a time (rows read before any is rewritten).
@@ -550,7 +555,8 @@ struct sqlite_store::statements {
           interrupted(db,
                       "UPDATE messages SET state = 'unknown', updated_at = ?1 WHERE direction = 'out' "
                       "AND state = 'sending'"),
-          find_suppressed(db, "SELECT 1 FROM suppressed_urns WHERE hash IN (?1, ?2, ?3, ?4)") {}
+          find_suppressed(db, "SELECT 1 FROM suppressed_urns WHERE hash IN (?1, ?2, ?3, ?4)"),
+          legacy_suppressions(has_legacy_suppressions(db)) {}
 
     sqlite::connection& db;
     const data_key& key;
@@ -568,6 +574,10 @@ struct sqlite_store::statements {
     sqlite::statement claim, mark_sent, mark_retry, mark_failed;
     sqlite::statement find_out, set_state, keep_early, purge_early, find_early, drop_early, interrupted;
     sqlite::statement find_suppressed;
+    // Whether any suppression is still kept the schema-5 way (legacy_suppression_hash). None is
+    // written any more, so a database without them at the start never has any: a new contact's
+    // check then skips those two SHA-256s.
+    const bool legacy_suppressions;
     // A contact may have been stopped since the claim last failed the queued messages of stopped
     // contacts (fail_stopped): set by set_contact_stopped and by any rollback, so the sweep, which
     // reads every stopped contact, runs only when it can find something.
@@ -620,7 +630,7 @@ class sqlite_write_tx final : public write_tx {
     std::optional<contact_record> find_by_urn(const std::string& urn) {
         auto& q = s_.find_contact;
         sqlite::reset_guard g(q);
-        q.bind(1, s_.key.lookup(urn));
+        q.bind(1, lookup_(urn));
         if (!q.step()) {
             return std::nullopt;
         }
@@ -658,7 +668,7 @@ class sqlite_write_tx final : public write_tx {
 
     void add_urn(std::int64_t contact_id, const std::string& urn, const std::string& channel_id) {
         s_.insert_urn.bind(1, contact_id)
-            .bind(2, s_.key.lookup(urn))
+            .bind(2, lookup_(urn))
             .bind_blob(3, s_.key.seal(urn, column::contact_urn))
             .bind(4, channel_id)
             .run();
@@ -668,10 +678,14 @@ class sqlite_write_tx final : public write_tx {
         auto& q = s_.find_suppressed;
         sqlite::reset_guard g(q);
         const std::string sibling = handlers::same_number_urn(urn).value_or(urn);
-        q.bind(1, s_.key.lookup(urn))
-            .bind(2, s_.key.lookup(sibling))
-            .bind(3, legacy_suppression_hash(urn))
-            .bind(4, legacy_suppression_hash(sibling));
+        const std::string hash = lookup_(urn);
+        const std::string sibling_hash = lookup_(sibling);
+        q.bind(1, hash).bind(2, sibling_hash);
+        if (s_.legacy_suppressions) {
+            q.bind(3, legacy_suppression_hash(urn)).bind(4, legacy_suppression_hash(sibling));
+        } else {
+            q.bind(3, hash).bind(4, sibling_hash);
+        }
         return q.step();
     }
 
@@ -751,13 +765,13 @@ class sqlite_write_tx final : public write_tx {
                 sqlite::statement q(s_.db,
                                     "INSERT INTO suppressed_urns (hash, created_at) VALUES (?1, ?2) "
                                     "ON CONFLICT (hash) DO NOTHING");
-                q.bind(1, s_.key.lookup(urn)).bind(2, to_millis(now)).run();
+                q.bind(1, lookup_(urn)).bind(2, to_millis(now)).run();
             } else {
                 // They had opted in again (START) since an earlier erasure: that stands.
                 sqlite::statement q(s_.db, "DELETE FROM suppressed_urns WHERE hash IN (?1, ?2, ?3, ?4)");
                 const std::string sibling = handlers::same_number_urn(urn).value_or(urn);
-                q.bind(1, s_.key.lookup(urn))
-                    .bind(2, s_.key.lookup(sibling))
+                q.bind(1, lookup_(urn))
+                    .bind(2, lookup_(sibling))
                     .bind(3, legacy_suppression_hash(urn))
                     .bind(4, legacy_suppression_hash(sibling))
                     .run();
@@ -1331,6 +1345,7 @@ class sqlite_write_tx final : public write_tx {
    private:
     sqlite_store::statements& s_;
     sqlite::transaction tx_;
+    lookup_memo lookup_{s_.key};
     bool committed_ = false;
 };
 

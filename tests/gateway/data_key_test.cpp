@@ -104,6 +104,27 @@ TEST(data_key, lookups_are_keyed_and_stable) {
     EXPECT_NE(h, handlers::to_hex(handlers::sha256("tel:+962791234567")));
 }
 
+TEST(data_key, a_lookup_memo_answers_as_the_key_does) {
+    const auto a = data_key::from_hex(hex_a);
+    const auto b = data_key::from_hex(hex_b);
+    // Sequences of values asked for in one transaction: repeats, more distinct values than it
+    // keeps, a value evicted and asked for again, the empty value, prefixes of each other.
+    const std::vector<std::vector<std::string>> sequences = {
+        {"tel:+962791234567", "tel:+962791234567", "whatsapp:962791234567", "tel:+962791234567"},
+        {"a", "b", "c", "d", "e", "a", "e", "b", "f", "a"},
+        {"", "", "x", ""},
+        {"tel:+9627", "tel:+96279", "tel:+9627", "tel:+962", "tel:+96279"},
+    };
+    for (const auto& sequence : sequences) {
+        lookup_memo memo_a(a);
+        lookup_memo memo_b(b);
+        for (std::size_t i = 0; i < sequence.size(); ++i) {
+            EXPECT_EQ(memo_a(sequence[i]), a.lookup(sequence[i])) << i << ": " << sequence[i];
+            EXPECT_EQ(memo_b(sequence[i]), b.lookup(sequence[i])) << i << ": " << sequence[i];
+        }
+    }
+}
+
 TEST(data_key, fingerprints_tell_keys_apart) {
     EXPECT_EQ(data_key::from_hex(hex_a).fingerprint(), data_key::from_hex(hex_a).fingerprint());
     EXPECT_NE(data_key::from_hex(hex_a).fingerprint(), data_key::from_hex(hex_b).fingerprint());
