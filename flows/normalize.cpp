@@ -1,8 +1,13 @@
 #include "flows/normalize.hpp"
 
+#include <utility>
+
 #include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
+
+#include <optional>
+#include <string>
 
 #include "flows/icu_text.hpp"
 
@@ -86,7 +91,9 @@ icu::UnicodeString fold(const icu::UnicodeString& in) {
 
 }  // namespace
 
-std::string normalize(std::string_view text) {
+namespace {
+
+std::string normalize_uncached(std::string_view text) {
     const icu::UnicodeString folded = fold(to_unicode(text));
     icu::UnicodeString out;
     bool pending_space = false;
@@ -121,6 +128,20 @@ std::string normalize(std::string_view text) {
         end = prev;
     }
     return to_utf8(out.tempSubStringBetween(start, end));
+}
+
+}  // namespace
+
+std::string normalize(std::string_view text) {
+    // One message is normalised several times while it is handled (its first word for a trigger,
+    // the standing keywords, the answer's test), each an ICU round trip: each thread remembers the
+    // last. A pure function's memo: it changes no answer.
+    thread_local std::optional<std::pair<std::string, std::string>> last;
+    if (!last || last->first != text) {
+        std::string normal = normalize_uncached(text);
+        last.emplace(std::string(text), std::move(normal));
+    }
+    return last->second;
 }
 
 std::vector<std::string> tokenize(std::string_view text) {

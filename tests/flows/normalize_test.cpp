@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace flowgate::flows {
@@ -109,6 +110,39 @@ TEST(normalize, spellings_that_must_compare_equal) {
         EXPECT_EQ(normalize(a), normalize(b));
     }
     EXPECT_NE(normalize("amman"), normalize("irbid"));
+}
+
+TEST(normalize, answers_each_text_as_itself_whatever_came_before) {
+    // Each thread remembers its last answer: asking for texts in any order, on two threads at
+    // once, gives each its own answer, the same as on a thread that never asked before.
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"AMMAN", "amman"},
+        {"Amman.", "amman"},
+        {"AMMAN", "amman"},
+        {"\xD9\xA3", "3"},
+        {"", ""},
+        {" 3 ", "3"},
+        {"3", "3"},
+        {"\xD9\xA3", "3"},
+        {"Irbid", "irbid"},
+        {"Irbid", "irbid"},
+    };
+    const auto ask_all = [&cases] {
+        for (int round = 0; round < 50; ++round) {
+            for (const auto& [input, expected] : cases) {
+                if (normalize(input) != expected) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    };
+    bool other_thread = false;
+    std::thread t([&] { other_thread = ask_all(); });
+    const bool this_thread = ask_all();
+    t.join();
+    EXPECT_TRUE(this_thread);
+    EXPECT_TRUE(other_thread);
 }
 
 struct tokenize_case {
