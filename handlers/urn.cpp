@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <list>
+#include <mutex>
 #include <unordered_map>
 
 #include "handlers/handler.hpp"
@@ -54,27 +55,37 @@ std::optional<std::string> normalize_phone_by_parse(std::string_view number,
     return out;
 }
 
-// normalize_phone's answers, remembered per thread: the same participants write again and again, and
-// libphonenumber's parse (regular expressions) was a sixth of a webhook's work on the I/O threads.
-// A pure function's memo: it changes no answer. Bounded; emptied when full.
+// normalize_phone's answers, shared by every thread: the same participants write again and again,
+// on whichever I/O thread takes the request, and libphonenumber's parse (regular expressions) was a
+// sixth of a webhook's work on the I/O threads. A pure function's memo: it changes no answer.
+// Bounded; emptied when full. The parse runs outside the lock.
 class phone_memo {
    public:
-    const std::optional<std::string>& get(std::string_view number, std::string_view default_country) {
-        key_.assign(default_country);
-        key_ += '\0';
-        key_ += number;
-        if (const auto it = answers_.find(key_); it != answers_.end()) {
-            return it->second;
+    std::optional<std::string> get(std::string_view number, std::string_view default_country) {
+        std::string key;
+        key.reserve(default_country.size() + 1 + number.size());
+        key.append(default_country);
+        key += '\0';
+        key.append(number);
+        {
+            const std::lock_guard lock(mutex_);
+            if (const auto it = answers_.find(key); it != answers_.end()) {
+                return it->second;
+            }
         }
+        auto answer = normalize_phone_by_parse(number, default_country);
+        std::unordered_map<std::string, std::optional<std::string>> full;  // freed after the unlock
+        const std::lock_guard lock(mutex_);
         if (answers_.size() >= capacity) {
-            answers_.clear();
+            full.swap(answers_);
         }
-        return answers_.emplace(key_, normalize_phone_by_parse(number, default_country)).first->second;
+        answers_.emplace(std::move(key), answer);
+        return answer;
     }
 
    private:
     static constexpr std::size_t capacity = 16384;
-    std::string key_;
+    std::mutex mutex_;
     std::unordered_map<std::string, std::optional<std::string>> answers_;
 };
 
@@ -84,7 +95,7 @@ std::optional<std::string> normalize_phone(std::string_view number, std::string_
     if (number.empty() || number.size() > 64) {
         return std::nullopt;
     }
-    thread_local phone_memo memo;
+    static phone_memo& memo = *new phone_memo;  // never destroyed: no thread finds it gone at exit
     return memo.get(number, default_country);
 }
 

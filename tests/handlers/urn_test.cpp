@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <thread>
+
 namespace flowgate::handlers {
 namespace {
 
@@ -58,6 +61,30 @@ TEST(urn, parses_and_normalises) {
     }
     EXPECT_NE(parse_urn("0791234567", "NG"), std::optional<std::string>("tel:+962791234567"))
         << "the JO answer, remembered, is not NG's";
+}
+
+TEST(urn, threads_normalising_at_once_get_each_number_s_own_answer) {
+    // normalize_phone remembers its answers for every thread, up to 16,384: two threads each ask
+    // 24,000 questions (6,000 numbers, each in four ways), half of the numbers the same, so the
+    // memo fills and starts again while both use it; every answer is the number's own.
+    const auto ask = [](int first) {
+        for (int i = 0; i < 6000; ++i) {
+            const std::string subscriber = std::to_string(1000000 + (first + i));
+            const std::string expected = "+96279" + subscriber;
+            if (normalize_phone("079" + subscriber, "JO") != expected ||
+                normalize_phone(expected, "LB") != expected || normalize_phone("79" + subscriber, "") ||
+                normalize_phone("079" + subscriber, "NG") == expected) {
+                return false;
+            }
+        }
+        return true;
+    };
+    bool other = false;
+    std::thread t([&] { other = ask(3000); });
+    const bool here = ask(0);
+    t.join();
+    EXPECT_TRUE(here);
+    EXPECT_TRUE(other);
 }
 
 TEST(urn, the_same_number_under_the_other_scheme) {
