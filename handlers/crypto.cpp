@@ -147,11 +147,11 @@ std::string md5(std::string_view data) { return hash(digest::md5, data); }
 
 std::string to_hex(std::string_view bytes) {
     static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(bytes.size() * 2);
-    for (unsigned char c : bytes) {
-        out += digits[c >> 4];
-        out += digits[c & 0x0f];
+    std::string out(bytes.size() * 2, '\0');
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+        const auto c = static_cast<unsigned char>(bytes[i]);
+        out[2 * i] = digits[c >> 4];
+        out[2 * i + 1] = digits[c & 0x0f];
     }
     return out;
 }
@@ -220,33 +220,38 @@ void public_random_bytes(unsigned char* out, std::size_t n) {
 }
 
 namespace {
-std::string public_random_string(std::size_t n) {
-    std::string out(n, '\0');
-    public_random_bytes(reinterpret_cast<unsigned char*>(out.data()), n);
+// 16 bytes as 8-4-4-4-12 lower-case hexadecimal digits.
+std::string format_uuid(const std::array<unsigned char, 16>& b) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out(36, '-');
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < b.size(); ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            ++at;  // past a dash
+        }
+        out[at++] = digits[b[i] >> 4];
+        out[at++] = digits[b[i] & 0x0f];
+    }
     return out;
-}
-
-std::string format_uuid(const std::string& b) {
-    const std::string h = to_hex(b);
-    return h.substr(0, 8) + '-' + h.substr(8, 4) + '-' + h.substr(12, 4) + '-' + h.substr(16, 4) + '-' +
-           h.substr(20);
 }
 }  // namespace
 
 std::string random_uuid() {
-    std::string b = public_random_string(16);
-    b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);
-    b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
+    std::array<unsigned char, 16> b{};
+    public_random_bytes(b.data(), b.size());
+    b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+    b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
     return format_uuid(b);
 }
 
 std::string time_ordered_uuid(std::int64_t unix_millis) {
-    std::string b = public_random_string(16);
+    std::array<unsigned char, 16> b{};
+    public_random_bytes(b.data(), b.size());
     for (int i = 0; i < 6; ++i) {
-        b[static_cast<std::size_t>(i)] = static_cast<char>((unix_millis >> (40 - 8 * i)) & 0xff);
+        b[static_cast<std::size_t>(i)] = static_cast<unsigned char>((unix_millis >> (40 - 8 * i)) & 0xff);
     }
-    b[6] = static_cast<char>((b[6] & 0x0f) | 0x70);
-    b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
+    b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x70);
+    b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
     return format_uuid(b);
 }
 

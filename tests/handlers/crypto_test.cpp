@@ -119,6 +119,8 @@ TEST(crypto, a_forked_child_never_repeats_its_parents_public_random_bytes) {
 
 // RFC 1321 appendix A.5.
 TEST(crypto, md5_matches_rfc_1321) {
+    EXPECT_EQ(to_hex(""), "");
+    EXPECT_EQ(to_hex(std::string("\x00\xff\x10\x9a", 4)), "00ff109a");
     EXPECT_EQ(to_hex(md5("")), "d41d8cd98f00b204e9800998ecf8427e");
     EXPECT_EQ(to_hex(md5("abc")), "900150983cd24fb0d6963f7d28e17f72");
     EXPECT_EQ(to_hex(md5("message digest")), "f96b697d7cb7938d525a2f31aaf161d0");
@@ -138,11 +140,26 @@ TEST(crypto, constant_time_equality) {
     EXPECT_TRUE(equal_constant_time("", ""));
 }
 
+// 8-4-4-4-12 lower-case hexadecimal digits.
+bool is_uuid_text(const std::string& u) {
+    if (u.size() != 36) {
+        return false;
+    }
+    for (std::size_t i = 0; i < u.size(); ++i) {
+        const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        const char c = u[i];
+        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
 TEST(crypto, random_uuids_are_version_4_and_distinct) {
     std::set<std::string> seen;
     for (int i = 0; i < 100; ++i) {
         const std::string u = random_uuid();
-        ASSERT_EQ(u.size(), 36u);
+        ASSERT_TRUE(is_uuid_text(u)) << u;
         EXPECT_EQ(u[14], '4');
         EXPECT_TRUE(u[19] == '8' || u[19] == '9' || u[19] == 'a' || u[19] == 'b');
         seen.insert(u);
@@ -154,13 +171,16 @@ TEST(crypto, time_ordered_uuids_are_version_7_distinct_and_sort_by_time) {
     // 2026-11-28T10:00:00.000Z is 0x01A22198ED00 milliseconds after 1970.
     const std::int64_t t = 1795860000000;
     const std::string u = time_ordered_uuid(t);
-    ASSERT_EQ(u.size(), 36u);
+    ASSERT_TRUE(is_uuid_text(u)) << u;
     EXPECT_EQ(u.substr(0, 13), "01a22198-ed00");
     EXPECT_EQ(u[14], '7');
     EXPECT_TRUE(u[19] == '8' || u[19] == '9' || u[19] == 'a' || u[19] == 'b');
     std::set<std::string> same_ms;
     for (int i = 0; i < 100; ++i) {
-        same_ms.insert(time_ordered_uuid(t));
+        const std::string v = time_ordered_uuid(t);
+        EXPECT_TRUE(is_uuid_text(v)) << v;
+        EXPECT_EQ(v.substr(0, 13), "01a22198-ed00");
+        same_ms.insert(v);
     }
     EXPECT_EQ(same_ms.size(), 100u) << "74 random bits within one millisecond";
     EXPECT_LT(*same_ms.rbegin(), time_ordered_uuid(t + 1));
