@@ -213,11 +213,15 @@ std::string lookup_memo::operator()(std::string_view value) {
         }
     }
     std::string hash = key_.lookup(value);
+    remember(value, hash);
+    return hash;
+}
+
+void lookup_memo::remember(std::string_view value, std::string lookup) {
     auto& slot = recent_[next_];
     next_ = (next_ + 1) % kept;
     slot.first.assign(value);
-    slot.second = hash;
-    return hash;
+    slot.second = std::move(lookup);
 }
 
 std::string data_key::fingerprint() const {

@@ -68,6 +68,8 @@ class lookup_memo {
 
     // key.lookup(value), computed once while it is among the last few asked for.
     std::string operator()(std::string_view value);
+    // `lookup` is key.lookup(value), computed elsewhere (on another thread, ahead of the job).
+    void remember(std::string_view value, std::string lookup);
 
    private:
     static constexpr std::size_t kept = 4;

@@ -88,10 +88,14 @@ ingest::ingest(const config::config& cfg, const flows::engine& engine)
 ingest_outcome ingest::apply(write_tx& tx,
                              const std::string& channel_id,
                              const handlers::incoming_message& message,
-                             timestamp now) const {
+                             timestamp now,
+                             const sealed_inbound* sealed) const {
+    if (sealed != nullptr) {
+        tx.remember_lookup(message.urn, sealed->urn_lookup);
+    }
     contact_record contact = tx.upsert_contact(message.urn, channel_id, now);
-    const auto id =
-        tx.insert_inbound({channel_id, message.external_id, message.urn, message.text, contact.id, now});
+    const auto id = tx.insert_inbound(
+        {channel_id, message.external_id, message.urn, message.text, contact.id, now, sealed});
     if (!id) {
         return {true, 0};
     }

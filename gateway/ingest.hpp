@@ -29,10 +29,12 @@ class ingest {
    public:
     ingest(const config::config& cfg, const flows::engine& engine);
 
+    // `sealed`: the message's sealed columns made ahead of the job (store::seal_inbound), or null.
     ingest_outcome apply(write_tx& tx,
                          const std::string& channel_id,
                          const handlers::incoming_message& message,
-                         timestamp now) const;
+                         timestamp now,
+                         const sealed_inbound* sealed = nullptr) const;
     bool apply(write_tx& tx,
                const std::string& channel_id,
                const handlers::status_update& update,

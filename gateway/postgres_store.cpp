@@ -413,6 +413,10 @@ class postgres_write_tx final : public write_tx {
         return c;
     }
 
+    void remember_lookup(const std::string& urn, const std::string& lookup) override {
+        lookup_.remember(urn, lookup);
+    }
+
     contact_record upsert_contact(const std::string& urn,
                                   const std::string& channel_id,
                                   timestamp now) override {
@@ -659,9 +663,9 @@ class postgres_write_tx final : public write_tx {
             handlers::random_uuid(),
             m.channel_id,
             m.contact_id,
-            pq::bytes{key_.seal(m.urn, column::message_urn)},
+            pq::bytes{m.sealed != nullptr ? m.sealed->urn : key_.seal(m.urn, column::message_urn)},
             m.external_id,
-            pq::bytes{key_.seal(m.text, column::message_text)},
+            pq::bytes{m.sealed != nullptr ? m.sealed->text : key_.seal(m.text, column::message_text)},
             to_millis(m.received_at));
         if (r.empty()) {
             return std::nullopt;
@@ -1401,6 +1405,10 @@ void postgres_store::read(const std::function<void(pq::connection&)>& f) {
         configure(*reader_);
         f(*reader_);
     }
+}
+
+sealed_inbound postgres_store::seal_inbound(std::string_view urn, std::string_view text) const {
+    return gateway::seal_inbound(key_, urn, text);
 }
 
 bool postgres_store::ping() {

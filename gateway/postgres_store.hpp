@@ -35,6 +35,7 @@ class postgres_store final : public store {
 
     std::unique_ptr<write_tx> begin_write() override;
     bool ping() override;
+    sealed_inbound seal_inbound(std::string_view urn, std::string_view text) const override;
     message_counts count_messages() override;
     std::optional<api_token> find_token(const std::string& token_hash) override;
     std::vector<workshop_summary> list_workshops() override;

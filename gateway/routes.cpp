@@ -226,12 +226,20 @@ asio::awaitable<http_response> routes::channel_request(const channel_runtime& ch
     const std::string channel_id = channel.config->settings.id;
     const auto now = gateway::now();
     auto events = std::make_shared<std::vector<handlers::event>>(std::move(result.events));
+    // Messages' URNs and texts are sealed here, on the I/O thread, not by the single writer.
+    auto sealed = std::make_shared<std::vector<sealed_inbound>>();
+    for (const auto& e : *events) {
+        if (const auto* msg = std::get_if<handlers::incoming_message>(&e)) {
+            sealed->push_back(store_.seal_inbound(msg->urn, msg->text));
+        }
+    }
     // Named, not a temporary in the co_await expression (g++ 12 may destroy those twice).
-    writer::job job = [this, counts, events, channel_id, now](write_tx& tx) {
+    writer::job job = [this, counts, events, sealed, channel_id, now](write_tx& tx) {
         *counts = {};
+        std::size_t next_sealed = 0;
         for (const auto& e : *events) {
             if (const auto* msg = std::get_if<handlers::incoming_message>(&e)) {
-                const auto outcome = ingest_.apply(tx, channel_id, *msg, now);
+                const auto outcome = ingest_.apply(tx, channel_id, *msg, now, &(*sealed)[next_sealed++]);
                 counts->stored += outcome.duplicate ? 0 : 1;
                 counts->queued += outcome.queued;
             } else if (const auto* st = std::get_if<handlers::status_update>(&e)) {

@@ -286,6 +286,16 @@ std::string legacy_suppression_hash(std::string_view urn) {
     return "sha256:" + handlers::to_hex(handlers::sha256(urn));
 }
 
+}  // namespace
+
+sealed_inbound seal_inbound(const data_key& key, std::string_view urn, std::string_view text) {
+    return {key.lookup(urn),
+            key.seal(urn, sealed_column::message_urn),
+            key.seal(text, sealed_column::message_text)};
+}
+
+namespace {
+
 bool has_legacy_suppressions(sqlite::connection& db) {
     sqlite::statement q(db, "SELECT 1 FROM suppressed_urns WHERE hash GLOB 'sha256:*' LIMIT 1");
     return q.step();
@@ -640,6 +650,10 @@ class sqlite_write_tx final : public write_tx {
         return c;
     }
 
+    void remember_lookup(const std::string& urn, const std::string& lookup) override {
+        lookup_.remember(urn, lookup);
+    }
+
     contact_record upsert_contact(const std::string& urn,
                                   const std::string& channel_id,
                                   timestamp now) override {
@@ -887,9 +901,9 @@ class sqlite_write_tx final : public write_tx {
         s_.insert_inbound.bind(1, handlers::time_ordered_uuid(to_millis(m.received_at)))
             .bind(2, m.channel_id)
             .bind(3, m.contact_id)
-            .bind_blob(4, s_.key.seal(m.urn, column::message_urn))
+            .bind_blob(4, m.sealed != nullptr ? m.sealed->urn : s_.key.seal(m.urn, column::message_urn))
             .bind(5, m.external_id)
-            .bind_blob(6, s_.key.seal(m.text, column::message_text))
+            .bind_blob(6, m.sealed != nullptr ? m.sealed->text : s_.key.seal(m.text, column::message_text))
             .bind(7, to_millis(m.received_at))
             .run();
         if (s_.db.changes() == 0) {

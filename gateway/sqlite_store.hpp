@@ -12,11 +12,11 @@
 
 namespace flowgate::gateway {
 
-// The columns that hold sealed values (data_key::seal), each named as its context: a value moved to
-// another column does not open.
 // A contact from the columns id, uuid, name, language, stopped, fields (in that order).
 contact_record contact_from_row(const sqlite::statement& q);
 
+// The columns that hold sealed values (data_key::seal), each named as its context: a value moved to
+// another column does not open.
 namespace sealed_column {
 constexpr std::string_view contact_urn = "contact_urns.urn";
 constexpr std::string_view message_urn = "messages.urn";
@@ -26,6 +26,9 @@ constexpr std::string_view result_input = "results.input";
 constexpr std::string_view session_state = "sessions.state";
 constexpr std::string_view webhook_request = "webhook_calls.request";
 }  // namespace sealed_column
+
+// store::seal_inbound for both stores: the URN's lookup hash, the URN and the text sealed.
+sealed_inbound seal_inbound(const data_key& key, std::string_view urn, std::string_view text);
 
 class sqlite_store final : public store {
    public:
@@ -56,6 +59,9 @@ class sqlite_store final : public store {
     bool checkpoint() override;
     void between_groups(bool busy) override;
     bool optimistic_groups() const override { return true; }
+    sealed_inbound seal_inbound(std::string_view urn, std::string_view text) const override {
+        return gateway::seal_inbound(key_, urn, text);
+    }
     void close() override;
 
     // The schema version this code writes.

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/types.hpp"
@@ -32,6 +33,14 @@ struct contact_record {
     std::vector<flows::group_ref> groups;
 };
 
+// An inbound message's URN and text sealed, and the URN's lookup hash, made by store::seal_inbound
+// on the I/O thread that took the request: AES-GCM and HMAC that the single writer then need not do.
+struct sealed_inbound {
+    std::string urn_lookup;  // data_key::lookup(urn)
+    std::string urn;         // sealed for messages.urn
+    std::string text;        // sealed for messages.text
+};
+
 struct inbound_record {
     std::string channel_id;
     std::string external_id;
@@ -39,6 +48,8 @@ struct inbound_record {
     std::string text;
     std::int64_t contact_id = 0;
     timestamp received_at{};
+    // The same URN and text, already sealed; null: insert_inbound seals them.
+    const sealed_inbound* sealed = nullptr;
 };
 
 struct new_outbound {
@@ -284,6 +295,9 @@ class write_tx {
     virtual contact_record upsert_contact(const std::string& urn,
                                           const std::string& channel_id,
                                           timestamp now) = 0;
+    // `lookup` is data_key::lookup(urn), worked out beforehand (sealed_inbound): this transaction
+    // uses it instead of computing it again.
+    virtual void remember_lookup(const std::string& urn, const std::string& lookup) = 0;
     virtual void set_contact_name(std::int64_t contact_id, const std::string& name) = 0;
     virtual void set_contact_stopped(std::int64_t contact_id, bool stopped, timestamp now) = 0;
     virtual void set_contact_language(std::int64_t contact_id,
@@ -429,6 +443,9 @@ class store {
     // a third of the writer's work, for a rollback that almost never comes. PostgreSQL: no; its
     // savepoints also bound how long a later job waits for another instance's lock.
     virtual bool optimistic_groups() const { return false; }
+    // An inbound message's sealed columns and lookup hash, ahead of its write job. Safe from any
+    // thread.
+    virtual sealed_inbound seal_inbound(std::string_view urn, std::string_view text) const = 0;
     // Whether the store answers (for /healthz). Safe from any thread.
     virtual bool ping() = 0;
     // Read-side summaries (tests, CLI). Safe from any thread.
