@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -223,13 +224,57 @@ double own_cpu_seconds() {
            static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+// The whole machine's CPU time so far, from /proc/stat's first line, in clock ticks: what was
+// busy, what waited for the disk with nothing else to run, what the hypervisor took.
+struct machine_ticks {
+    double busy = 0, iowait = 0, steal = 0, total = 0;
+};
+
+machine_ticks read_machine_ticks() {
+    std::ifstream in("/proc/stat");
+    std::string cpu;
+    in >> cpu;
+    // user nice system idle iowait irq softirq steal
+    std::array<double, 8> v{};
+    for (double& x : v) {
+        in >> x;
+    }
+    machine_ticks t;
+    for (const double x : v) {
+        t.total += x;
+    }
+    t.iowait = v[4];
+    t.steal = v[7];
+    t.busy = t.total - v[3] - v[4] - v[7];
+    return t;
+}
+
+// How busy the machine and the writer thread were over a phase, in percent: whether the phase was
+// limited by the CPU (the machine near 100%) or by the single writer (the writer near 100%).
+struct busy_shares {
+    double machine = 0, iowait = 0, steal = 0, writer = 0;
+};
+
 // CPU used by the server and by the bench since construction, per request, in microseconds.
 struct cpu_meter {
     explicit cpu_meter(pid_t s)
         : server(s),
           server_start(cpu_seconds(s)),
           writer_start(thread_cpu_seconds(s, "fg-writer")),
-          own_start(own_cpu_seconds()) {}
+          own_start(own_cpu_seconds()),
+          machine_start(read_machine_ticks()),
+          wall_start(std::chrono::steady_clock::now()) {}
+
+    busy_shares busy() const {
+        const machine_ticks now = read_machine_ticks();
+        const double total = std::max(now.total - machine_start.total, 1.0);
+        const double wall =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+        return {100 * (now.busy - machine_start.busy) / total,
+                100 * (now.iowait - machine_start.iowait) / total,
+                100 * (now.steal - machine_start.steal) / total,
+                wall > 0 ? 100 * (thread_cpu_seconds(server, "fg-writer") - writer_start) / wall : 0};
+    }
 
     std::pair<double, double> per(std::size_t requests) const {
         const double n = static_cast<double>(std::max<std::size_t>(requests, 1));
@@ -246,7 +291,21 @@ struct cpu_meter {
     double server_start;
     double writer_start;
     double own_start;
+    machine_ticks machine_start;
+    std::chrono::steady_clock::time_point wall_start;
 };
+
+std::string describe_busy(const busy_shares& b) {
+    char buf[160];
+    std::snprintf(buf,
+                  sizeof buf,
+                  "machine %.0f%% busy (iowait %.0f%%, steal %.0f%%), writer %.0f%% busy",
+                  b.machine,
+                  b.iowait,
+                  b.steal,
+                  b.writer);
+    return buf;
+}
 
 struct memory {
     double peak_mb = 0;     // VmHWM: the resident set's high-water mark
@@ -343,6 +402,8 @@ struct inbound_figures {
     // CPU per full-path webhook, in µs: the server's and the bench's (client, fake provider).
     double server_cpu_us = 0, client_cpu_us = 0;
     double writer_cpu_us = 0;  // of server_cpu_us, the writer thread's
+    busy_shares full_busy;     // over the full-path phase
+    busy_shares healthz_busy;  // over the /healthz phase
 };
 
 struct outbound_figures {
@@ -451,6 +512,7 @@ inbound_figures run_inbound(const options& o, int run) {
         }
         std::tie(f.server_cpu_us, f.client_cpu_us) = cpu.per(sent);
         f.writer_cpu_us = cpu.writer_per(sent);
+        f.full_busy = cpu.busy();
         const double elapsed = std::chrono::duration<double>(clock_type::now() - started).count();
         note("run " + std::to_string(run) +
              ": writer: " + describe_commits(before, read_commits(server.port()), elapsed));
@@ -463,17 +525,20 @@ inbound_figures run_inbound(const options& o, int run) {
              fixed(r.seconds, 1) + " s, p50 " + fixed(f.p50, 2) + " ms, p99 " + fixed(f.p99, 2) +
              " ms, p999 " + fixed(f.p999, 2) + " ms, not 2xx " + std::to_string(bad_answers(r)) +
              "; CPU a webhook: server " + fixed(f.server_cpu_us, 0) + " us (writer " +
-             fixed(f.writer_cpu_us, 0) + " us), load generator " + fixed(f.client_cpu_us, 0) + " us");
+             fixed(f.writer_cpu_us, 0) + " us), load generator " + fixed(f.client_cpu_us, 0) + " us; " +
+             describe_busy(f.full_busy));
     }
     // The HTTP floor: /healthz on the same server, same connections.
     {
         lo.warmup = std::chrono::milliseconds(500);
         lo.duration = std::chrono::seconds(5);
+        const cpu_meter cpu(server.pid());
         const auto r = run_load(lo, healthz_lists(o.connections), true);
+        f.healthz_busy = cpu.busy();
         f.healthz_per_s = r.rate();
         f.bad += bad_answers(r);
         note("run " + std::to_string(run) + ": /healthz " + fixed(f.healthz_per_s, 0) + "/s, p99 " +
-             fixed(r.percentile_ms(0.99), 2) + " ms");
+             fixed(r.percentile_ms(0.99), 2) + " ms; " + describe_busy(f.healthz_busy));
     }
     // Latency at half the measured rate, on a schedule (open loop).
     {
@@ -666,10 +731,10 @@ double median(std::vector<double> v) {
 }
 
 template <class T>
-double median_of(const std::vector<T>& runs, double T::*field) {
+double median_of(const std::vector<T>& runs, const auto& field) {  // a member or a function of a run
     std::vector<double> v;
     for (const auto& r : runs) {
-        v.push_back(r.*field);
+        v.push_back(std::invoke(field, r));
     }
     return median(v);
 }
@@ -754,7 +819,16 @@ int run(int argc, char** argv) {
             fixed(median_of(in, &inbound_figures::writer_cpu_us), 0),
             "",
             std::nullopt);
+        row("  machine / writer thread busy meanwhile (%)",
+            fixed(median_of(in, [](const inbound_figures& f) { return f.full_busy.machine; }), 0) + " / " +
+                fixed(median_of(in, [](const inbound_figures& f) { return f.full_busy.writer; }), 0),
+            "",
+            std::nullopt);
         row("/healthz requests/s, same server", fixed(healthz, 0), "", std::nullopt);
+        row("  machine busy meanwhile (%)",
+            fixed(median_of(in, [](const inbound_figures& f) { return f.healthz_busy.machine; }), 0),
+            "",
+            std::nullopt);
         row("webhooks/s as a share of /healthz", fixed(100 * ratio, 1) + "%", ">= 25%", ratio >= 0.25);
         row("p99 at half that load, " + fixed(median_of(in, &inbound_figures::half_rate), 0) +
                 "/s scheduled (ms)",
