@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
-#include <memory>
 #include <mutex>
 #include <new>
 #include <vector>
@@ -28,11 +27,11 @@ namespace {
 struct gathering_file {
     sqlite3_file base;  // first: SQLite sees this
     sqlite3_file* real = nullptr;
-    std::vector<char>* pending = nullptr;  // the WAL's unwritten bytes
-    sqlite3_int64 pending_at = 0;          // where they go in the file
-    gathering_file* wal_of = nullptr;      // a database's open WAL, if any (for its barrier)
-    gathering_file* main = nullptr;        // a WAL's database
-    const char* name = nullptr;            // a database's name, while it is open
+    std::vector<char> pending;         // a WAL's unwritten bytes (always empty for other files)
+    sqlite3_int64 pending_at = 0;      // where they go in the file
+    gathering_file* wal_of = nullptr;  // a database's open WAL, if any (for its barrier)
+    gathering_file* main = nullptr;    // a WAL's database
+    const char* name = nullptr;        // a database's name, while it is open
 };
 
 // Where SQLite's own file starts in the allocation, aligned for anything it holds.
@@ -56,20 +55,20 @@ std::map<const char*, gathering_file*>& open_databases() {
 gathering_file* self(sqlite3_file* f) { return reinterpret_cast<gathering_file*>(f); }
 
 int flush(gathering_file* f) {
-    if (f == nullptr || f->pending == nullptr || f->pending->empty()) {
+    if (f == nullptr || f->pending.empty()) {
         return SQLITE_OK;
     }
     // SQLite's unix VFS writes at most 128 KiB in one call (it masks larger sizes), so larger
     // runs go in pieces of just under that.
     constexpr std::size_t piece = 0x1ffff & ~std::size_t{4095};
-    const auto& p = *f->pending;
+    const auto& p = f->pending;
     int rc = SQLITE_OK;
     for (std::size_t at = 0; at < p.size() && rc == SQLITE_OK; at += piece) {
         const auto n = std::min(piece, p.size() - at);
         rc = f->real->pMethods->xWrite(
             f->real, p.data() + at, static_cast<int>(n), f->pending_at + static_cast<sqlite3_int64>(at));
     }
-    f->pending->clear();
+    f->pending.clear();
     return rc;
 }
 
@@ -77,7 +76,7 @@ int flush(gathering_file* f) {
 
 int wal_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
     auto* f = self(file);
-    auto& p = *f->pending;
+    auto& p = f->pending;
     const auto n = static_cast<std::size_t>(amount);
     const sqlite3_int64 end = f->pending_at + static_cast<sqlite3_int64>(p.size());
     if (!p.empty() && offset >= f->pending_at && offset + amount <= end) {
@@ -158,7 +157,6 @@ int any_close(sqlite3_file* file) {
         }
     }
     const int closed = f->real->pMethods->xClose(f->real);
-    delete f->pending;
     f->~gathering_file();
     return rc != SQLITE_OK ? rc : closed;
 }
@@ -284,15 +282,13 @@ int gathering_open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, 
     const int version = f->real->pMethods->iVersion;
     try {
         if ((flags & SQLITE_OPEN_WAL) != 0 && name != nullptr) {
-            auto pending = std::make_unique<std::vector<char>>();
-            pending->reserve(1 << 20);
+            f->pending.reserve(1 << 20);
             std::lock_guard lock(open_mutex);
             if (const auto it = open_databases().find(sqlite3_filename_database(name));
                 it != open_databases().end()) {
                 f->main = it->second;
                 it->second->wal_of = f;
             }
-            f->pending = pending.release();
             f->base.pMethods = &wal_methods;
             return SQLITE_OK;
         }
