@@ -1,5 +1,8 @@
 #include "gateway/sqlite.hpp"
 
+#include <bit>
+#include <cstdint>
+
 namespace flowgate::gateway::sqlite {
 
 bool error::is_resource_error() const {
@@ -8,18 +11,17 @@ bool error::is_resource_error() const {
            primary == SQLITE_LOCKED || primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY;
 }
 
-namespace {
-// Before SQLite initialises (its first open): no memory statistics. Keeping them took a global
-// mutex around each of SQLite's ~100 allocations per webhook, on every connection, and nothing
-// here reads them.
+// Before SQLite initialises: no memory statistics. Keeping them takes a global mutex around each
+// of SQLite's ~1,600 allocations a webhook, on every connection, and nothing here reads them.
+// (sqlite3_vfs_find initialises the library too: the writer's VFS is looked up before its
+// connection opens, which for a while left the statistics on.)
 void configure_library() {
     static const bool once = [] {
-        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);  // SQLITE_MISUSE if already initialised: harmless
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);  // SQLITE_MISUSE if already initialised
         return true;
     }();
     (void)once;
 }
-}  // namespace
 
 connection::connection(const std::string& path, bool read_only, const char* vfs) {
     configure_library();
@@ -58,6 +60,26 @@ statement::statement(connection& db, std::string_view sql) : db_(db) {
     if (rc != SQLITE_OK) {
         db.fail(rc, "prepare");
     }
+    parameters_ = sqlite3_bind_parameter_count(stmt_);
+}
+
+void statement::mark_bound(int index) {
+    if (index >= 1 && index <= 64) {
+        bound_ |= std::uint64_t{1} << (index - 1);
+    }
+}
+
+void statement::null_unbound() {
+    if (parameters_ > 64) {
+        return;  // reset() cleared them all
+    }
+    const std::uint64_t all = parameters_ == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << parameters_) - 1;
+    for (std::uint64_t missing = all & ~bound_; missing != 0; missing &= missing - 1) {
+        const int index = std::countr_zero(missing) + 1;
+        if (const int rc = sqlite3_bind_null(stmt_, index); rc != SQLITE_OK) {
+            db_.fail(rc, "bind");
+        }
+    }
 }
 
 statement::~statement() { sqlite3_finalize(stmt_); }
@@ -66,6 +88,7 @@ statement& statement::bind(int index, std::int64_t value) {
     if (const int rc = sqlite3_bind_int64(stmt_, index, value); rc != SQLITE_OK) {
         db_.fail(rc, "bind");
     }
+    mark_bound(index);
     return *this;
 }
 
@@ -73,6 +96,7 @@ statement& statement::bind(int index, double value) {
     if (const int rc = sqlite3_bind_double(stmt_, index, value); rc != SQLITE_OK) {
         db_.fail(rc, "bind");
     }
+    mark_bound(index);
     return *this;
 }
 
@@ -82,6 +106,7 @@ statement& statement::bind(int index, std::string_view value) {
         rc != SQLITE_OK) {
         db_.fail(rc, "bind");
     }
+    mark_bound(index);
     return *this;
 }
 
@@ -96,6 +121,7 @@ statement& statement::bind_blob(int index, std::string_view value) {
         rc != SQLITE_OK) {
         db_.fail(rc, "bind");
     }
+    mark_bound(index);
     return *this;
 }
 
@@ -103,10 +129,15 @@ statement& statement::bind_null(int index) {
     if (const int rc = sqlite3_bind_null(stmt_, index); rc != SQLITE_OK) {
         db_.fail(rc, "bind");
     }
+    mark_bound(index);
     return *this;
 }
 
 bool statement::step() {
+    if (fresh_) {
+        fresh_ = false;
+        null_unbound();
+    }
     const int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) {
         return true;
@@ -125,7 +156,11 @@ void statement::run() {
 
 void statement::reset() {
     sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
+    if (parameters_ > 64) {
+        sqlite3_clear_bindings(stmt_);
+    }
+    bound_ = 0;
+    fresh_ = true;
 }
 
 std::int64_t statement::column_int64(int index) const { return sqlite3_column_int64(stmt_, index); }

@@ -1,5 +1,7 @@
 #include "gateway/sqlite_vfs.hpp"
 
+#include "gateway/sqlite.hpp"
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -312,6 +314,7 @@ int gathering_open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, 
 
 const char* gathering_vfs() {
     static const char* const name = [] {
+        configure_library();  // before sqlite3_vfs_find, which initialises SQLite
         real_vfs = sqlite3_vfs_find(nullptr);
         static sqlite3_vfs vfs = *real_vfs;
         vfs.zName = "flowgate-gathering";

@@ -147,6 +147,7 @@ struct wal_write {
 TEST(sqlite_vfs, a_wal_gathers_writes_and_keeps_their_order) {
     test::temp_dir dir;
     dir.write("d.db", "");  // the unix VFS takes a WAL's permissions from its database
+    (void)gathering_vfs();  // before SQLite's first use (sqlite3_create_filename initialises it)
     const std::string db_path = dir.file("d.db");
     const auto name = std::unique_ptr<const char, void (*)(sqlite3_filename)>(
         sqlite3_create_filename(
@@ -226,6 +227,21 @@ TEST(sqlite_vfs, a_wal_gathers_writes_and_keeps_their_order) {
 
 // Frames wait in the VFS only until the commit's sync: with any other setting they would be
 // published before they are written, so the setting is refused.
+// Looking the VFS up initialises SQLite, after which its memory statistics can no longer be
+// turned off; the writer's connection looks it up before it opens, so gathering_vfs() sets the
+// library up first. With statistics on, every allocation of SQLite's takes a global mutex.
+// (Run as ctest runs it, in a process of its own: SQLite's first use decides.)
+TEST(sqlite_vfs, sets_sqlite_up_before_it_initialises) {
+    test::temp_dir dir;
+    const char* vfs = gathering_vfs();
+    connection writer(dir.file("m.db"), false, vfs);
+    writer.exec("PRAGMA journal_mode = WAL");
+    writer.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)");
+    writer.exec(rows_of(100, 1000));
+    EXPECT_EQ(summary(writer), "100/100000");
+    EXPECT_EQ(sqlite3_memory_used(), 0) << "SQLite keeps memory statistics: it was initialised first";
+}
+
 TEST(sqlite_vfs, refuses_any_synchronous_setting_but_full) {
     test::temp_dir dir;
     connection writer(dir.file("s.db"), false, gathering_vfs());
