@@ -92,6 +92,10 @@ asio::awaitable<write_status> writer::write(job j, then after) {
         initiate_write{this}, asio::use_awaitable, std::move(j), after);
 }
 
+std::size_t writer::next_group(std::size_t waiting, std::size_t max_batch) {
+    return std::min({waiting, max_batch, std::max(split_from, (waiting + 1) / 2)});
+}
+
 void writer::run() {
     // Named so that top -H, perf and the bench can tell the writer's CPU from the I/O threads'.
     pthread_setname_np(pthread_self(), "fg-writer");
@@ -103,8 +107,8 @@ void writer::run() {
             if (queue_.empty() && stopping_) {
                 return;
             }
-            // Everything queued while the last commit ran goes into this one.
-            while (!queue_.empty() && batch.size() < max_batch_) {
+            const std::size_t take = next_group(queue_.size(), max_batch_);
+            while (batch.size() < take) {
                 batch.push_back(std::move(queue_.front()));
                 queue_.pop_front();
             }

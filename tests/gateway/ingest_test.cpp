@@ -777,6 +777,59 @@ TEST(writer, group_commit_isolates_a_failing_job) {
     EXPECT_EQ(late.get_future().get(), write_status::unavailable);
 }
 
+TEST(writer, takes_all_of_a_few_jobs_and_half_of_many) {
+    struct row {
+        std::size_t waiting, max_batch, taken;
+    };
+    for (const auto& r : std::vector<row>{
+             {1, 256, 1},
+             {10, 256, 10},
+             {24, 256, 24},      // up to split_from, all of them
+             {30, 256, 24},      // the bench's full load: no longer two cohorts taking turns
+             {48, 256, 24},
+             {49, 256, 25},      // half, rounded up
+             {100, 256, 50},
+             {511, 256, 256},    // a long backlog: the largest group
+             {1000, 256, 256},
+             {30, 10, 10},       // never more than max_batch
+         }) {
+        SCOPED_TRACE(std::to_string(r.waiting) + " waiting");
+        EXPECT_EQ(writer::next_group(r.waiting, r.max_batch), r.taken);
+    }
+}
+
+// The jobs queued while a commit runs go into the next groups by next_group: a queue of 100
+// commits as 50, 25 and 25 (and the first job's own group), in order.
+TEST(writer, a_long_queue_commits_in_halves) {
+    test::temp_dir dir;
+    sqlite_store store(dir.file("w.db"));
+    metrics m;
+    writer w(store, m);
+    w.start();
+    std::promise<void> release;
+    std::promise<write_status> first;
+    w.submit([f = release.get_future().share()](write_tx&) { f.wait(); },
+             [&first](write_status s) { first.set_value(s); });
+    constexpr int jobs = 100;
+    std::vector<std::promise<write_status>> done(jobs);
+    std::vector<int> order;
+    for (int i = 0; i < jobs; ++i) {
+        w.submit([i, &order](write_tx&) { order.push_back(i); },
+                 [&done, i](write_status s) { done[static_cast<std::size_t>(i)].set_value(s); });
+    }
+    release.set_value();
+    EXPECT_EQ(first.get_future().get(), write_status::committed);
+    for (auto& d : done) {
+        EXPECT_EQ(d.get_future().get(), write_status::committed);
+    }
+    w.stop();
+    std::vector<int> expected(jobs);
+    std::iota(expected.begin(), expected.end(), 0);
+    EXPECT_EQ(order, expected);
+    const std::string text = m.render();
+    EXPECT_NE(text.find("flowgate_store_commit_seconds_count 4\n"), std::string::npos) << text;
+}
+
 INSTANTIATE_TEST_SUITE_P(backends,
                          ingest_on,
                          ::testing::Values(test::backend::sqlite, test::backend::postgres),
