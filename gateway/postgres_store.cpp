@@ -345,6 +345,7 @@ class postgres_write_tx final : public write_tx {
     void rollback_to() override {
         db_.exec("ROLLBACK TO SAVEPOINT event; RELEASE SAVEPOINT event");
         job_locked_.clear();
+        started_ = {};
     }
     void commit() override {
         db_.commit();
@@ -723,7 +724,9 @@ class postgres_write_tx final : public write_tx {
             to_millis(now),
             run_expires,
             nlohmann::json(s.parent_runs).dump());
-        db_.q("UPDATE runs SET updated_at = $2 WHERE id = $1", s.run_id, to_millis(now));
+        if (!started_.is(s.run_id, now)) {
+            db_.q("UPDATE runs SET updated_at = $2 WHERE id = $1", s.run_id, to_millis(now));
+        }
     }
 
     void delete_session(std::int64_t contact_id) override {
@@ -792,14 +795,15 @@ class postgres_write_tx final : public write_tx {
     }
 
     std::int64_t start_run(std::int64_t contact_id, const std::string& flow_id, timestamp now) override {
-        return db_
-            .q("INSERT INTO runs (uuid, contact_id, flow_id, status, created_at, updated_at) "
-               "VALUES ($1, $2, $3, 'active', $4, $4) RETURNING id",
-               handlers::random_uuid(),
-               contact_id,
-               flow_id,
-               to_millis(now))
-            .int64(0, 0);
+        const auto id = db_.q("INSERT INTO runs (uuid, contact_id, flow_id, status, created_at, updated_at) "
+                              "VALUES ($1, $2, $3, 'active', $4, $4) RETURNING id",
+                              handlers::random_uuid(),
+                              contact_id,
+                              flow_id,
+                              to_millis(now))
+                            .int64(0, 0);
+        started_.remember(id, now);
+        return id;
     }
 
     void end_run(std::int64_t run_id, flows::run_status status, timestamp now) override {
@@ -1321,6 +1325,7 @@ class postgres_write_tx final : public write_tx {
     pq::connection& db_;
     const data_key& key_;
     lookup_memo lookup_{key_};
+    started_run started_;
     int jobs_ = 0;
     bool done_ = false;
     std::set<std::int64_t> locked_;

@@ -630,6 +630,7 @@ class sqlite_write_tx final : public write_tx {
     void rollback_to() override {
         s_.rollback_to.run();
         s_.release.run();
+        started_ = {};
         s_.stop_sweep_due = true;
     }
     void commit() override {
@@ -976,7 +977,9 @@ class sqlite_write_tx final : public write_tx {
             .bind(7, s.run_expires_at ? std::optional(to_millis(*s.run_expires_at)) : std::nullopt)
             .bind(8, nlohmann::json(s.parent_runs).dump())
             .run();
-        s_.touch_run.bind(1, s.run_id).bind(2, to_millis(now)).run();
+        if (!started_.is(s.run_id, now)) {
+            s_.touch_run.bind(1, s.run_id).bind(2, to_millis(now)).run();
+        }
     }
 
     void delete_session(std::int64_t contact_id) override { s_.delete_session.bind(1, contact_id).run(); }
@@ -987,7 +990,8 @@ class sqlite_write_tx final : public write_tx {
             .bind(3, flow_id)
             .bind(4, to_millis(now))
             .run();
-        return s_.db.last_insert_rowid();
+        started_.remember(s_.db.last_insert_rowid(), now);
+        return started_.id;
     }
 
     void end_run(std::int64_t run_id, flows::run_status status, timestamp now) override {
@@ -1360,6 +1364,7 @@ class sqlite_write_tx final : public write_tx {
     sqlite_store::statements& s_;
     sqlite::transaction tx_;
     lookup_memo lookup_{s_.key};
+    started_run started_;
     bool committed_ = false;
 };
 

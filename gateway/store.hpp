@@ -41,6 +41,19 @@ struct sealed_inbound {
     std::string text;        // sealed for messages.text
 };
 
+// The run a write transaction started last, and when. A session saved for that run at that
+// moment does not touch the run (start_run has just written its updated_at): a new conversation's
+// first step is one statement fewer.
+struct started_run {
+    std::int64_t id = 0;
+    timestamp at{};
+    void remember(std::int64_t run, timestamp now) {
+        id = run;
+        at = now;
+    }
+    bool is(std::int64_t run, timestamp now) const { return id != 0 && id == run && at == now; }
+};
+
 struct inbound_record {
     std::string channel_id;
     std::string external_id;

@@ -192,6 +192,22 @@ TEST(ingest, results_and_runs_are_stored) {
     EXPECT_FALSE(q.step());
 }
 
+// A run's updated_at is the time of its last step: written by its start, then by each step that
+// keeps the conversation going (the first step's session save does not write it again).
+TEST_P(ingest_on, a_run_is_touched_by_each_of_its_steps) {
+    fixture f(GetParam());
+    if (!f.skip.empty()) {
+        GTEST_SKIP() << f.skip;
+    }
+    const std::string sql = "SELECT created_at, updated_at, status FROM runs";
+    f.receive("m1", "tel:+962791234567", "JOIN", 1000);
+    EXPECT_EQ(f.row(sql), (std::vector<std::string>{"1000", "1000", "active"}));
+    f.receive("m2", "tel:+962791234567", "Paris", 5000);  // no match: asked again
+    EXPECT_EQ(f.row(sql), (std::vector<std::string>{"1000", "5000", "active"}));
+    f.receive("m3", "tel:+962791234567", "1", 9000);
+    EXPECT_EQ(f.row(sql), (std::vector<std::string>{"1000", "9000", "completed"}));
+}
+
 TEST_P(ingest_on, stopped_contact_gets_no_flow_step) {
     fixture f(GetParam());
     {
@@ -784,14 +800,14 @@ TEST(writer, takes_all_of_a_few_jobs_and_half_of_many) {
     for (const auto& r : std::vector<row>{
              {1, 256, 1},
              {10, 256, 10},
-             {24, 256, 24},      // up to split_from, all of them
-             {30, 256, 24},      // the bench's full load: no longer two cohorts taking turns
+             {24, 256, 24},  // up to split_from, all of them
+             {30, 256, 24},  // the bench's full load: no longer two cohorts taking turns
              {48, 256, 24},
-             {49, 256, 25},      // half, rounded up
+             {49, 256, 25},  // half, rounded up
              {100, 256, 50},
-             {511, 256, 256},    // a long backlog: the largest group
+             {511, 256, 256},  // a long backlog: the largest group
              {1000, 256, 256},
-             {30, 10, 10},       // never more than max_batch
+             {30, 10, 10},  // never more than max_batch
          }) {
         SCOPED_TRACE(std::to_string(r.waiting) + " waiting");
         EXPECT_EQ(writer::next_group(r.waiting, r.max_batch), r.taken);
