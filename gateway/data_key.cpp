@@ -224,6 +224,19 @@ void lookup_memo::remember(std::string_view value, std::string lookup) {
     slot.second = std::move(lookup);
 }
 
+const std::string& seal_memo::remember(std::string_view value, const std::string* sealed) {
+    value_.assign(value);
+    sealed_ = sealed != nullptr ? *sealed : key_.seal(value, context_);
+    return sealed_;
+}
+
+std::string seal_memo::operator()(std::string_view value) const {
+    if (!sealed_.empty() && value == value_) {
+        return sealed_;
+    }
+    return key_.seal(value, context_);
+}
+
 std::string data_key::fingerprint() const {
     return handlers::to_hex(
         std::string_view(reinterpret_cast<const char*>(fingerprint_.data()), fingerprint_.size()));

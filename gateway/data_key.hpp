@@ -78,4 +78,26 @@ class lookup_memo {
     std::size_t next_ = 0;                                          // the slot to replace next
 };
 
+// A write transaction's last inbound URN, as sealed for its column: the replies its job queues go
+// to the same URN, and their rows take the same bytes instead of an AES-GCM seal each (the same
+// URN under the same key; equal bytes tell no more than the rows' shared contact already does).
+class seal_memo {
+   public:
+    seal_memo(const data_key& key, std::string_view context) : key_(key), context_(context) {}
+    seal_memo(const seal_memo&) = delete;
+    seal_memo& operator=(const seal_memo&) = delete;
+
+    // `value` sealed: `sealed` if given (made ahead, on another thread), else sealed here.
+    // Remembered either way.
+    const std::string& remember(std::string_view value, const std::string* sealed);
+    // `value` sealed: the remembered bytes when it is the remembered value, else sealed here.
+    std::string operator()(std::string_view value) const;
+
+   private:
+    const data_key& key_;
+    std::string_view context_;
+    std::string value_;
+    std::string sealed_;  // empty: nothing remembered
+};
+
 }  // namespace flowgate::gateway

@@ -664,7 +664,7 @@ class postgres_write_tx final : public write_tx {
             handlers::random_uuid(),
             m.channel_id,
             m.contact_id,
-            pq::bytes{m.sealed != nullptr ? m.sealed->urn : key_.seal(m.urn, column::message_urn)},
+            pq::bytes{message_urn_.remember(m.urn, m.sealed != nullptr ? &m.sealed->urn : nullptr)},
             m.external_id,
             pq::bytes{m.sealed != nullptr ? m.sealed->text : key_.seal(m.text, column::message_text)},
             to_millis(m.received_at));
@@ -847,7 +847,7 @@ class postgres_write_tx final : public write_tx {
                handlers::random_uuid(),
                m.channel_id,
                m.contact_id,
-               pq::bytes{key_.seal(m.urn, column::message_urn)},
+               pq::bytes{message_urn_(m.urn)},
                pq::bytes{key_.seal(m.text, column::message_text)},
                m.encoding,
                m.segments,
@@ -1325,6 +1325,7 @@ class postgres_write_tx final : public write_tx {
     pq::connection& db_;
     const data_key& key_;
     lookup_memo lookup_{key_};
+    seal_memo message_urn_{key_, column::message_urn};
     started_run started_;
     int jobs_ = 0;
     bool done_ = false;

@@ -902,7 +902,7 @@ class sqlite_write_tx final : public write_tx {
         s_.insert_inbound.bind(1, handlers::time_ordered_uuid(to_millis(m.received_at)))
             .bind(2, m.channel_id)
             .bind(3, m.contact_id)
-            .bind_blob(4, m.sealed != nullptr ? m.sealed->urn : s_.key.seal(m.urn, column::message_urn))
+            .bind_blob(4, message_urn_.remember(m.urn, m.sealed != nullptr ? &m.sealed->urn : nullptr))
             .bind(5, m.external_id)
             .bind_blob(6, m.sealed != nullptr ? m.sealed->text : s_.key.seal(m.text, column::message_text))
             .bind(7, to_millis(m.received_at))
@@ -1014,7 +1014,7 @@ class sqlite_write_tx final : public write_tx {
         s_.enqueue.bind(1, handlers::time_ordered_uuid(to_millis(m.created_at)))
             .bind(2, m.channel_id)
             .bind(3, m.contact_id)
-            .bind_blob(4, s_.key.seal(m.urn, column::message_urn))
+            .bind_blob(4, message_urn_(m.urn))
             .bind_blob(5, s_.key.seal(m.text, column::message_text))
             .bind(6, m.encoding)
             .bind(7, m.segments)
@@ -1364,6 +1364,7 @@ class sqlite_write_tx final : public write_tx {
     sqlite_store::statements& s_;
     sqlite::transaction tx_;
     lookup_memo lookup_{s_.key};
+    seal_memo message_urn_{s_.key, column::message_urn};
     started_run started_;
     bool committed_ = false;
 };

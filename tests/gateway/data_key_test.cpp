@@ -125,6 +125,30 @@ TEST(data_key, a_lookup_memo_answers_as_the_key_does) {
     }
 }
 
+// A reply's URN takes its inbound's sealed bytes; any other value is sealed afresh. Whatever it
+// answers opens to the value asked for, under the memo's column only.
+TEST(data_key, a_seal_memo_reuses_only_the_remembered_value) {
+    const auto a = data_key::from_hex(hex_a);
+    seal_memo memo(a, "messages.urn");
+    const std::string urn = "tel:+962791234567";
+    EXPECT_EQ(a.open(memo("tel:+1"), "messages.urn"), "tel:+1");  // nothing remembered yet
+    EXPECT_NE(memo(urn), memo(urn));                              // nor for this: sealed each time
+    const std::string ahead = a.seal(urn, "messages.urn");        // as the I/O thread seals it
+    EXPECT_EQ(memo.remember(urn, &ahead), ahead);
+    EXPECT_EQ(memo(urn), ahead);
+    EXPECT_EQ(a.open(memo(urn), "messages.urn"), urn);
+    EXPECT_THROW(a.open(memo(urn), "messages.text"), data_key_error);
+    for (const std::string other : {"tel:+96279123456", "tel:+9627912345678", "whatsapp:962791234567", ""}) {
+        SCOPED_TRACE(other);
+        EXPECT_NE(memo(other), ahead);
+        EXPECT_EQ(a.open(memo(other), "messages.urn"), other);
+    }
+    const auto& sealed_here = memo.remember("tel:+2", nullptr);  // no bytes from ahead: sealed
+    EXPECT_EQ(a.open(sealed_here, "messages.urn"), "tel:+2");
+    EXPECT_EQ(memo("tel:+2"), sealed_here);
+    EXPECT_NE(memo(urn), ahead) << "only the last inbound URN is remembered";
+}
+
 TEST(data_key, fingerprints_tell_keys_apart) {
     EXPECT_EQ(data_key::from_hex(hex_a).fingerprint(), data_key::from_hex(hex_a).fingerprint());
     EXPECT_NE(data_key::from_hex(hex_a).fingerprint(), data_key::from_hex(hex_b).fingerprint());
