@@ -759,12 +759,19 @@ TEST_P(ingest_on, a_new_conversation_starts_its_trigger_flow) {
     }
 }
 
-TEST(writer, group_commit_isolates_a_failing_job) {
+// A started writer on a fresh SQLite store.
+struct running_writer {
     test::temp_dir dir;
-    sqlite_store store(dir.file("w.db"));
+    sqlite_store store{dir.file("w.db")};
     metrics m;
-    writer w(store, m);
-    w.start();
+    writer w{store, m};
+    running_writer() { w.start(); }
+};
+
+TEST(writer, group_commit_isolates_a_failing_job) {
+    running_writer r;
+    auto& w = r.w;
+    auto& store = r.store;
     constexpr int jobs = 200;
     std::vector<std::promise<write_status>> done(jobs);
     for (int i = 0; i < jobs; ++i) {
@@ -814,36 +821,39 @@ TEST(writer, takes_all_of_a_few_jobs_and_half_of_many) {
     }
 }
 
-// The jobs queued while a commit runs go into the next groups by next_group: a queue of 100
-// commits as 50, 25 and 25 (and the first job's own group), in order.
+// The jobs queued while a commit runs go into the next groups by next_group: with the writer held
+// in a job of its own, a queue of 100 commits as 50, 25, 24 and 1, in order.
 TEST(writer, a_long_queue_commits_in_halves) {
-    test::temp_dir dir;
-    sqlite_store store(dir.file("w.db"));
-    metrics m;
-    writer w(store, m);
-    w.start();
+    running_writer r;
+    std::promise<void> taken;
     std::promise<void> release;
     std::promise<write_status> first;
-    w.submit([f = release.get_future().share()](write_tx&) { f.wait(); },
-             [&first](write_status s) { first.set_value(s); });
+    r.w.submit(
+        [&taken, f = release.get_future().share()](write_tx&) {
+            taken.set_value();
+            f.wait();
+        },
+        [&first](write_status s) { first.set_value(s); });
+    taken.get_future().wait();  // the writer holds the first job, alone in its group
     constexpr int jobs = 100;
     std::vector<std::promise<write_status>> done(jobs);
     std::vector<int> order;
     for (int i = 0; i < jobs; ++i) {
-        w.submit([i, &order](write_tx&) { order.push_back(i); },
-                 [&done, i](write_status s) { done[static_cast<std::size_t>(i)].set_value(s); });
+        r.w.submit([i, &order](write_tx&) { order.push_back(i); },
+                   [&done, i](write_status s) { done[static_cast<std::size_t>(i)].set_value(s); });
     }
     release.set_value();
     EXPECT_EQ(first.get_future().get(), write_status::committed);
     for (auto& d : done) {
         EXPECT_EQ(d.get_future().get(), write_status::committed);
     }
-    w.stop();
+    r.w.stop();
     std::vector<int> expected(jobs);
     std::iota(expected.begin(), expected.end(), 0);
     EXPECT_EQ(order, expected);
-    const std::string text = m.render();
-    EXPECT_NE(text.find("flowgate_store_commit_seconds_count 4\n"), std::string::npos) << text;
+    const std::string text = r.m.render();
+    EXPECT_NE(text.find("flowgate_store_commit_seconds_count 5\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("flowgate_store_committed_events_total 101\n"), std::string::npos) << text;
 }
 
 INSTANTIATE_TEST_SUITE_P(backends,
