@@ -12,7 +12,7 @@ bool error::is_resource_error() const {
 }
 
 // Before SQLite initialises: no memory statistics. Keeping them takes a global mutex around each
-// of SQLite's ~1,600 allocations a webhook, on every connection, and nothing here reads them.
+// of SQLite's allocations, on every connection, and nothing here reads them.
 // (sqlite3_vfs_find initialises the library too: the writer's VFS is looked up before its
 // connection opens, which for a while left the statistics on.)
 void configure_library() {

@@ -145,13 +145,21 @@ std::string hmac(digest d, std::string_view key, std::string_view data) {
 std::string sha256(std::string_view data) { return hash(digest::sha256, data); }
 std::string md5(std::string_view data) { return hash(digest::md5, data); }
 
-std::string to_hex(std::string_view bytes) {
+namespace {
+// One byte as two lower-case hexadecimal digits at `out`; the next place after them.
+char* put_hex(char* out, unsigned char c) {
     static constexpr char digits[] = "0123456789abcdef";
+    *out++ = digits[c >> 4];
+    *out++ = digits[c & 0x0f];
+    return out;
+}
+}  // namespace
+
+std::string to_hex(std::string_view bytes) {
     std::string out(bytes.size() * 2, '\0');
-    for (std::size_t i = 0; i < bytes.size(); ++i) {
-        const auto c = static_cast<unsigned char>(bytes[i]);
-        out[2 * i] = digits[c >> 4];
-        out[2 * i + 1] = digits[c & 0x0f];
+    char* at = out.data();
+    for (const char c : bytes) {
+        at = put_hex(at, static_cast<unsigned char>(c));
     }
     return out;
 }
@@ -222,15 +230,13 @@ void public_random_bytes(unsigned char* out, std::size_t n) {
 namespace {
 // 16 bytes as 8-4-4-4-12 lower-case hexadecimal digits.
 std::string format_uuid(const std::array<unsigned char, 16>& b) {
-    static constexpr char digits[] = "0123456789abcdef";
     std::string out(36, '-');
-    std::size_t at = 0;
+    char* at = out.data();
     for (std::size_t i = 0; i < b.size(); ++i) {
         if (i == 4 || i == 6 || i == 8 || i == 10) {
             ++at;  // past a dash
         }
-        out[at++] = digits[b[i] >> 4];
-        out[at++] = digits[b[i] & 0x0f];
+        at = put_hex(at, b[i]);
     }
     return out;
 }
