@@ -374,6 +374,83 @@ void store_webhook_small_group(benchmark::State& state) {
 }
 BENCHMARK(store_webhook_small_group)->MinTime(3.0);
 
+// The writer's share of sending, as in the bench's broadcast: a group claims `per_group` queued
+// messages (a broadcast's, after the store_fixture's 10,000 replies), confirms each just before its
+// provider (confirm_send), and records each as sent (mark_sent), in one durable transaction, then
+// the checkpoint between groups. The sender's claims take up to 64 and each group carries the
+// confirmations and outcomes of the sends in flight, so a claim of 12 with its 24 jobs is about
+// what a busy writer commits at once. Under callgrind, collect send_fixture::commit_group.
+struct send_fixture : store_fixture {
+    static constexpr int per_group = 12;
+    static constexpr int per_contact = 8;
+
+    send_fixture() {
+        auto tx = store->begin_write();
+        // The replies to the set-up's webhooks went out before the broadcast, as in the bench.
+        for (auto replies = tx->claim_outbound(now, 1000); !replies.empty();
+             replies = tx->claim_outbound(now, 1000)) {
+            for (const auto& m : replies) {
+                tx->mark_sent(m.id, "SM" + m.uuid, now);
+            }
+        }
+        gateway::broadcast_record b;
+        b.uuid = "0190c2a4-0000-7000-8000-000000000001";
+        b.token_id = tx->create_token("bench", gateway::api_role::staff, std::string(64, 'a'), now);
+        b.created_by = "bench";
+        b.created_at = b.send_at = now;
+        b.channel_id = "sms";
+        b.text = {{"en", "Reminder"}};
+        b.audience = {{"all", true}};
+        b.figures = nlohmann::json::object();
+        b.recipients = static_cast<std::int64_t>(per_contact) * senders;
+        const auto broadcast = tx->insert_broadcast(b);
+        for (int round = 0; round < per_contact; ++round) {
+            for (int sender = 0; sender < senders; ++sender) {
+                const std::string urn = "tel:+96279" + std::to_string(1000000 + sender);
+                const auto contact = tx->find_contact(urn);
+                gateway::new_outbound m;
+                m.channel_id = "sms";
+                m.contact_id = contact->id;
+                m.urn = urn;
+                m.text = "Reminder: the workshop starts at 10:00 tomorrow. Reply STOP to opt out.";
+                m.encoding = "GSM-7";
+                m.segments = 1;
+                m.created_at = now;
+                m.broadcast_id = broadcast;
+                tx->enqueue_outbound(m);
+            }
+        }
+        tx->commit();
+        store->checkpoint();
+    }
+
+    [[gnu::noinline]] std::size_t commit_group() {
+        auto tx = store->begin_write();
+        const auto claimed = tx->claim_outbound(now, per_group);
+        for (const auto& m : claimed) {
+            benchmark::DoNotOptimize(tx->confirm_send(m.id, now));
+        }
+        for (const auto& m : claimed) {
+            tx->mark_sent(m.id, "SM" + m.uuid, now);
+        }
+        tx->commit();
+        store->between_groups(true);
+        now += std::chrono::milliseconds(1);
+        return claimed.size();
+    }
+};
+
+void store_send_group(benchmark::State& state) {
+    send_fixture f;
+    std::int64_t sent = 0;
+    for (auto _ : state) {
+        sent += static_cast<std::int64_t>(f.commit_group());
+    }
+    state.SetItemsProcessed(sent);
+}
+// A fixed count, so that the queue (90,000 messages) never runs dry: 5,000 groups of 12.
+BENCHMARK(store_send_group)->Iterations(5000);
+
 void segments_gsm7(benchmark::State& state) {
     const std::string text =
         "Reminder: the workshop starts at 10:00 tomorrow at the Community Centre. Reply 2 to cancel, STOP "
