@@ -37,7 +37,7 @@ constexpr std::string_view later_job_lock_timeout = "50ms";
 // Ordered migrations: migration i brings the schema to version i + 1. Never edit a released one;
 // append a new one. Version 1 is the SQLite store's schema version 7 (sealed URNs with their keyed
 // lookup hashes, sealed texts), with the claims' owners (claimed_by) for several instances.
-constexpr std::array<std::string_view, 3> migrations = {{
+constexpr std::array<std::string_view, 4> migrations = {{
     R"sql(
 CREATE TABLE store_key (
     id          integer PRIMARY KEY CHECK (id = 1),
@@ -247,6 +247,13 @@ CREATE INDEX messages_outbox_broadcast ON messages(next_attempt_at, id)
 DROP INDEX messages_outbound_external;
 CREATE INDEX messages_outbound_external ON messages(channel_id, external_id)
     WHERE direction = 'out' AND external_id IS NOT NULL;
+)sql",
+    // 4: a contact's messages by direction, channel and time, as the SQLite store's migration 10:
+    // the claim's "when did this contact last write on this channel" reads one index entry instead
+    // of every message the contact ever had.
+    R"sql(
+DROP INDEX messages_contact;
+CREATE INDEX messages_contact ON messages(contact_id, direction, channel_id, created_at);
 )sql",
 }};
 

@@ -61,11 +61,17 @@ inline std::string claimable_sql(std::string_view now) {
 
 // The claim's read of one kind of due message: a participant's (kind 0) or a broadcast's (kind 1),
 // the first `limit` in order from that kind's own index (messages_outbox_direct,
-// messages_outbox_broadcast), as rows (id, kind, due_at). Each store adds its own locking or
-// nesting around it.
-inline std::string due_messages_sql(bool broadcast, std::string_view now, std::string_view limit) {
-    return "SELECT m.id, " + std::string(broadcast ? "1" : "0") +
-           " AS kind, m.next_attempt_at AS due_at FROM messages m WHERE m.direction = 'out' "
+// messages_outbox_broadcast), as rows (id, kind, due_at), or as `columns` of `m` when given. Each
+// store adds its own locking or nesting around it.
+inline std::string due_messages_sql(bool broadcast,
+                                    std::string_view now,
+                                    std::string_view limit,
+                                    std::string_view columns = {}) {
+    const std::string read = columns.empty() ? "m.id, " + std::string(broadcast ? "1" : "0") +
+                                                   " AS kind, m.next_attempt_at AS due_at"
+                                             : std::string(columns);
+    return "SELECT " + read +
+           " FROM messages m WHERE m.direction = 'out' "
            "AND m.state = 'queued' AND m.broadcast_id " +
            (broadcast ? "IS NOT NULL" : "IS NULL") + " AND m.next_attempt_at <= " + std::string(now) +
            " AND " + claimable_sql(now) + " ORDER BY m.next_attempt_at, m.id LIMIT " + std::string(limit);

@@ -158,6 +158,28 @@ TEST_P(store_test, claims_respect_the_limit_and_each_contacts_order) {
     tx->commit();
 }
 
+// A claimed message says when its contact last wrote on its channel (WhatsApp's 24-hour window):
+// the latest of their messages in, on that channel only, and nothing for a contact who never wrote.
+TEST_P(store_test, a_claimed_message_knows_when_its_contact_last_wrote_on_its_channel) {
+    auto owned = open();
+    store& s = *owned;
+    auto tx = s.begin_write();
+    const auto wrote = tx->upsert_contact("ext:w", "wa", at(0));
+    const auto silent = tx->upsert_contact("ext:s", "wa", at(0));
+    tx->insert_inbound({"wa", "in-1", "ext:w", "hi", wrote.id, at(10)});
+    tx->insert_inbound({"wa", "in-2", "ext:w", "again", wrote.id, at(20)});
+    tx->insert_inbound({"sms", "in-3", "ext:w", "elsewhere", wrote.id, at(30)});
+    tx->enqueue_outbound({"wa", wrote.id, "ext:w", "reply", "GSM-7", 1, std::nullopt, at(40)});
+    tx->enqueue_outbound({"wa", silent.id, "ext:s", "hello", "GSM-7", 1, std::nullopt, at(40)});
+    const auto claimed = tx->claim_outbound(at(40), 10);
+    tx->commit();
+    ASSERT_EQ(claimed.size(), 2u);
+    EXPECT_EQ(claimed[0].contact_id, wrote.id);
+    EXPECT_EQ(claimed[0].last_inbound_at, at(20)) << "the latest on the message's own channel";
+    EXPECT_EQ(claimed[1].contact_id, silent.id);
+    EXPECT_FALSE(claimed[1].last_inbound_at.has_value());
+}
+
 TEST_P(store_test, answers_go_before_a_broadcast_already_queued) {
     auto owned = open();
     store& s = *owned;
