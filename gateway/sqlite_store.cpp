@@ -378,8 +378,8 @@ void seal_existing_rows(sqlite::connection& db, const data_key& key) {
 // sender needs, then moves each from queued to sending (claim_one). A participant's answers go
 // before any broadcast's messages: the broadcasts are read only for what room is left, so a
 // participant is not kept waiting behind ten thousand of them, and neither kind is sorted. (One
-// UPDATE ... WHERE id IN (...) RETURNING did the same in one statement, at twice the cost: its IN
-// list, its ORDER BY and its RETURNING each went through a temporary b-tree.)
+// UPDATE ... WHERE id IN (...) RETURNING did the same in one statement, but its IN list, its
+// ORDER BY and its RETURNING each went through a temporary b-tree, every claim.)
 std::string due_sql(bool broadcast) {
     return due_messages_sql(broadcast,
                             "?1",
@@ -535,7 +535,7 @@ struct sqlite_store::statements {
               "UPDATE messages SET state = 'failed', error = 'contact_stopped', next_attempt_at = NULL, "
               "updated_at = ?2 WHERE id = ?1 AND state = 'sending' AND opt_out_reply = 0 "
               // EXISTS, not IN (SELECT ...): an IN list is built in a temporary b-tree each time the
-              // statement runs, most of this one's cost (a third of the writer's per message sent).
+              // statement runs, which was two thirds of this one's cost.
               "AND EXISTS (SELECT 1 FROM contacts c WHERE c.id = messages.contact_id AND c.stopped = 1)"),
           still_sending(db, "SELECT 1 FROM messages WHERE id = ?1 AND state = 'sending'"),
           due_direct(db, due_sql(false)),
