@@ -437,6 +437,7 @@ std::size_t bad_answers(const load_result& r) {
 struct commit_stats {
     double commits = 0, seconds = 0, jobs = 0;
     double waits = 0, waits_within_10ms = 0;  // flowgate_store_job_wait_seconds
+    double housekeeping = 0, housekeeping_seconds = 0, housekeeping_within_5ms = 0;
 };
 
 commit_stats read_commits(std::uint16_t port) {
@@ -461,6 +462,12 @@ commit_stats read_commits(std::uint16_t port) {
             c.waits = value;
         } else if (name == "flowgate_store_job_wait_seconds_bucket{le=\"0.01\"}") {
             c.waits_within_10ms = value;
+        } else if (name == "flowgate_store_housekeeping_seconds_count") {
+            c.housekeeping = value;
+        } else if (name == "flowgate_store_housekeeping_seconds_sum") {
+            c.housekeeping_seconds = value;
+        } else if (name == "flowgate_store_housekeeping_seconds_bucket{le=\"0.005\"}") {
+            c.housekeeping_within_5ms = value;
         }
     }
     return c;
@@ -474,6 +481,19 @@ std::string describe_slow_jobs(const commit_stats& before, const commit_stats& a
     }
     const double slow = n - (after.waits_within_10ms - before.waits_within_10ms);
     return fixed(100 * slow / n, 2) + "% of its jobs waited over 10 ms";
+}
+
+// The writer's checkpoints between two readings: how many a second, how long on average, and how
+// many took over 5 ms (the jobs that arrive meanwhile wait for them).
+std::string describe_checkpoints(const commit_stats& before, const commit_stats& after, double seconds) {
+    const double n = after.housekeeping - before.housekeeping;
+    if (n <= 0) {
+        return "no checkpoints";
+    }
+    const double slow = n - (after.housekeeping_within_5ms - before.housekeeping_within_5ms);
+    return fixed(n / seconds, 0) + " checkpoints/s of " +
+           fixed(1000 * (after.housekeeping_seconds - before.housekeeping_seconds) / n, 2) + " ms, " +
+           fixed(100 * slow / n, 1) + "% over 5 ms";
 }
 
 std::string describe_commits(const commit_stats& before, const commit_stats& after, double seconds) {
@@ -549,8 +569,10 @@ inbound_figures run_inbound(const options& o, int run) {
         const auto per_run = static_cast<std::size_t>(f.half_rate * 6.5) + o.connections;
         auto lists = webhook_lists(per_run, o.connections, o.senders + o.connections, o.senders);
         const auto before = read_commits(server.port());
+        const auto started = clock_type::now();
         const auto r = run_load(lo, lists);
         const auto after = read_commits(server.port());
+        const double elapsed = std::chrono::duration<double>(clock_type::now() - started).count();
         f.half_achieved = r.rate();
         f.half_p50 = r.percentile_ms(0.50);
         f.half_p99 = r.percentile_ms(0.99);
@@ -558,8 +580,8 @@ inbound_figures run_inbound(const options& o, int run) {
         f.bad += bad_answers(r);
         note("run " + std::to_string(run) + ": at " + fixed(f.half_rate, 0) + "/s scheduled (" +
              fixed(f.half_achieved, 0) + "/s answered): p50 " + fixed(f.half_p50, 2) + " ms, p99 " +
-             fixed(f.half_p99, 2) + " ms, p999 " + fixed(f.half_p999, 2) +
-             " ms; writer: " + describe_slow_jobs(before, after));
+             fixed(f.half_p99, 2) + " ms, p999 " + fixed(f.half_p999, 2) + " ms; writer: " +
+             describe_slow_jobs(before, after) + ", " + describe_checkpoints(before, after, elapsed));
     }
     stop_server(server, o, "inbound run " + std::to_string(run));
     return f;

@@ -77,6 +77,11 @@ void metrics::observe_job_waits(const std::vector<std::chrono::microseconds>& wa
     }
 }
 
+void metrics::observe_housekeeping(std::chrono::microseconds took) {
+    std::lock_guard lock(mutex_);
+    housekeeping_.observe(took);
+}
+
 void metrics::observe_purge(double at, std::size_t message_texts, std::size_t runs) {
     std::lock_guard lock(mutex_);
     last_purge_ = at;
@@ -122,6 +127,10 @@ std::string metrics::render() const {
                       "flowgate_store_job_wait_seconds",
                       "How long jobs waited in the writer, from submission to answer (the queue, then "
                       "their group's commit).");
+    housekeeping_.render(out,
+                         "flowgate_store_housekeeping_seconds",
+                         "The writer's housekeeping between groups (SQLite: copying the WAL into the "
+                         "database file); jobs that arrive meanwhile wait for it.");
     out << "# HELP flowgate_webhooks_previous_secret_total Webhooks verified by a channel's previous secret "
            "(finish the rotation when this stops growing).\n"
         << "# TYPE flowgate_webhooks_previous_secret_total counter\n";

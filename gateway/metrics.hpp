@@ -28,6 +28,9 @@ class metrics {
     // How long each job of a group waited in the writer, from its submission to its answer: what a
     // webhook's 2xx waits for in the store (the queue, then the group's commit).
     void observe_job_waits(const std::vector<std::chrono::microseconds>& waits);
+    // The writer's housekeeping between two groups (SQLite: copying the WAL into the database
+    // file), which the jobs that arrive meanwhile wait for.
+    void observe_housekeeping(std::chrono::microseconds took);
     // A retention purge committed at `at` (seconds since the epoch) with what it took away.
     void observe_purge(double at, std::size_t message_texts, std::size_t runs);
     // A webhook verified by a channel's previous secret (a rotation still in its overlap). True the
@@ -58,6 +61,7 @@ class metrics {
     histogram commits_;
     std::uint64_t committed_events_ = 0;
     histogram job_waits_;
+    histogram housekeeping_;
     double last_purge_ = 0;
     std::uint64_t purged_texts_ = 0;
     std::uint64_t purged_runs_ = 0;

@@ -1678,7 +1678,7 @@ std::vector<audit_entry> sqlite_store::list_audit(std::size_t limit, std::int64_
     return out;
 }
 
-void sqlite_store::between_groups(bool busy) {
+bool sqlite_store::between_groups(bool busy) {
     // A checkpoint costs a sync of the log and of the database file plus a copy of each page in
     // the log, and the jobs that arrive meanwhile wait for it. With time to spare: from 250 pages,
     // 2 to 5 ms (mostly the two syncs), so that no job waits long behind one (at SQLite's usual
@@ -1688,12 +1688,13 @@ void sqlite_store::between_groups(bool busy) {
     constexpr int light_pages = 250;
     constexpr int busy_pages = 4000;
     if (wal_pages_ < (busy ? busy_pages : light_pages)) {
-        return;
+        return false;
     }
     wal_pages_ = 0;  // the next commit's hook counts again
     // PASSIVE: copies what no reader still needs and never waits. A failure loses nothing (the
     // frames stay in the WAL, replayed on the next open); the next group tries again.
     sqlite3_wal_checkpoint_v2(writer_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    return true;
 }
 
 bool sqlite_store::checkpoint() {

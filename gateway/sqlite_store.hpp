@@ -57,7 +57,7 @@ class sqlite_store final : public store {
     // gateway/sqlite_export.cpp
     void export_messages(const std::function<void(const message_export_row&)>& row) override;
     bool checkpoint() override;
-    void between_groups(bool busy) override;
+    bool between_groups(bool busy) override;
     bool optimistic_groups() const override { return true; }
     sealed_inbound seal_inbound(std::string_view urn, std::string_view text) const override {
         return gateway::seal_inbound(key_, urn, text);

@@ -504,8 +504,12 @@ class store {
     // answered. `busy`: that group was large, so jobs arrive faster than the writer commits them.
     // SQLite copies its log into the database file here (a passive checkpoint): in small steps
     // when the writer has time to spare, so that no job waits long behind one; in large ones when
-    // it is busy, so that the copying costs it less in all.
-    virtual void between_groups(bool busy) { (void)busy; }
+    // it is busy, so that the copying costs it less in all. True when it did any (the writer times
+    // it for /metrics: the jobs that arrive meanwhile wait for it).
+    virtual bool between_groups(bool busy) {
+        (void)busy;
+        return false;
+    }
     // Releases file handles after the writer has stopped (checkpoint for SQLite).
     virtual void close() = 0;
 };

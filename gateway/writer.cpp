@@ -118,7 +118,11 @@ void writer::run() {
         // bottleneck, and its housekeeping should cost it as little as it can.
         const bool busy = batch.size() >= busy_group;
         try {
-            store_.between_groups(busy);
+            const auto started = std::chrono::steady_clock::now();
+            if (store_.between_groups(busy)) {
+                metrics_.observe_housekeeping(std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::steady_clock::now() - started));
+            }
         } catch (const std::exception& e) {
             log::warn("writer", std::string("housekeeping between groups failed: ") + e.what());
         }

@@ -34,6 +34,18 @@ TEST(metrics, job_waits_fill_cumulative_buckets) {
     }
 }
 
+TEST(metrics, housekeeping_is_a_histogram_of_its_own) {
+    metrics m;
+    m.observe_housekeeping(microseconds(4000));
+    const std::string text = m.render();
+    EXPECT_NE(text.find("# TYPE flowgate_store_housekeeping_seconds histogram\n"), std::string::npos);
+    EXPECT_NE(text.find("flowgate_store_housekeeping_seconds_bucket{le=\"0.002\"} 0\n"), std::string::npos);
+    EXPECT_NE(text.find("flowgate_store_housekeeping_seconds_bucket{le=\"0.005\"} 1\n"), std::string::npos);
+    EXPECT_NE(text.find("flowgate_store_housekeeping_seconds_count 1\n"), std::string::npos);
+    EXPECT_NE(text.find("flowgate_store_job_wait_seconds_count 0\n"), std::string::npos)
+        << "not a job's wait";
+}
+
 TEST(metrics, an_empty_histogram_still_renders) {
     const std::string text = metrics().render();
     EXPECT_NE(text.find("flowgate_store_job_wait_seconds_bucket{le=\"+Inf\"} 0\n"), std::string::npos);

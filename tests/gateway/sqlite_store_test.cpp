@@ -777,8 +777,9 @@ TEST_F(sqlite_file_test, the_writer_copies_the_log_into_the_database_between_gro
     ASSERT_EQ(submit(tiny).get(), write_status::committed);
     EXPECT_GT(std::filesystem::file_size(path), 1600u * 3000u) << "the log was not copied into the file";
     w.stop();
-    // Every job's wait was counted once.
+    // Every job's wait was counted once, and the one copy was timed.
     EXPECT_NE(m.render().find("flowgate_store_job_wait_seconds_count 19\n"), std::string::npos);
+    EXPECT_NE(m.render().find("flowgate_store_housekeeping_seconds_count 1\n"), std::string::npos);
 }
 
 // Writes that do not come through the writer (the CLI's) have no groups to checkpoint between: a
