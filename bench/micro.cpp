@@ -1,6 +1,7 @@
-// Google Benchmark cases for the hot pieces of the inbound path (docs/performance.md): signature
-// checks, form decoding, phone normalisation, text normalisation and matching, a flow step, SMS
-// segment counting, and the data key's sealing. Each input is what a real webhook carries.
+// Google Benchmark cases for the hot pieces (docs/performance.md): signature checks, form decoding,
+// phone normalisation, text normalisation and matching, a flow step, SMS segment counting, the
+// data key's sealing, building a send, and the writer's share of a webhook and of a message sent.
+// Each input is what a real webhook or send carries.
 
 #include <benchmark/benchmark.h>
 
@@ -375,7 +376,7 @@ void store_webhook_small_group(benchmark::State& state) {
 BENCHMARK(store_webhook_small_group)->MinTime(3.0);
 
 // The writer's share of sending, as in the bench's broadcast: a group claims `per_group` queued
-// messages (a broadcast's, after the store_fixture's 10,000 replies), confirms each just before its
+// messages of a broadcast (the store_fixture's 10,000 replies went out first), confirms each just before its
 // provider (confirm_send), and records each as sent (mark_sent), in one durable transaction, then
 // the checkpoint between groups. The sender's claims take up to 64 and each group carries the
 // confirmations and outcomes of the sends in flight, so a claim of 12 with its 24 jobs is about
@@ -448,7 +449,7 @@ void store_send_group(benchmark::State& state) {
     }
     state.SetItemsProcessed(sent);
 }
-// A fixed count, so that the queue (90,000 messages) never runs dry: 5,000 groups of 12.
+// A fixed count, so that the queue (80,000 messages) never runs dry: 5,000 groups of 12.
 BENCHMARK(store_send_group)->Iterations(5000);
 
 void segments_gsm7(benchmark::State& state) {
