@@ -696,14 +696,7 @@ class postgres_write_tx final : public write_tx {
         if (const auto e = r.opt_int64(0, 2)) {
             s.run_expires_at = from_millis(*e);
         }
-        const auto parents = nlohmann::json::parse(r.text(0, 3), nullptr, false);
-        if (parents.is_array()) {
-            for (const auto& id : parents) {
-                if (id.is_number_integer()) {
-                    s.parent_runs.push_back(id.get<std::int64_t>());
-                }
-            }
-        }
+        s.parent_runs = parent_runs_from_json(r.text(0, 3));
         return s;
     }
 
@@ -730,7 +723,7 @@ class postgres_write_tx final : public write_tx {
             expires,
             to_millis(now),
             run_expires,
-            nlohmann::json(s.parent_runs).dump());
+            parent_runs_json(s.parent_runs));
         if (!started_.is(s.run_id, now)) {
             db_.q("UPDATE runs SET updated_at = $2 WHERE id = $1", s.run_id, to_millis(now));
         }

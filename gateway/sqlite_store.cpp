@@ -939,14 +939,7 @@ class sqlite_write_tx final : public write_tx {
         if (!q.column_is_null(2)) {
             s.run_expires_at = from_millis(q.column_int64(2));
         }
-        const auto parents = nlohmann::json::parse(q.column_text(3), nullptr, false);
-        if (parents.is_array()) {
-            for (const auto& id : parents) {
-                if (id.is_number_integer()) {
-                    s.parent_runs.push_back(id.get<std::int64_t>());
-                }
-            }
-        }
+        s.parent_runs = parent_runs_from_json(q.column_text(3));
         return s;
     }
 
@@ -987,7 +980,7 @@ class sqlite_write_tx final : public write_tx {
             .bind(5, expires)
             .bind(6, to_millis(now))
             .bind(7, s.run_expires_at ? std::optional(to_millis(*s.run_expires_at)) : std::nullopt)
-            .bind(8, nlohmann::json(s.parent_runs).dump())
+            .bind(8, parent_runs_json(s.parent_runs))
             .run();
         if (!started_.is(s.run_id, now)) {
             s_.touch_run.bind(1, s.run_id).bind(2, to_millis(now)).run();

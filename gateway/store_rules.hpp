@@ -1,11 +1,15 @@
 #pragma once
 // Rules every store applies the same way: a message state by name, which way a status callback
-// may move a message, and the SQL of the claim and the retention purge (written once
-// for both dialects: `now` and `cutoff` name the statement's parameter, "?1" or "$1").
+// may move a message, a session's parent runs as stored, and the SQL of the claim and the
+// retention purge (written once for both dialects: `now` and `cutoff` name the statement's
+// parameter, "?1" or "$1").
 
+#include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/types.hpp"
 
@@ -89,6 +93,29 @@ inline std::string purgeable_messages_sql(std::string_view cutoff) {
 inline std::string finished_runs_sql(std::string_view cutoff) {
     return "SELECT id FROM runs WHERE status <> 'active' AND coalesce(exited_at, updated_at) < " +
            std::string(cutoff) + " AND id NOT IN (SELECT run_id FROM sessions)";
+}
+
+// A session's parent runs (the flows that entered this one) as the sessions table keeps them: a
+// JSON array of run ids. Most sessions have none, "[]", which is neither built nor parsed.
+inline std::string parent_runs_json(const std::vector<std::int64_t>& ids) {
+    return ids.empty() ? "[]" : nlohmann::json(ids).dump();
+}
+
+// What parent_runs_json wrote; anything else (not an array, not integers) reads as no parents.
+inline std::vector<std::int64_t> parent_runs_from_json(std::string_view text) {
+    std::vector<std::int64_t> ids;
+    if (text == "[]") {
+        return ids;
+    }
+    const auto parsed = nlohmann::json::parse(text, nullptr, false);
+    if (parsed.is_array()) {
+        for (const auto& id : parsed) {
+            if (id.is_number_integer()) {
+                ids.push_back(id.get<std::int64_t>());
+            }
+        }
+    }
+    return ids;
 }
 
 }  // namespace flowgate::gateway

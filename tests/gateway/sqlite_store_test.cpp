@@ -12,6 +12,7 @@
 #include "gateway/postgres_store.hpp"
 #include "gateway/pq.hpp"
 #include "gateway/sqlite.hpp"
+#include "gateway/store_rules.hpp"
 #include "gateway/writer.hpp"
 #include "tests/support/postgres.hpp"
 #include "tests/support/process.hpp"
@@ -330,6 +331,28 @@ TEST_P(store_test, sessions_and_results_round_trip) {
     tx->delete_session(c.id);
     EXPECT_FALSE(tx->load_session(c.id));
     tx->commit();
+}
+
+// A session's parent runs as stored: none is "[]", and what is not an array of integers reads as
+// none rather than failing the session.
+TEST(parent_runs, round_trip_and_bad_values_read_as_none) {
+    EXPECT_EQ(parent_runs_json({}), "[]");
+    EXPECT_EQ(parent_runs_json({7, 3}), "[7,3]");
+    const struct {
+        std::string_view text;
+        std::vector<std::int64_t> ids;
+    } cases[] = {
+        {"[]", {}},
+        {"[7,3]", {7, 3}},
+        {" [ 12 ] ", {12}},
+        {"[1,\"x\",2.5,3]", {1, 3}},
+        {"{}", {}},
+        {"", {}},
+        {"[1,", {}},
+    };
+    for (const auto& c : cases) {
+        EXPECT_EQ(parent_runs_from_json(c.text), c.ids) << c.text;
+    }
 }
 
 TEST_P(store_test, contact_fields_and_groups) {
