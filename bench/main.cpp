@@ -32,6 +32,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -441,6 +442,16 @@ struct commit_stats {
 };
 
 commit_stats read_commits(std::uint16_t port) {
+    static const std::pair<std::string_view, double commit_stats::*> fields[] = {
+        {"flowgate_store_commit_seconds_count", &commit_stats::commits},
+        {"flowgate_store_commit_seconds_sum", &commit_stats::seconds},
+        {"flowgate_store_committed_events_total", &commit_stats::jobs},
+        {"flowgate_store_job_wait_seconds_count", &commit_stats::waits},
+        {"flowgate_store_job_wait_seconds_bucket{le=\"0.01\"}", &commit_stats::waits_within_10ms},
+        {"flowgate_store_housekeeping_seconds_count", &commit_stats::housekeeping},
+        {"flowgate_store_housekeeping_seconds_sum", &commit_stats::housekeeping_seconds},
+        {"flowgate_store_housekeeping_seconds_bucket{le=\"0.005\"}", &commit_stats::housekeeping_within_5ms},
+    };
     const auto r = test::request(port, "GET", "/metrics");
     commit_stats c;
     std::istringstream lines(r.body);
@@ -452,22 +463,10 @@ commit_stats read_commits(std::uint16_t port) {
         if (!(words >> name >> value)) {
             continue;
         }
-        if (name == "flowgate_store_commit_seconds_count") {
-            c.commits = value;
-        } else if (name == "flowgate_store_commit_seconds_sum") {
-            c.seconds = value;
-        } else if (name == "flowgate_store_committed_events_total") {
-            c.jobs = value;
-        } else if (name == "flowgate_store_job_wait_seconds_count") {
-            c.waits = value;
-        } else if (name == "flowgate_store_job_wait_seconds_bucket{le=\"0.01\"}") {
-            c.waits_within_10ms = value;
-        } else if (name == "flowgate_store_housekeeping_seconds_count") {
-            c.housekeeping = value;
-        } else if (name == "flowgate_store_housekeeping_seconds_sum") {
-            c.housekeeping_seconds = value;
-        } else if (name == "flowgate_store_housekeeping_seconds_bucket{le=\"0.005\"}") {
-            c.housekeeping_within_5ms = value;
+        for (const auto& [metric, field] : fields) {
+            if (name == metric) {
+                c.*field = value;
+            }
         }
     }
     return c;

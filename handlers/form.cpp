@@ -78,6 +78,8 @@ const std::string* find_field(const form_fields& fields, std::string_view key) {
     return nullptr;
 }
 
+namespace {
+// percent_encode, appended to `out`.
 void append_percent_encoded(std::string& out, std::string_view text) {
     static constexpr char digits[] = "0123456789ABCDEF";
     // Written in place: an Arabic text triples in size, and growing the string a character at a
@@ -97,6 +99,7 @@ void append_percent_encoded(std::string& out, std::string_view text) {
     }
     out.resize(static_cast<std::size_t>(p - out.data()));
 }
+}  // namespace
 
 std::string percent_encode(std::string_view text) {
     std::string out;

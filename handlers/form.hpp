@@ -25,8 +25,6 @@ const std::string* find_field(const form_fields& fields, std::string_view key);
 
 // Percent-encodes everything but unreserved characters (RFC 3986).
 std::string percent_encode(std::string_view text);
-// percent_encode, appended to `out`.
-void append_percent_encoded(std::string& out, std::string_view text);
 std::string encode_form(const form_fields& fields);
 
 }  // namespace flowgate::handlers
