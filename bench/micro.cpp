@@ -322,14 +322,16 @@ struct store_fixture {
 
     // Every sender's messages alternate: JOIN, then the answer "٢". Sealed first, as the
     // I/O threads do before handing a webhook to the writer; then the writer's part.
-    void write_group(int size) {
+    // `first_time`: each message a new sender's JOIN instead (a contact, its URN and a session
+    // created), as when a broadcast's invitation brings in people who never wrote before.
+    void write_group(int size, bool first_time = false) {
         std::vector<handlers::incoming_message> messages;
         std::vector<gateway::sealed_inbound> sealed;
         messages.reserve(size);
         sealed.reserve(size);
         for (int i = 0; i < size; ++i, ++n) {
-            const auto sender = n % senders;
-            const bool answer = (n / senders) % 2 == 1;
+            const auto sender = first_time ? senders + n : n % senders;
+            const bool answer = !first_time && (n / senders) % 2 == 1;
             messages.push_back({"SM" + std::to_string(1000000000 + n),
                                 "tel:+96279" + std::to_string(1000000 + sender),
                                 answer ? "\xd9\xa2" : "JOIN",
@@ -374,6 +376,21 @@ void store_webhook_small_group(benchmark::State& state) {
     write_groups(f, state);
 }
 BENCHMARK(store_webhook_small_group)->MinTime(3.0);
+
+// New senders' first JOIN, in groups of 32: what the bench's half load starts with (its senders
+// are new) and what a broadcast's invitation brings.
+[[gnu::noinline]] void write_first_time_groups(store_fixture& f, benchmark::State& state) {
+    for (auto _ : state) {
+        f.write_group(f.group, true);
+    }
+    state.SetItemsProcessed(state.iterations() * f.group);
+}
+
+void store_webhook_new_senders(benchmark::State& state) {
+    store_fixture f;
+    write_first_time_groups(f, state);
+}
+BENCHMARK(store_webhook_new_senders)->MinTime(3.0);
 
 // The writer's share of sending, as in the bench's broadcast: a group claims `per_group` queued
 // messages of a broadcast (the store_fixture's 10,000 replies went out first), confirms each just before its
