@@ -14,7 +14,8 @@
 #include <functional>
 #include <limits>
 #include <memory>
-#include <set>
+#include <optional>
+#include <unordered_map>
 
 #include "flows/icu_text.hpp"
 #include "flows/normalize.hpp"
@@ -32,25 +33,65 @@ struct word {
     std::vector<std::string> tokens;
 };
 
-std::vector<word> words_of(std::string_view text) {
-    std::vector<word> out;
-    for (auto& raw : split_words(text)) {
-        auto tokens = tokenize(raw);
-        if (!tokens.empty()) {
-            out.push_back({std::move(raw), std::move(tokens)});
+// A text's words, and all their tokens in order, as the word tests read them.
+struct worded {
+    std::vector<word> words;
+    std::vector<std::string> tokens;
+};
+
+// The words of the last text asked, per thread. A router tests one message against each of its
+// cases in turn, and each word test split it and normalised every word again (an ICU round trip a
+// word): a router of four has_any_word cases did it four times. A pure function's memo, as
+// normalize's: it changes no answer. Valid until the thread's next call.
+const worded& words_of(std::string_view text) {
+    thread_local std::string last;
+    thread_local std::optional<worded> memo;
+    if (!memo || last != text) {
+        std::string asked(text);  // first: `text` may view what the memo holds
+        worded w;
+        for (auto& raw : split_words(asked)) {
+            auto tokens = tokenize(raw);
+            if (!tokens.empty()) {
+                w.tokens.insert(w.tokens.end(), tokens.begin(), tokens.end());
+                w.words.push_back({std::move(raw), std::move(tokens)});
+            }
         }
+        memo.reset();
+        last = std::move(asked);
+        memo = std::move(w);
     }
-    return out;
+    return *memo;
 }
 
-std::vector<std::string> tokens_of(const args_t& args) {
+// The tokens of a test's arguments, per thread. They come from the flow, so the same few recur
+// for every message, and each was normalised again each time. A pure function's memo, bounded
+// (emptied when full). Valid until the thread's next call.
+const std::vector<std::string>& tokens_of(const args_t& args) {
+    constexpr std::size_t capacity = 1024;
+    thread_local std::unordered_map<std::string, std::vector<std::string>> memo;
+    std::string key;
+    for (const auto& a : args) {
+        key += std::to_string(a.size());
+        key += ':';
+        key += a;
+    }
+    if (const auto it = memo.find(key); it != memo.end()) {
+        return it->second;
+    }
     std::vector<std::string> out;
     for (const auto& a : args) {
         for (auto& t : tokenize(a)) {
             out.push_back(std::move(t));
         }
     }
-    return out;
+    if (memo.size() >= capacity) {
+        memo.clear();
+    }
+    return memo.emplace(std::move(key), std::move(out)).first->second;
+}
+
+bool contains(const std::vector<std::string>& list, const std::string& s) {
+    return std::find(list.begin(), list.end(), s) != list.end();
 }
 
 std::string join(const std::vector<std::string>& parts) {
@@ -78,14 +119,6 @@ std::string raw_words_hit(const std::vector<word>& words, const std::vector<bool
         }
     }
     return join(raws);
-}
-
-std::vector<std::string> flatten(const std::vector<word>& words) {
-    std::vector<std::string> out;
-    for (const auto& w : words) {
-        out.insert(out.end(), w.tokens.begin(), w.tokens.end());
-    }
-    return out;
 }
 
 // Numbers in arguments are plain ASCII decimals: "-3", "2.5".
@@ -205,14 +238,12 @@ std::optional<std::string> has_text(std::string_view input, const args_t&) {
 }
 
 std::optional<std::string> has_any_word(std::string_view input, const args_t& args) {
-    const auto wanted_list = tokens_of(args);
-    const std::set<std::string> wanted(wanted_list.begin(), wanted_list.end());
-    const auto words = words_of(input);
-    const auto tokens = flatten(words);
+    const auto& wanted = tokens_of(args);
+    const auto& [words, tokens] = words_of(input);
     std::vector<bool> hit(tokens.size());
     bool any = false;
     for (std::size_t i = 0; i < tokens.size(); ++i) {
-        hit[i] = wanted.count(tokens[i]) != 0;
+        hit[i] = contains(wanted, tokens[i]);
         any = any || hit[i];
     }
     if (!any) {
@@ -222,29 +253,26 @@ std::optional<std::string> has_any_word(std::string_view input, const args_t& ar
 }
 
 std::optional<std::string> has_all_words(std::string_view input, const args_t& args) {
-    const auto wanted = tokens_of(args);
-    const auto words = words_of(input);
-    const auto tokens = flatten(words);
+    const auto& wanted = tokens_of(args);
+    const auto& [words, tokens] = words_of(input);
     if (wanted.empty()) {
         return std::nullopt;
     }
     for (const auto& w : wanted) {
-        if (std::find(tokens.begin(), tokens.end(), w) == tokens.end()) {
+        if (!contains(tokens, w)) {
             return std::nullopt;
         }
     }
-    const std::set<std::string> wanted_set(wanted.begin(), wanted.end());
     std::vector<bool> hit(tokens.size());
     for (std::size_t i = 0; i < tokens.size(); ++i) {
-        hit[i] = wanted_set.count(tokens[i]) != 0;
+        hit[i] = contains(wanted, tokens[i]);
     }
     return raw_words_hit(words, hit);
 }
 
 std::optional<std::string> has_phrase(std::string_view input, const args_t& args) {
-    const auto phrase = tokens_of(args);
-    const auto words = words_of(input);
-    const auto tokens = flatten(words);
+    const auto& phrase = tokens_of(args);
+    const auto& [words, tokens] = words_of(input);
     if (phrase.empty()) {
         return std::string();
     }
@@ -261,8 +289,8 @@ std::optional<std::string> has_phrase(std::string_view input, const args_t& args
 }
 
 std::optional<std::string> has_only_phrase(std::string_view input, const args_t& args) {
-    const auto words = words_of(input);
-    if (flatten(words) != tokens_of(args)) {
+    const auto& [words, tokens] = words_of(input);
+    if (tokens != tokens_of(args)) {
         return std::nullopt;
     }
     std::vector<std::string> raws;

@@ -121,6 +121,52 @@ TEST(run_test, follows_rapidpro_semantics_on_normalised_text) {
     }
 }
 
+// The word tests remember, per thread, the last message's words and their arguments' tokens (a
+// router asks one message of each case in turn): asked in any order, each answers as it would
+// alone.
+TEST(run_test, word_tests_answer_the_same_in_any_order) {
+    const std::vector<test_run_case> cases = {
+        {"has_any_word", {"amman irbid"}, "I live in Irbid now", "Irbid"},
+        {"has_any_word", {"zarqa"}, "I live in Irbid now", std::nullopt},
+        {"has_all_words", {"live", "irbid"}, "I live in Irbid now", "live Irbid"},
+        {"has_all_words", {"live", "zarqa"}, "I live in Irbid now", std::nullopt},
+        {"has_phrase", {"in irbid"}, "I live in Irbid now", "in Irbid"},
+        {"has_only_phrase", {"irbid"}, "Irbid", "Irbid"},
+        {"has_only_phrase", {"irbid"}, "I live in Irbid now", std::nullopt},
+        {"has_any_word", {"amman", amman_ar}, yes_ar + " " + amman_ar_shadda, amman_ar_shadda},
+        {"has_any_word", {"amman", amman_ar}, "Irbid", std::nullopt},
+        {"has_any_word", {"amman irbid"}, "zarqa", std::nullopt},
+        // The same words as one argument or as two: the same tokens, asked under both.
+        {"has_all_words", {"live irbid"}, "I live in Irbid now", "live Irbid"},
+    };
+    std::vector<std::size_t> order;
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        order.push_back(i);
+    }
+    for (std::size_t i = cases.size(); i-- > 0;) {
+        order.push_back(i);
+        order.push_back(i);  // the same twice in a row
+    }
+    for (std::size_t i = 0; i < cases.size(); i += 2) {
+        order.push_back(i);
+    }
+    for (const auto i : order) {
+        const auto& c = cases[i];
+        EXPECT_EQ(run_test(c.test, c.input, c.args), c.match)
+            << c.test << " of \"" << c.input << "\" (case " << i << ")";
+    }
+    // More distinct arguments than the memo keeps: it empties and starts again, answers unchanged.
+    for (int round = 0; round < 2; ++round) {
+        for (int i = 0; i < 1500; ++i) {
+            std::string word = "w";
+            word += std::to_string(i);
+            ASSERT_EQ(run_test("has_any_word", "say w7 now", {word}),
+                      i == 7 ? std::optional<std::string>("w7") : std::nullopt)
+                << word;
+        }
+    }
+}
+
 // Contexts the tests below run in. Lagos is UTC+1 all year: at 23:30 UTC on 24 December it is
 // already 25 December there, so "today" is the 25th.
 const timestamp christmas_eve_2330_utc = from_millis(1798155015250);  // 2026-12-24T23:30:15.250Z
