@@ -32,14 +32,14 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using clock_type = std::chrono::steady_clock;
 
-double load_result::percentile_ms(double q) const {
-    if (latencies_us.empty()) {
+double load_result::percentile_ms(const std::vector<std::uint32_t>& sorted_us, double q) {
+    if (sorted_us.empty()) {
         return 0;
     }
     // Nearest rank: the smallest latency with at least q of them at or below it.
-    const auto n = latencies_us.size();
+    const auto n = sorted_us.size();
     const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(n)));
-    return latencies_us[std::clamp<std::size_t>(rank, 1, n) - 1] / 1000.0;
+    return sorted_us[std::clamp<std::size_t>(rank, 1, n) - 1] / 1000.0;
 }
 
 std::size_t load_result::status_count(int status) const {
@@ -86,6 +86,8 @@ struct connection_task {
         auto ex = co_await asio::this_coro::executor;
         const tcp::endpoint server(asio::ip::make_address("127.0.0.1"), opts.port);
         std::vector<std::uint32_t> latencies;
+        std::vector<std::uint32_t> first;  // of the counted, those among the first_of_each
+        std::vector<std::uint32_t> later;
         std::map<int, std::size_t> statuses;
         std::size_t errors = 0;
         std::optional<tcp::socket> socket;
@@ -143,6 +145,7 @@ struct connection_task {
                 const auto from = opts.rate > 0 ? due : sent;
                 latencies.push_back(static_cast<std::uint32_t>(
                     std::chrono::duration_cast<std::chrono::microseconds>(done - from).count()));
+                (k < opts.first_of_each ? first : later).push_back(latencies.back());
                 ++statuses[static_cast<int>(parser.get().result_int())];
             }
             if (!parser.get().keep_alive()) {
@@ -160,8 +163,12 @@ struct connection_task {
         std::unique_lock lock(shared.mutex);
         shared.last_done = std::max(shared.last_done, clock_type::now());
         shared.result.errors += errors;
-        shared.result.latencies_us.insert(
-            shared.result.latencies_us.end(), latencies.begin(), latencies.end());
+        const auto append = [](std::vector<std::uint32_t>& to, const std::vector<std::uint32_t>& from) {
+            to.insert(to.end(), from.begin(), from.end());
+        };
+        append(shared.result.latencies_us, latencies);
+        append(shared.result.first_latencies_us, first);
+        append(shared.result.later_latencies_us, later);
         for (const auto& [status, n] : statuses) {
             shared.result.statuses[status] += n;
         }
@@ -213,7 +220,9 @@ load_result run_load(const load_options& opts,
     end = std::min(end, shared.last_done);
     out.seconds = std::chrono::duration<double>(end - shared.window_start).count();
     out.completed = out.latencies_us.size();
-    std::sort(out.latencies_us.begin(), out.latencies_us.end());
+    for (auto* v : {&out.latencies_us, &out.first_latencies_us, &out.later_latencies_us}) {
+        std::sort(v->begin(), v->end());
+    }
     return out;
 }
 

@@ -28,6 +28,9 @@ struct load_options {
     bool stop_when_first_done = true;
     // Requests before this point are sent but not counted (warm-up within the run).
     std::chrono::milliseconds warmup{0};
+    // Each connection's first `first_of_each` requests (its senders' first messages) are also
+    // counted apart, in load_result::first_latencies_us.
+    std::size_t first_of_each = 0;
 };
 
 struct load_result {
@@ -35,11 +38,14 @@ struct load_result {
     std::size_t errors = 0;     // connection errors, over the whole run
     double seconds = 0;         // the measured window
     std::map<int, std::size_t> statuses;
-    std::vector<std::uint32_t> latencies_us;  // of the counted requests, sorted
+    std::vector<std::uint32_t> latencies_us;        // of the counted requests, sorted
+    std::vector<std::uint32_t> first_latencies_us;  // of those among load_options::first_of_each, sorted
+    std::vector<std::uint32_t> later_latencies_us;  // of the rest, sorted
 
     double rate() const { return seconds > 0 ? static_cast<double>(completed) / seconds : 0; }
     // q in [0, 1]; 0 when nothing was counted.
-    double percentile_ms(double q) const;
+    double percentile_ms(double q) const { return percentile_ms(latencies_us, q); }
+    static double percentile_ms(const std::vector<std::uint32_t>& sorted_us, double q);
     std::size_t status_count(int status) const;
 };
 

@@ -399,6 +399,8 @@ struct inbound_figures {
     double webhooks_per_s = 0, p50 = 0, p99 = 0, p999 = 0;
     double healthz_per_s = 0;
     double half_rate = 0, half_achieved = 0, half_p50 = 0, half_p99 = 0, half_p999 = 0;
+    // The half load's p99 for its senders' first messages (each a new contact) and for the rest.
+    double half_first_p99 = 0, half_later_p99 = 0;
     std::size_t bad = 0;  // non-2xx answers and connection errors, over every phase
     // CPU per full-path webhook, in µs: the server's and the bench's (client, fake provider).
     double server_cpu_us = 0, client_cpu_us = 0;
@@ -567,6 +569,8 @@ inbound_figures run_inbound(const options& o, int run) {
         lo.duration = std::chrono::seconds(6);
         const auto per_run = static_cast<std::size_t>(f.half_rate * 6.5) + o.connections;
         auto lists = webhook_lists(per_run, o.connections, o.senders + o.connections, o.senders);
+        // Its senders are new: each connection's first messages, one a sender, create contacts.
+        lo.first_of_each = std::max(o.senders, o.connections) / o.connections;
         const auto before = read_commits(server.port());
         const auto started = clock_type::now();
         const auto r = run_load(lo, lists);
@@ -576,11 +580,18 @@ inbound_figures run_inbound(const options& o, int run) {
         f.half_p50 = r.percentile_ms(0.50);
         f.half_p99 = r.percentile_ms(0.99);
         f.half_p999 = r.percentile_ms(0.999);
+        f.half_first_p99 = load_result::percentile_ms(r.first_latencies_us, 0.99);
+        f.half_later_p99 = load_result::percentile_ms(r.later_latencies_us, 0.99);
+        lo.first_of_each = 0;
         f.bad += bad_answers(r);
         note("run " + std::to_string(run) + ": at " + fixed(f.half_rate, 0) + "/s scheduled (" +
              fixed(f.half_achieved, 0) + "/s answered): p50 " + fixed(f.half_p50, 2) + " ms, p99 " +
              fixed(f.half_p99, 2) + " ms, p999 " + fixed(f.half_p999, 2) + " ms; writer: " +
              describe_slow_jobs(before, after) + ", " + describe_checkpoints(before, after, elapsed));
+        note("run " + std::to_string(run) + ": at half load, p99 of senders' first messages (new contacts) " +
+             fixed(f.half_first_p99, 2) + " ms (" + std::to_string(r.first_latencies_us.size()) +
+             "), of the rest " + fixed(f.half_later_p99, 2) + " ms (" +
+             std::to_string(r.later_latencies_us.size()) + ")");
     }
     stop_server(server, o, "inbound run " + std::to_string(run));
     return f;
@@ -859,6 +870,11 @@ int run(int argc, char** argv) {
         row("  p50 / p999 at half load (ms)",
             fixed(median_of(in, &inbound_figures::half_p50), 2) + " / " +
                 fixed(median_of(in, &inbound_figures::half_p999), 2),
+            "",
+            std::nullopt);
+        row("  p99 of senders' first messages / the rest (ms)",
+            fixed(median_of(in, &inbound_figures::half_first_p99), 2) + " / " +
+                fixed(median_of(in, &inbound_figures::half_later_p99), 2),
             "",
             std::nullopt);
         std::size_t bad = 0;
