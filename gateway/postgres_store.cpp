@@ -668,7 +668,7 @@ class postgres_write_tx final : public write_tx {
             "INSERT INTO messages (uuid, direction, channel_id, contact_id, urn, external_id, text, state, "
             "created_at, updated_at) VALUES ($1, 'in', $2, $3, $4, $5, $6, 'handled', $7, $7) "
             "ON CONFLICT (channel_id, external_id) WHERE direction = 'in' DO NOTHING RETURNING id",
-            handlers::random_uuid(),
+            handlers::time_ordered_uuid(to_millis(m.received_at)),
             m.channel_id,
             m.contact_id,
             pq::bytes{message_urn_.remember(m.urn, m.sealed != nullptr ? &m.sealed->urn : nullptr)},
@@ -797,7 +797,7 @@ class postgres_write_tx final : public write_tx {
     std::int64_t start_run(std::int64_t contact_id, const std::string& flow_id, timestamp now) override {
         const auto id = db_.q("INSERT INTO runs (uuid, contact_id, flow_id, status, created_at, updated_at) "
                               "VALUES ($1, $2, $3, 'active', $4, $4) RETURNING id",
-                              handlers::random_uuid(),
+                              handlers::time_ordered_uuid(to_millis(now)),
                               contact_id,
                               flow_id,
                               to_millis(now))
@@ -844,7 +844,7 @@ class postgres_write_tx final : public write_tx {
                "broadcast_id) VALUES ($1, 'out', $2, $3, $4, $5, 'queued', $6, $7::integer, coalesce($11, "
                "$8), "
                "$9, $8, $8, $10, $12, $13) RETURNING id",
-               handlers::random_uuid(),
+               handlers::time_ordered_uuid(to_millis(m.created_at)),
                m.channel_id,
                m.contact_id,
                pq::bytes{message_urn_(m.urn)},

@@ -181,6 +181,31 @@ TEST_P(store_test, a_claimed_message_knows_when_its_contact_last_wrote_on_its_ch
     EXPECT_FALSE(claimed[1].last_inbound_at.has_value());
 }
 
+// Messages get time-ordered (version 7) UUIDs on both backends, so that each lands at the end of
+// the uuid index instead of on a random page; the time in one is the message's own created_at.
+TEST_P(store_test, messages_get_uuids_ordered_by_their_own_time) {
+    auto owned = open();
+    store& s = *owned;
+    auto tx = s.begin_write();
+    const auto c = tx->upsert_contact("ext:v7", "local", at(0));
+    const std::int64_t in_ms = 1'800'000'000'123;
+    const std::int64_t out_ms = 1'800'000'000'456;
+    tx->insert_inbound({"local", "in-v7", "ext:v7", "hi", c.id, at(in_ms)});
+    tx->enqueue_outbound({"local", c.id, "ext:v7", "reply", "GSM-7", 1, std::nullopt, at(out_ms)});
+    tx->commit();
+    std::vector<message_export_row> rows;
+    s.export_messages([&](const message_export_row& r) { rows.push_back(r); });
+    ASSERT_EQ(rows.size(), 2u);
+    for (const auto& r : rows) {
+        // xxxxxxxx-xxxx-7xxx-...: the first 48 bits are the milliseconds, then the version.
+        ASSERT_EQ(r.uuid.size(), 36u) << r.uuid;
+        EXPECT_EQ(r.uuid[14], '7') << r.direction << " " << r.uuid;
+        std::string time_hex = r.uuid.substr(0, 8);
+        time_hex.append(r.uuid, 9, 4);
+        EXPECT_EQ(std::stoll(time_hex, nullptr, 16), r.direction == "in" ? in_ms : out_ms) << r.direction;
+    }
+}
+
 TEST_P(store_test, answers_go_before_a_broadcast_already_queued) {
     auto owned = open();
     store& s = *owned;
