@@ -6,6 +6,8 @@
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
 
+#include <algorithm>
+#include <array>
 #include <optional>
 #include <string>
 
@@ -93,7 +95,7 @@ icu::UnicodeString fold(const icu::UnicodeString& in) {
 
 namespace {
 
-std::string normalize_uncached(std::string_view text) {
+std::string icu_normalize(std::string_view text) {
     const icu::UnicodeString folded = fold(to_unicode(text));
     icu::UnicodeString out;
     bool pending_space = false;
@@ -130,6 +132,84 @@ std::string normalize_uncached(std::string_view text) {
     return to_utf8(out.tempSubStringBetween(start, end));
 }
 
+// Most texts are ASCII: English answers, digits, keywords. For them every step above is plain:
+// folding lower-cases A-Z, and no ASCII character decomposes, is a mark, an invisible one, a digit
+// of another script or an Arabic variant. What ICU says of each ASCII character (whitespace,
+// punctuation, a separator) is asked of ICU once, so the shortcut answers exactly as ICU would;
+// normalize_test compares the two on every string of up to two characters and on random ones.
+struct ascii_classes {
+    std::array<bool, 128> space{};
+    std::array<bool, 128> punct{};
+    std::array<bool, 128> separator{};
+};
+
+const ascii_classes& ascii() {
+    static const ascii_classes classes = [] {
+        ascii_classes c;
+        for (UChar32 ch = 0; ch < 128; ++ch) {
+            const auto i = static_cast<std::size_t>(ch);
+            c.space[i] = is_space(ch);
+            c.punct[i] = u_ispunct(ch) != 0;
+            c.separator[i] = is_separator(ch);
+        }
+        return c;
+    }();
+    return classes;
+}
+
+bool is_ascii(std::string_view text) {
+    return std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+std::size_t at(char c) { return static_cast<unsigned char>(c); }
+
+std::string normalize_ascii(std::string_view text) {
+    const auto& cls = ascii();
+    std::string out;
+    out.reserve(text.size());
+    bool pending_space = false;
+    for (const char c : text) {
+        if (cls.space[at(c)]) {
+            pending_space = true;
+            continue;
+        }
+        if (pending_space && !out.empty()) {
+            out += ' ';
+        }
+        pending_space = false;
+        out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    }
+    std::size_t start = 0;
+    std::size_t end = out.size();
+    while (start < end && (cls.punct[at(out[start])] || cls.space[at(out[start])])) {
+        ++start;
+    }
+    while (end > start && (cls.punct[at(out[end - 1])] || cls.space[at(out[end - 1])])) {
+        --end;
+    }
+    return out.substr(start, end - start);
+}
+
+// `text` (ASCII) cut at its separators, dropping the empty pieces.
+std::vector<std::string> split_ascii(std::string_view text) {
+    const auto& cls = ascii();
+    std::vector<std::string> pieces;
+    std::size_t from = 0;
+    for (std::size_t i = 0; i <= text.size(); ++i) {
+        if (i == text.size() || cls.separator[at(text[i])]) {
+            if (i > from) {
+                pieces.emplace_back(text.substr(from, i - from));
+            }
+            from = i + 1;
+        }
+    }
+    return pieces;
+}
+
+std::string normalize_uncached(std::string_view text) {
+    return is_ascii(text) ? normalize_ascii(text) : icu_normalize(text);
+}
+
 }  // namespace
 
 std::string normalize(std::string_view text) {
@@ -144,8 +224,10 @@ std::string normalize(std::string_view text) {
     return last->second;
 }
 
-std::vector<std::string> tokenize(std::string_view text) {
-    const icu::UnicodeString norm = to_unicode(normalize(text));
+namespace {
+
+std::vector<std::string> icu_tokens(const std::string& normal) {
+    const icu::UnicodeString norm = to_unicode(normal);
     std::vector<std::string> tokens;
     icu::UnicodeString current;
     for (int32_t i = 0; i < norm.length(); i = norm.moveIndex32(i, 1)) {
@@ -165,7 +247,7 @@ std::vector<std::string> tokenize(std::string_view text) {
     return tokens;
 }
 
-std::vector<std::string> split_words(std::string_view text) {
+std::vector<std::string> icu_words(std::string_view text) {
     const icu::UnicodeString in = to_unicode(text);
     std::vector<std::string> words;
     icu::UnicodeString current;
@@ -188,5 +270,26 @@ std::vector<std::string> split_words(std::string_view text) {
     }
     return words;
 }
+
+}  // namespace
+
+std::vector<std::string> tokenize(std::string_view text) {
+    const std::string normal = normalize(text);
+    return is_ascii(normal) ? split_ascii(normal) : icu_tokens(normal);
+}
+
+std::vector<std::string> split_words(std::string_view text) {
+    return is_ascii(text) ? split_ascii(text) : icu_words(text);
+}
+
+namespace detail {
+
+std::string normalize_by_icu(std::string_view text) { return icu_normalize(text); }
+
+std::vector<std::string> tokenize_by_icu(std::string_view text) { return icu_tokens(icu_normalize(text)); }
+
+std::vector<std::string> split_words_by_icu(std::string_view text) { return icu_words(text); }
+
+}  // namespace detail
 
 }  // namespace flowgate::flows

@@ -17,6 +17,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const auto& t : tokens) {
         fuzz::require(!t.empty(), "no empty token");
     }
+    // ASCII text (and text whose normal form is ASCII) takes a shortcut past ICU: the same answers.
+    fuzz::require(normal == detail::normalize_by_icu(text), "normalize's ASCII shortcut answers as ICU does");
+    fuzz::require(tokens == detail::tokenize_by_icu(text), "tokenize's ASCII shortcut answers as ICU does");
+    fuzz::require(words == detail::split_words_by_icu(text),
+                  "split_words' ASCII shortcut answers as ICU does");
     if (utf8) {
         fuzz::require(handlers::is_valid_utf8(normal), "normalize gives UTF-8 from UTF-8");
         for (const auto& t : tokens) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -150,6 +152,49 @@ struct tokenize_case {
     std::string input;
     std::vector<std::string> tokens;
 };
+
+// Bytes as C escapes, for a failure's message.
+std::string escaped(const std::string& s) {
+    std::string out;
+    for (const char c : s) {
+        const auto b = static_cast<unsigned char>(c);
+        if (b >= 0x20 && b < 0x7f && c != '\\') {
+            out += c;
+        } else {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "\\x%02x", b);
+            out += hex;
+        }
+    }
+    return out;
+}
+
+// ASCII text takes a shortcut past ICU. It must answer exactly as ICU does: on every string of
+// up to two ASCII characters (control characters, NUL and DEL included), and on random longer ones.
+TEST(normalize, ascii_shortcut_answers_as_icu_does) {
+    std::vector<std::string> texts = {""};
+    for (int a = 0; a < 128; ++a) {
+        texts.emplace_back(1, static_cast<char>(a));
+        for (int b = 0; b < 128; ++b) {
+            texts.push_back({static_cast<char>(a), static_cast<char>(b)});
+        }
+    }
+    std::mt19937 random(20261130);
+    const std::string common = "aZ09 \t\n\r.,;:!?-+*/=<>()[]{}'\"@#$%^&_~`|\\\x01\x1c\x7f";
+    for (int i = 0; i < 20000; ++i) {
+        std::string t;
+        const auto length = random() % 24;
+        for (std::size_t k = 0; k < length; ++k) {
+            t += i % 2 == 0 ? common[random() % common.size()] : static_cast<char>(random() % 128);
+        }
+        texts.push_back(std::move(t));
+    }
+    for (const auto& t : texts) {
+        ASSERT_EQ(normalize(t), detail::normalize_by_icu(t)) << "\"" << escaped(t) << "\"";
+        ASSERT_EQ(tokenize(t), detail::tokenize_by_icu(t)) << "\"" << escaped(t) << "\"";
+        ASSERT_EQ(split_words(t), detail::split_words_by_icu(t)) << "\"" << escaped(t) << "\"";
+    }
+}
 
 TEST(tokenize, splits_on_whitespace_and_punctuation_after_normalising) {
     const std::vector<tokenize_case> cases = {
