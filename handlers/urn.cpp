@@ -58,35 +58,51 @@ std::optional<std::string> normalize_phone_by_parse(std::string_view number,
 // normalize_phone's answers, shared by every thread: the same participants write again and again,
 // on whichever I/O thread takes the request, and libphonenumber's parse (regular expressions) was a
 // sixth of a webhook's work on the I/O threads. A pure function's memo: it changes no answer.
-// Bounded; emptied when full. The parse runs outside the lock.
+// Bounded, in two generations: when the current one is full it becomes the previous one, and an
+// answer found there moves back into the current one. So the numbers in use stay, and a
+// programme with more participants than one generation holds never sees every number parsed
+// again at once (emptying a full memo did that). The parse runs outside the lock.
 class phone_memo {
    public:
+    using answers = std::unordered_map<std::string, std::optional<std::string>>;
+
     std::optional<std::string> get(std::string_view number, std::string_view default_country) {
         std::string key;
         key.reserve(default_country.size() + 1 + number.size());
         key.append(default_country);
         key += '\0';
         key.append(number);
+        answers retired;  // a generation let go, freed after the unlock
         {
             const std::lock_guard lock(mutex_);
-            if (const auto it = answers_.find(key); it != answers_.end()) {
+            if (const auto it = current_.find(key); it != current_.end()) {
                 return it->second;
+            }
+            if (const auto it = previous_.find(key); it != previous_.end()) {
+                auto answer = it->second;
+                remember(std::move(key), answer, retired);
+                return answer;
             }
         }
         auto answer = normalize_phone_by_parse(number, default_country);
-        std::unordered_map<std::string, std::optional<std::string>> full;  // freed after the unlock
         const std::lock_guard lock(mutex_);
-        if (answers_.size() >= capacity) {
-            full.swap(answers_);
-        }
-        answers_.emplace(std::move(key), answer);
+        remember(std::move(key), answer, retired);
         return answer;
     }
 
    private:
-    static constexpr std::size_t capacity = 16384;
+    void remember(std::string key, const std::optional<std::string>& answer, answers& retired) {
+        if (current_.size() >= capacity) {
+            retired.swap(previous_);
+            previous_.swap(current_);
+        }
+        current_.emplace(std::move(key), answer);
+    }
+
+    static constexpr std::size_t capacity = 16384;  // a generation's
     std::mutex mutex_;
-    std::unordered_map<std::string, std::optional<std::string>> answers_;
+    answers current_;
+    answers previous_;
 };
 
 }  // namespace

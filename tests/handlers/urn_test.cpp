@@ -64,9 +64,10 @@ TEST(urn, parses_and_normalises) {
 }
 
 TEST(urn, threads_normalising_at_once_get_each_number_s_own_answer) {
-    // normalize_phone remembers its answers for every thread, up to 16,384: two threads each ask
-    // 24,000 questions (6,000 numbers, each in four ways), half of the numbers the same, so the
-    // memo fills and starts again while both use it; every answer is the number's own.
+    // normalize_phone remembers its answers for every thread, in two generations of 16,384: two
+    // threads each ask 24,000 questions (6,000 numbers, each in four ways), half of the numbers the
+    // same, so the generations fill and turn over while both use them; every answer is the
+    // number's own.
     const auto ask = [](int first) {
         for (int i = 0; i < 6000; ++i) {
             const std::string subscriber = std::to_string(1000000 + (first + i));
