@@ -206,18 +206,17 @@ BENCHMARK(text_normalise);
 // Answers as participants write them, English and Arabic, each a different message (a test
 // remembers the last message's words, so one message asked again would measure only that).
 std::vector<std::string> sample_answers() {
-    const std::vector<std::string> stems =
-        {
-            "I live in Irbid now",
-            "yes please, Amman",
-            "\xd9\x86\xd8\xb9\xd9\x85 \xd8\xb9\xd9\x85\xd8\xa7\xd9\x86",  // نعم عمان
-            "\xd9\x84\xd8\xa7 \xd8\xb4\xd9\x83\xd8\xb1\xd8\xa7\xd9\x8b",  // لا شكراً
-            "maybe later, I am at work",
-            "\xd8\xa3\xd9\x86\xd8\xa7 \xd9\x81\xd9\x8a "
-            "\xd8\xa7\xd9\x84\xd8\xb2\xd8\xb1\xd9\x82\xd8\xa7\xd8\xa1",  // أنا في الزرقاء
-            "STOP",
-            "zarqa",
-        };
+    const std::vector<std::string> stems = {
+        "I live in Irbid now",
+        "yes please, Amman",
+        "\xd9\x86\xd8\xb9\xd9\x85 \xd8\xb9\xd9\x85\xd8\xa7\xd9\x86",  // نعم عمان
+        "\xd9\x84\xd8\xa7 \xd8\xb4\xd9\x83\xd8\xb1\xd8\xa7\xd9\x8b",  // لا شكراً
+        "maybe later, I am at work",
+        "\xd8\xa3\xd9\x86\xd8\xa7 \xd9\x81\xd9\x8a "
+        "\xd8\xa7\xd9\x84\xd8\xb2\xd8\xb1\xd9\x82\xd8\xa7\xd8\xa1",  // أنا في الزرقاء
+        "STOP",
+        "zarqa",
+    };
     std::vector<std::string> out;
     for (int i = 0; i < 64; ++i) {
         out.push_back(stems[static_cast<std::size_t>(i) % stems.size()] + " " + std::to_string(i));
@@ -402,9 +401,10 @@ struct store_fixture {
     }
 };
 
-[[gnu::noinline]] void write_groups(store_fixture& f, benchmark::State& state) {
+// `first_time`: each message a new sender's first JOIN (store_fixture::write_group).
+[[gnu::noinline]] void write_groups(store_fixture& f, benchmark::State& state, bool first_time = false) {
     for (auto _ : state) {
-        f.write_group(f.group);
+        f.write_group(f.group, first_time);
     }
     state.SetItemsProcessed(state.iterations() * f.group);
 }
@@ -426,16 +426,9 @@ BENCHMARK(store_webhook_small_group)->MinTime(3.0);
 
 // New senders' first JOIN, in groups of 32: what the bench's half load starts with (its senders
 // are new) and what a broadcast's invitation brings.
-[[gnu::noinline]] void write_first_time_groups(store_fixture& f, benchmark::State& state) {
-    for (auto _ : state) {
-        f.write_group(f.group, true);
-    }
-    state.SetItemsProcessed(state.iterations() * f.group);
-}
-
 void store_webhook_new_senders(benchmark::State& state) {
     store_fixture f;
-    write_first_time_groups(f, state);
+    write_groups(f, state, true);
 }
 BENCHMARK(store_webhook_new_senders)->MinTime(3.0);
 

@@ -56,7 +56,6 @@ const worded& words_of(std::string_view text) {
                 w.words.push_back({std::move(raw), std::move(tokens)});
             }
         }
-        memo.reset();
         last = std::move(asked);
         memo = std::move(w);
     }
