@@ -18,7 +18,7 @@ JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 # Node.js and npm run those tests too; Debian's are installed only when there is no npm at all, since
 # a Node.js from elsewhere (NodeSource's bundles npm) conflicts with Debian's npm package.
 PACKAGES := g++ cmake ninja-build ccache pkg-config \
-            libboost-dev libssl-dev libsqlite3-dev libpq-dev postgresql nlohmann-json3-dev \
+            libboost-dev libssl-dev libsqlite3-dev libpq-dev postgresql nlohmann-json3-dev libjemalloc-dev \
             libgtest-dev libphonenumber-dev libicu-dev \
             ca-certificates curl \
             chromium fonts-dejavu-core \

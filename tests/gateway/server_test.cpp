@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "gateway/sqlite.hpp"
@@ -243,6 +245,16 @@ TEST_F(server_test, keep_alive_serves_several_requests_on_one_connection) {
         ++oks;
     }
     EXPECT_EQ(oks, 2u) << answer;
+}
+
+// The server runs on jemalloc (docs/performance.md, item 48): linked even where the linker drops
+// libraries nothing names, and loaded, so it is the process's malloc.
+TEST_F(server_test, the_server_allocates_with_jemalloc) {
+    test::server_process server(dir.file("config.json"));
+    std::ifstream maps("/proc/" + std::to_string(server.pid()) + "/maps");
+    ASSERT_TRUE(maps) << "no /proc for the server";
+    const std::string all((std::istreambuf_iterator<char>(maps)), std::istreambuf_iterator<char>());
+    EXPECT_NE(all.find("/libjemalloc.so"), std::string::npos);
 }
 
 TEST_F(server_test, check_reports_every_problem_with_pointers) {
