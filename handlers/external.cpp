@@ -90,10 +90,7 @@ receive_result external_handler::receive(endpoint e, const raw_request& request)
         return receive_result::reject(415, "unsupported content type");
     }
     if (!secret_.empty()) {
-        std::string given(request.header("x-flowgate-signature"));
-        for (char& c : given) {
-            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        }
+        const std::string given = ascii_lower(request.header("x-flowgate-signature"));
         if (!equal_constant_time(given, signature(secret_, request.body))) {
             return receive_result::reject(403, "invalid signature");
         }

@@ -42,10 +42,7 @@ bool signature_valid(const raw_request& request, std::string_view app_secret) {
     if (app_secret.empty()) {
         return false;
     }
-    std::string given(request.header("x-hub-signature-256"));
-    for (char& c : given) {
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
+    const std::string given = ascii_lower(request.header("x-hub-signature-256"));
     return equal_constant_time(given, signature(app_secret, request.body));
 }
 
