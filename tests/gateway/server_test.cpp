@@ -247,7 +247,7 @@ TEST_F(server_test, keep_alive_serves_several_requests_on_one_connection) {
     EXPECT_EQ(oks, 2u) << answer;
 }
 
-// The server runs on jemalloc (docs/performance.md, item 48): linked even where the linker drops
+// The server runs on jemalloc (docs/performance.md, item 49): linked even where the linker drops
 // libraries nothing names, and loaded, so it is the process's malloc.
 TEST_F(server_test, the_server_allocates_with_jemalloc) {
     test::server_process server(dir.file("config.json"));
