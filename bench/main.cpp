@@ -582,7 +582,6 @@ inbound_figures run_inbound(const options& o, int run) {
         f.half_p999 = r.percentile_ms(0.999);
         f.half_first_p99 = load_result::percentile_ms(r.first_latencies_us, 0.99);
         f.half_later_p99 = load_result::percentile_ms(r.later_latencies_us, 0.99);
-        lo.first_of_each = 0;
         f.bad += bad_answers(r);
         note("run " + std::to_string(run) + ": at " + fixed(f.half_rate, 0) + "/s scheduled (" +
              fixed(f.half_achieved, 0) + "/s answered): p50 " + fixed(f.half_p50, 2) + " ms, p99 " +

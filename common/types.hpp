@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace flowgate {
@@ -37,6 +38,18 @@ inline std::string pointer_token(std::string_view token) {
         } else {
             out += c;
         }
+    }
+    return out;
+}
+
+// ASCII letters lower-cased, every other byte as it is, whatever the C locale: for protocol words
+// (header names, media types, hex, keywords of the expression language) and ASCII text.
+constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+inline std::string ascii_lower(std::string_view text) {
+    std::string out(text);
+    for (char& c : out) {
+        c = ascii_lower(c);
     }
     return out;
 }

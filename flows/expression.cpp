@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <map>
 
+#include "common/types.hpp"
+
 namespace flowgate::flows {
 
 // Not in an anonymous namespace: expression::node (declared in the header) holds one.
@@ -163,16 +165,6 @@ std::optional<long long> to_integer(const value& v) {
         return std::nullopt;
     }
     return static_cast<long long>(*n);
-}
-
-std::string ascii_lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) {
-        if (c >= 'A' && c <= 'Z') {
-            c = static_cast<char>(c - 'A' + 'a');
-        }
-    }
-    return out;
 }
 
 bool truthy(const value& v) {

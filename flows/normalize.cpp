@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "common/types.hpp"
 #include "flows/icu_text.hpp"
 
 namespace flowgate::flows {
@@ -177,7 +178,7 @@ std::string normalize_ascii(std::string_view text) {
             out += ' ';
         }
         pending_space = false;
-        out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+        out += ascii_lower(c);
     }
     std::size_t start = 0;
     std::size_t end = out.size();

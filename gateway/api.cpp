@@ -322,7 +322,7 @@ const json& admin_api::openapi() {
                 op["requestBody"] = {
                     {"required", true}, {"description", r->body}, {"content", {{type, json::object()}}}};
             }
-            paths[r->path][handlers::ascii_lower(r->method)] = std::move(op);
+            paths[r->path][ascii_lower(r->method)] = std::move(op);
         }
         return json{
             {"openapi", "3.0.3"},

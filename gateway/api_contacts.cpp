@@ -259,7 +259,7 @@ std::variant<std::vector<column>, http_response> read_header(const std::vector<s
     bool has_urn = false;
     for (std::size_t i = 0; i < cells.size(); ++i) {
         const std::string header(trim(cells[i]));
-        const std::string lower = handlers::ascii_lower(header);
+        const std::string lower = ascii_lower(header);
         const std::string pointer = "/" + pointer_token(header);
         column col;
         col.header = header;
@@ -349,7 +349,7 @@ std::variant<import_row, std::string> read_row(const csv::record& rec,
                 break;
             case column_kind::language: {
                 // ISO 639-1 as the config writes them ("ar") or ISO 639-3 as RapidPro does ("ara").
-                const auto lang = flows::config_language(handlers::ascii_lower(cell), cfg.languages);
+                const auto lang = flows::config_language(ascii_lower(cell), cfg.languages);
                 if (!lang) {
                     std::string known;
                     for (const auto& l : cfg.languages) {
@@ -392,7 +392,7 @@ bool is_utf8_csv(boost::beast::string_view header) {
     std::string_view rest(header.data(), header.size());
     const auto next = [&rest] {
         const auto semi = rest.find(';');
-        const std::string part = handlers::ascii_lower(trim(rest.substr(0, semi)));
+        const std::string part = ascii_lower(trim(rest.substr(0, semi)));
         rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
         return part;
     };

@@ -24,13 +24,10 @@ std::pair<std::size_t, std::size_t> sequence_at(std::string_view text, std::size
     return {n, n == 4 ? 2 : 1};
 }
 
-// ASCII only, whatever the C locale: HTTP's header names and media types are ASCII, and
-// std::tolower is a call into the locale for every character of every request's headers.
-constexpr char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
 bool iequals(std::string_view a, std::string_view b) {
-    return std::equal(
-        a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) { return lower(x) == lower(y); });
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+        return ascii_lower(x) == ascii_lower(y);
+    });
 }
 }  // namespace
 
@@ -94,12 +91,6 @@ std::string raw_request::content_type() const {
         v.remove_prefix(1);
     }
     return ascii_lower(v);
-}
-
-std::string ascii_lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(), lower);
-    return out;
 }
 
 bool is_provider_id(std::string_view id) {

@@ -23,9 +23,6 @@ struct http_header {
 
 bool is_valid_utf8(std::string_view text);
 
-// ASCII lower case (header names, scheme and method names, signature method names).
-std::string ascii_lower(std::string_view text);
-
 // A provider's message id we can keep as a dedupe key: 1 to 255 bytes of valid UTF-8.
 inline constexpr std::size_t max_provider_id_length = 255;
 bool is_provider_id(std::string_view id);
