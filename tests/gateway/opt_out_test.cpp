@@ -123,9 +123,15 @@ TEST_F(opt_out_test, a_message_claimed_before_the_stop_is_not_sent_after_it) {
 TEST_F(opt_out_test, messages_queued_behind_a_send_in_flight_are_stopped) {
     std::promise<void> release;
     std::shared_future<void> released = release.get_future().share();
+    // Set when the first send reaches the provider: 'sending' alone is not that, since a claimed
+    // message is checked once more before it goes, and a STOP committed before that check
+    // rightly stops it too.
+    std::promise<void> arrived;
+    std::future<void> first_arrived = arrived.get_future();
     test::fake_provider provider(
-        [released](std::size_t i, const test::recorded&) -> std::pair<int, std::string> {
+        [released, &arrived](std::size_t i, const test::recorded&) -> std::pair<int, std::string> {
             if (i == 0) {
+                arrived.set_value();
                 released.wait();  // the first send hangs until the STOP is committed
             }
             return {200, json{{"id", "p" + std::to_string(i)}}.dump()};
@@ -145,6 +151,7 @@ TEST_F(opt_out_test, messages_queued_behind_a_send_in_flight_are_stopped) {
     write_config(provider.url("/send"), 100);
     test::server_process server(dir.file("config.json"));
     ASSERT_EQ(post(server.port(), "m1", "GO"), 200);
+    ASSERT_EQ(first_arrived.wait_for(std::chrono::seconds(20)), std::future_status::ready);
     ASSERT_TRUE(wait_state("one", "sending"));
     ASSERT_EQ(post(server.port(), "m2", "STOP"), 200);
     guard.now();
