@@ -1,11 +1,13 @@
 // flowgate_bench: the figures of issue 7 in one run (docs/performance.md). It starts the real
 // `flowgate serve` on 127.0.0.1 with a generated config in a temporary directory (a real 256-bit
 // data key, SQLite in WAL with synchronous=FULL), drives it with signed Twilio webhooks from many
-// senders, and prints each figure beside its target, the median of --runs runs.
+// senders, and prints each figure beside its target, the median of --runs runs. With
+// `--store postgres` the same, on a throwaway PostgreSQL cluster on 127.0.0.1 with PostgreSQL's
+// durable defaults (fsync, synchronous_commit, full-page writes), whose CPU is counted apart.
 //
 //   flowgate_bench [--runs N] [--webhooks N] [--connections N] [--senders N] [--client-threads N]
 //                  [--contacts N] [--sessions N] [--reply-rate N] [--only inbound|outbound]
-//                  [--server-log FILE]
+//                  [--store sqlite|postgres] [--server-log FILE]
 
 #include <utility>
 
@@ -43,6 +45,7 @@
 #include "handlers/form.hpp"
 #include "handlers/twilio.hpp"
 #include "tests/support/http.hpp"
+#include "tests/support/postgres.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/twilio_message.hpp"
 
@@ -66,8 +69,9 @@ struct options {
     // The inbound runs' channel rate (segments/s): replies go out at a provider's pace while the
     // webhooks are measured, as they would in production (Twilio's long codes take 1 a second).
     double reply_rate = 10;
-    std::string only;        // "", "inbound" or "outbound"
-    std::string server_log;  // append each server's log here
+    std::string only;              // "", "inbound" or "outbound"
+    std::string store = "sqlite";  // or "postgres"
+    std::string server_log;        // append each server's log here
 };
 
 options parse_options(int argc, char** argv) {
@@ -98,6 +102,11 @@ options parse_options(int argc, char** argv) {
             o.reply_rate = std::stod(value());
         } else if (a == "--only") {
             o.only = value();
+        } else if (a == "--store") {
+            o.store = value();
+            if (o.store != "sqlite" && o.store != "postgres") {
+                throw std::runtime_error("--store is sqlite or postgres");
+            }
         } else if (a == "--server-log") {
             o.server_log = value();
         } else {
@@ -139,12 +148,24 @@ std::string write_key(const test::temp_dir& dir) {
     return dir.file("data.key");
 }
 
-// config.json in `dir` for its flowgate.db, the data key at `key`, and a Twilio channel whose API
-// is `api_base`, paced at `max_per_second` (0: the default).
+// The store of a run's server: a SQLite file in `dir`, or a new database on the bench's PostgreSQL
+// (a copy of `copy_of`, a database of that server, when given).
+test::postgres_server* postgres = nullptr;  // with --store postgres, started once by run()
+
+json store_config(const test::temp_dir& dir, const std::string& copy_of = "") {
+    if (postgres != nullptr) {
+        return {{"postgres", postgres->create_database(copy_of)}};
+    }
+    return {{"sqlite", dir.file("flowgate.db")}};
+}
+
+// config.json in `dir` for `store`, the data key at `key`, and a Twilio channel whose API is
+// `api_base`, paced at `max_per_second` (0: the default).
 void write_config(const test::temp_dir& dir,
                   const std::string& key,
                   const std::string& api_base,
-                  double max_per_second) {
+                  double max_per_second,
+                  const json& store) {
     dir.write("auth_token", auth_token + "\n");
     dir.write("bench.json", bench_flow);
     json channel = {{"id", "sms"},
@@ -159,7 +180,7 @@ void write_config(const test::temp_dir& dir,
     const json cfg = {
         {"server",
          {{"listen", "127.0.0.1:0"}, {"public_url", public_url}, {"threads", 2}, {"shutdown_grace", "30s"}}},
-        {"store", {{"sqlite", dir.file("flowgate.db")}}},
+        {"store", store},
         {"data_key", "file:" + key},
         {"default_country", "JO"},
         {"timezone", "Asia/Amman"},
@@ -183,22 +204,59 @@ void stop_server(test::server_process& server, const options& o, const std::stri
 // CPU seconds (user + system) a process has used so far: the server's from /proc, the bench's own
 // (the load generator and the fake provider) from getrusage. On a shared machine these say what a
 // request costs better than the rates do.
-double stat_cpu_seconds(const std::string& stat_path) {
+// The fields of /proc/.../stat from the third (state) to the seventeenth (cstime), as numbers
+// (the state as 0); empty when the process is gone.
+std::vector<double> stat_fields(const std::string& stat_path) {
     std::ifstream in(stat_path);
     const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    // The fields after the command name (in parentheses, which may hold spaces): state is field 3,
-    // utime 14, stime 15.
-    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    const auto name_end = stat.rfind(')');  // the command name, in parentheses, may hold spaces
+    if (name_end == std::string::npos || name_end + 2 > stat.size()) {
+        return {};
+    }
+    std::istringstream fields(stat.substr(name_end + 2));
+    std::vector<double> out;
     std::string field;
-    double utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && fields >> field; ++i) {
-        if (i == 14) {
-            utime = std::stod(field);
-        } else if (i == 15) {
-            stime = std::stod(field);
+    for (int i = 3; i <= 17 && fields >> field; ++i) {
+        out.push_back(i == 3 ? 0 : std::strtod(field.c_str(), nullptr));
+    }
+    return out;
+}
+
+constexpr std::size_t ppid_field = 4 - 3, utime_field = 14 - 3, stime_field = 15 - 3;
+constexpr std::size_t cutime_field = 16 - 3, cstime_field = 17 - 3;
+
+double ticks_to_seconds(double ticks) { return ticks / static_cast<double>(sysconf(_SC_CLK_TCK)); }
+
+double stat_cpu_seconds(const std::string& stat_path) {
+    const auto f = stat_fields(stat_path);
+    return f.size() > stime_field ? ticks_to_seconds(f[utime_field] + f[stime_field]) : 0;
+}
+
+// The PostgreSQL cluster's CPU so far, with --store postgres (else 0): the postmaster's own, what
+// its children that have ended used (it waits for them), and its live children's (the backends
+// serving flowgate, the WAL writer, the checkpointer, ...).
+double database_cpu_seconds() {
+    const int master = postgres != nullptr ? postgres->postmaster_pid() : 0;
+    if (master <= 0) {
+        return 0;
+    }
+    const auto own = stat_fields("/proc/" + std::to_string(master) + "/stat");
+    if (own.size() <= cstime_field) {
+        return 0;
+    }
+    double ticks = own[utime_field] + own[stime_field] + own[cutime_field] + own[cstime_field];
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+        const std::string pid = e.path().filename().string();
+        if (pid.find_first_not_of("0123456789") != std::string::npos) {
+            continue;
+        }
+        const auto f = stat_fields((e.path() / "stat").string());
+        if (f.size() > stime_field && static_cast<int>(f[ppid_field]) == master) {
+            ticks += f[utime_field] + f[stime_field];
         }
     }
-    return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+    return ticks_to_seconds(ticks);
 }
 
 double cpu_seconds(pid_t pid) { return stat_cpu_seconds("/proc/" + std::to_string(pid) + "/stat"); }
@@ -263,6 +321,7 @@ struct cpu_meter {
           server_start(cpu_seconds(s)),
           writer_start(thread_cpu_seconds(s, "fg-writer")),
           own_start(own_cpu_seconds()),
+          database_start(database_cpu_seconds()),
           machine_start(read_machine_ticks()),
           wall_start(std::chrono::steady_clock::now()) {}
 
@@ -288,10 +347,17 @@ struct cpu_meter {
         return 1e6 * (thread_cpu_seconds(server, "fg-writer") - writer_start) / n;
     }
 
+    // PostgreSQL's, per request (0 with SQLite, which runs inside the server).
+    double database_per(std::size_t requests) const {
+        const double n = static_cast<double>(std::max<std::size_t>(requests, 1));
+        return 1e6 * (database_cpu_seconds() - database_start) / n;
+    }
+
     pid_t server;
     double server_start;
     double writer_start;
     double own_start;
+    double database_start;
     machine_ticks machine_start;
     std::chrono::steady_clock::time_point wall_start;
 };
@@ -404,9 +470,10 @@ struct inbound_figures {
     std::size_t bad = 0;  // non-2xx answers and connection errors, over every phase
     // CPU per full-path webhook, in µs: the server's and the bench's (client, fake provider).
     double server_cpu_us = 0, client_cpu_us = 0;
-    double writer_cpu_us = 0;  // of server_cpu_us, the writer thread's
-    busy_shares full_busy;     // over the full-path phase
-    busy_shares healthz_busy;  // over the /healthz phase
+    double writer_cpu_us = 0;    // of server_cpu_us, the writer thread's
+    double database_cpu_us = 0;  // PostgreSQL's, beside the server's (--store postgres)
+    busy_shares full_busy;       // over the full-path phase
+    busy_shares healthz_busy;    // over the /healthz phase
 };
 
 struct outbound_figures {
@@ -415,9 +482,10 @@ struct outbound_figures {
     double create_s = 0;          // the send: the same plan, and 100,000 messages committed
     double messages_per_s = 0;
     std::size_t recipients = 0;
-    double rss_before_mb = 0;  // resident after start with the data
-    double peak_rss_mb = 0;    // high-water mark over the run
-    double server_cpu_us = 0;  // server CPU per message sent, µs
+    double rss_before_mb = 0;    // resident after start with the data
+    double peak_rss_mb = 0;      // high-water mark over the run
+    double server_cpu_us = 0;    // server CPU per message sent, µs
+    double database_cpu_us = 0;  // PostgreSQL's per message sent (--store postgres)
 };
 
 std::string fixed(double v, int digits) {
@@ -512,7 +580,7 @@ inbound_figures run_inbound(const options& o, int run) {
     test::temp_dir dir;
     fake_provider provider;
     const std::string key = write_key(dir);
-    write_config(dir, key, provider.url(), o.reply_rate);
+    write_config(dir, key, provider.url(), o.reply_rate, store_config(dir));
     test::server_process server(dir.file("config.json"));
     inbound_figures f;
     load_options lo;
@@ -533,6 +601,7 @@ inbound_figures run_inbound(const options& o, int run) {
         }
         std::tie(f.server_cpu_us, f.client_cpu_us) = cpu.per(sent);
         f.writer_cpu_us = cpu.writer_per(sent);
+        f.database_cpu_us = cpu.database_per(sent);
         f.full_busy = cpu.busy();
         const double elapsed = std::chrono::duration<double>(clock_type::now() - started).count();
         note("run " + std::to_string(run) +
@@ -546,8 +615,9 @@ inbound_figures run_inbound(const options& o, int run) {
              fixed(r.seconds, 1) + " s, p50 " + fixed(f.p50, 2) + " ms, p99 " + fixed(f.p99, 2) +
              " ms, p999 " + fixed(f.p999, 2) + " ms, not 2xx " + std::to_string(bad_answers(r)) +
              "; CPU a webhook: server " + fixed(f.server_cpu_us, 0) + " us (writer " +
-             fixed(f.writer_cpu_us, 0) + " us), load generator " + fixed(f.client_cpu_us, 0) + " us; " +
-             describe_busy(f.full_busy));
+             fixed(f.writer_cpu_us, 0) + " us), " +
+             (postgres != nullptr ? "PostgreSQL " + fixed(f.database_cpu_us, 0) + " us, " : std::string()) +
+             "load generator " + fixed(f.client_cpu_us, 0) + " us; " + describe_busy(f.full_busy));
     }
     // The HTTP floor: /healthz on the same server, same connections.
     {
@@ -603,6 +673,7 @@ struct population {
     test::temp_dir dir;
     std::string key;
     std::string token;
+    json store;  // its store, which each run copies
 };
 
 std::string api_token(const std::string& config) {
@@ -627,7 +698,8 @@ std::map<std::string, std::string> bearer(const std::string& token, const std::s
 void make_population(const options& o, population& p) {
     fake_provider provider;
     p.key = write_key(p.dir);
-    write_config(p.dir, p.key, provider.url(), 0);
+    p.store = store_config(p.dir);
+    write_config(p.dir, p.key, provider.url(), 0, p.store);
     p.token = api_token(p.dir.file("config.json"));
     test::server_process server(p.dir.file("config.json"));
     const auto started = clock_type::now();
@@ -641,7 +713,9 @@ void make_population(const options& o, population& p) {
         const auto r =
             test::request(server.port(), "POST", "/api/v1/contacts/import", csv, bearer(p.token, "text/csv"));
         if (r.status != 200) {
-            throw std::runtime_error("contacts import: HTTP " + std::to_string(r.status) + " " + r.body);
+            throw std::runtime_error(
+                "contacts import: HTTP " + std::to_string(r.status) + " " + r.body + "; the log:\n" +
+                server.log().substr(server.log().size() - std::min<std::size_t>(server.log().size(), 4000)));
         }
     }
     const double import_s = std::chrono::duration<double>(clock_type::now() - started).count();
@@ -676,13 +750,19 @@ void make_population(const options& o, population& p) {
 outbound_figures run_outbound(const options& o, const population& p, int run) {
     test::temp_dir dir;
     fake_provider provider;
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-        const std::string from = p.dir.file(std::string("flowgate.db") + suffix);
-        if (std::filesystem::exists(from)) {
-            std::filesystem::copy_file(from, dir.file(std::string("flowgate.db") + suffix));
+    json store;
+    if (p.store.contains("postgres")) {
+        store = store_config(dir, p.store["postgres"].get<std::string>());
+    } else {
+        for (const char* suffix : {"", "-wal", "-shm"}) {
+            const std::string from = p.dir.file(std::string("flowgate.db") + suffix);
+            if (std::filesystem::exists(from)) {
+                std::filesystem::copy_file(from, dir.file(std::string("flowgate.db") + suffix));
+            }
         }
+        store = store_config(dir);
     }
-    write_config(dir, p.key, provider.url(), 0);
+    write_config(dir, p.key, provider.url(), 0, store);
     test::server_process server(dir.file("config.json"));
     outbound_figures f;
     f.rss_before_mb = read_memory(server.pid()).current_mb;
@@ -735,6 +815,7 @@ outbound_figures run_outbound(const options& o, const population& p, int run) {
     const double span = std::chrono::duration<double>(provider.last() - provider.first()).count();
     f.messages_per_s = span > 0 ? static_cast<double>(f.recipients - 1) / span : 0;
     f.server_cpu_us = cpu.per(f.recipients).first;
+    f.database_cpu_us = cpu.database_per(f.recipients);
     note("run " + std::to_string(run) + ": writer: " +
          describe_commits(before,
                           read_commits(server.port()),
@@ -744,8 +825,9 @@ outbound_figures run_outbound(const options& o, const population& p, int run) {
     note("run " + std::to_string(run) + ": broadcast to " + std::to_string(f.recipients) + ": planned in " +
          fixed(f.plan_s, 2) + " s (/healthz meanwhile at worst " + fixed(f.healthz_worst_ms, 1) +
          " ms), created in " + fixed(f.create_s, 2) + " s, sent at " + fixed(f.messages_per_s, 0) +
-         "/s (server CPU " + fixed(f.server_cpu_us, 0) + " us a message); RSS " + fixed(f.rss_before_mb, 1) +
-         " MB after start, peak " + fixed(f.peak_rss_mb, 1) + " MB");
+         "/s (server CPU " + fixed(f.server_cpu_us, 0) + " us a message" +
+         (postgres != nullptr ? ", PostgreSQL " + fixed(f.database_cpu_us, 0) + " us" : std::string()) +
+         "); RSS " + fixed(f.rss_before_mb, 1) + " MB after start, peak " + fixed(f.peak_rss_mb, 1) + " MB");
     return f;
 }
 
@@ -792,6 +874,11 @@ void row(const std::string& name,
 
 int run(int argc, char** argv) {
     const options o = parse_options(argc, argv);
+    std::unique_ptr<test::postgres_server> cluster;
+    if (o.store == "postgres") {
+        cluster = test::postgres_server::start(test::postgres_server::durability::durable);
+        postgres = cluster.get();
+    }
     const auto wall = std::time(nullptr);
     char date[32];
     std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&wall));
@@ -819,12 +906,15 @@ int run(int argc, char** argv) {
     }
 
     std::printf(
-        "\nflowgate bench, %s: medians of %d runs; %u cores shared by the server and the load\n"
-        "generator; load average at the end %s\n\n",
+        "\nflowgate bench, %s: medians of %d runs; %u cores shared by the server%s and the load\n"
+        "generator; load average at the end %s\nstore: %s\n\n",
         date,
         o.runs,
         std::thread::hardware_concurrency(),
-        load_average().c_str());
+        postgres != nullptr ? ", PostgreSQL" : "",
+        load_average().c_str(),
+        postgres != nullptr ? "PostgreSQL on 127.0.0.1 (fsync, synchronous_commit and full-page writes on)"
+                            : "SQLite (WAL, synchronous=FULL)");
     std::printf("  %-52s %14s   %-12s\n", "figure", "measured", "target");
     if (!in.empty()) {
         const double rate = median_of(in, &inbound_figures::webhooks_per_s);
@@ -846,6 +936,12 @@ int run(int argc, char** argv) {
                 fixed(median_of(in, &inbound_figures::client_cpu_us), 0),
             "",
             std::nullopt);
+        if (postgres != nullptr) {
+            row("  and PostgreSQL's (us)",
+                fixed(median_of(in, &inbound_figures::database_cpu_us), 0),
+                "",
+                std::nullopt);
+        }
         row("  of which the writer thread (us)",
             fixed(median_of(in, &inbound_figures::writer_cpu_us), 0),
             "",
@@ -891,6 +987,12 @@ int run(int argc, char** argv) {
             fixed(median_of(out, &outbound_figures::server_cpu_us), 0),
             "",
             std::nullopt);
+        if (postgres != nullptr) {
+            row("  and PostgreSQL's (us)",
+                fixed(median_of(out, &outbound_figures::database_cpu_us), 0),
+                "",
+                std::nullopt);
+        }
         row("broadcast plan, " + std::to_string(out.front().recipients) + " recipients (s)",
             fixed(plan, 2),
             "<= 2 s",

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cstdio>
@@ -81,7 +82,7 @@ std::uint16_t free_port() {
 
 }  // namespace
 
-std::unique_ptr<postgres_server> postgres_server::start() {
+std::unique_ptr<postgres_server> postgres_server::start(durability d) {
     const std::string bin = bin_dir();
     if (bin.empty()) {
         throw std::runtime_error(
@@ -105,14 +106,15 @@ std::unique_ptr<postgres_server> postgres_server::start() {
             output) != 0) {
         throw std::runtime_error("initdb failed: " + output);
     }
-    // Loopback only, no Unix socket outside our directory; no fsync: the tests kill flowgate, never
-    // the server, and a throwaway cluster need not survive a power cut.
+    // Loopback only, no Unix socket outside our directory. Throwaway: no fsync, since the tests
+    // kill flowgate, never the server, and such a cluster need not survive a power cut.
+    const std::string durability_options =
+        d == durability::throwaway ? " -c fsync=off -c full_page_writes=off" : "";
     for (int attempt = 0; attempt < 5; ++attempt) {
         const std::uint16_t port = free_port();
         output.clear();
         const std::string options = "-c listen_addresses=127.0.0.1 -p " + std::to_string(port) + " -k " +
-                                    server->dir_ +
-                                    " -c fsync=off -c full_page_writes=off -c max_connections=200";
+                                    server->dir_ + durability_options + " -c max_connections=200";
         if (run(bin + "/pg_ctl -D " + data + " -l " + server->dir_ + "/server.log -w -t 60 -o \"" + options +
                     "\" start",
                 output) == 0) {
@@ -148,12 +150,28 @@ std::string postgres_server::url(const std::string& database) const {
     return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/" + database;
 }
 
-std::string postgres_server::create_database() {
+std::string postgres_server::create_database(const std::string& copy_of) {
     static std::atomic<int> counter{0};
     const std::string name = "t_" + std::to_string(getpid()) + "_" + std::to_string(++counter);
     gateway::pq::connection db(url("postgres"));
-    db.exec("CREATE DATABASE " + name);  // a name we made: no value from outside
+    if (copy_of.empty()) {
+        db.exec("CREATE DATABASE " + name);  // a name we made: no value from outside
+    } else {
+        const std::string prefix = url("");
+        const std::string from = copy_of.substr(std::min(copy_of.size(), prefix.size()));
+        if (copy_of.rfind(prefix, 0) != 0 || from.rfind("t_", 0) != 0 ||
+            from.find_first_not_of("t_0123456789") != std::string::npos) {
+            throw std::runtime_error("not a database this server made: " + copy_of);
+        }
+        db.exec("CREATE DATABASE " + name + " TEMPLATE " + from);
+    }
     return url(name);
+}
+
+int postgres_server::postmaster_pid() const {
+    std::ifstream in(dir_ + "/data/postmaster.pid");  // its first line
+    int pid = 0;
+    return in >> pid ? pid : 0;
 }
 
 namespace {

@@ -20,8 +20,12 @@ namespace flowgate::test {
 
 class postgres_server {
    public:
+    // `throwaway` (the tests'): fsync and full-page writes off, since the tests kill flowgate, never
+    // the server. `durable` (the bench's): PostgreSQL's defaults, each commit flushed to the disk.
+    enum class durability { throwaway, durable };
+
     // initdb and pg_ctl start. Throws std::runtime_error with the reason when it cannot.
-    static std::unique_ptr<postgres_server> start();
+    static std::unique_ptr<postgres_server> start(durability d = durability::throwaway);
     // A server another process started (a ctest fixture): never stopped from here.
     postgres_server(std::string dir, std::uint16_t port);
     ~postgres_server();
@@ -32,8 +36,11 @@ class postgres_server {
     const std::string& dir() const { return dir_; }
     // The URL of a database on this server (as the superuser `postgres`, trusted on loopback).
     std::string url(const std::string& database) const;
-    // A new, empty database; returns its URL.
-    std::string create_database();
+    // A new, empty database; returns its URL. With `copy_of` (the URL of another database on this
+    // server, which nothing may be connected to), a copy of that one instead.
+    std::string create_database(const std::string& copy_of = "");
+    // The server's own process (the postmaster), whose children are its backends; 0 when unknown.
+    int postmaster_pid() const;
     // Leave the server running past this object (the fixture's start command).
     void keep() { owned_ = false; }
     // Stops the server whose directory this is and removes the directory.
