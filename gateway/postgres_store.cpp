@@ -11,6 +11,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "gateway/log.hpp"
 #include "gateway/sqlite_store.hpp"  // sealed_column: the same contexts in both stores
 #include "gateway/store_rules.hpp"
 #include "handlers/crypto.hpp"
@@ -26,6 +27,7 @@ namespace column = sealed_column;
 // never meet another application's on the same database.
 constexpr std::int32_t migration_lock = 0x666c6701;                          // schema migrations at start
 constexpr std::int32_t urn_lock = 0x666c6702;                                // creating the contact of a URN
+constexpr std::int32_t urn_lock_all = 0x666c6704;                            // ... of any URN (lock_urn)
 constexpr std::int32_t instance_lock = postgres_store::instance_lock_class;  // a live instance
 
 // How long the first job of a transaction waits for a lock another instance holds, and how long
@@ -348,15 +350,54 @@ class postgres_write_tx final : public write_tx {
         db_.exec("RELEASE SAVEPOINT event");
         locked_.insert(job_locked_.begin(), job_locked_.end());
         job_locked_.clear();
+        urns_ = std::max(urns_, job_urns_);
     }
     void rollback_to() override {
         db_.exec("ROLLBACK TO SAVEPOINT event; RELEASE SAVEPOINT event");
         job_locked_.clear();
+        job_urns_ = urns_;  // the job's locks went with it
         started_ = {};
     }
     void commit() override {
         db_.commit();
         done_ = true;
+    }
+
+    // Finding or creating the contact of a number is serialised across instances by an advisory
+    // lock on the number (urn_lock), held to the commit, under urn_lock_all held shared. Each
+    // advisory lock takes a slot of the server's lock table until the commit (about 6,400 slots in
+    // all with PostgreSQL's defaults: max_locks_per_transaction × max_connections), and an import
+    // of 50,000 new contacts in one transaction ran out of them ("53200 out of shared memory").
+    // So after `max_urn_locks` numbers (as many as the writer's largest group has jobs), a
+    // transaction takes urn_lock_all exclusively instead, once: no other transaction finds or
+    // creates a contact by number until it commits.
+    static constexpr std::size_t max_urn_locks = 256;
+    enum class urn_locks { none, shared, all };
+
+    void lock_urn(const std::string& canonical) {
+        if (job_urns_ == urn_locks::all) {
+            return;
+        }
+        if (urn_locks_taken_ >= max_urn_locks) {
+            db_.q("SELECT pg_advisory_xact_lock($1::integer, 0)", static_cast<std::int64_t>(urn_lock_all));
+            job_urns_ = urn_locks::all;
+            return;
+        }
+        const auto key = static_cast<std::int64_t>(lock_key(lookup_(canonical)));
+        if (job_urns_ == urn_locks::none) {
+            db_.q(
+                "SELECT pg_advisory_xact_lock_shared($1::integer, 0), "
+                "pg_advisory_xact_lock($2::integer, $3::integer)",
+                static_cast<std::int64_t>(urn_lock_all),
+                static_cast<std::int64_t>(urn_lock),
+                key);
+            job_urns_ = urn_locks::shared;
+        } else {
+            db_.q("SELECT pg_advisory_xact_lock($1::integer, $2::integer)",
+                  static_cast<std::int64_t>(urn_lock),
+                  key);
+        }
+        ++urn_locks_taken_;  // counted even if its job rolls back: the threshold only comes sooner
     }
 
     // The row lock that orders one contact's events across instances, held to the commit.
@@ -431,10 +472,7 @@ class postgres_write_tx final : public write_tx {
         // One number under both schemes is one contact: both take the same lock, so two instances
         // cannot each create a contact for it.
         const auto sibling = handlers::same_number_urn(urn);
-        const std::string& canonical = sibling ? std::min(urn, *sibling) : urn;
-        db_.q("SELECT pg_advisory_xact_lock($1::integer, $2::integer)",
-              static_cast<std::int64_t>(urn_lock),
-              static_cast<std::int64_t>(lock_key(lookup_(canonical))));
+        lock_urn(sibling ? std::min(urn, *sibling) : urn);
         if (auto c = find_by_urn(urn, true)) {
             return *c;
         }
@@ -752,11 +790,14 @@ class postgres_write_tx final : public write_tx {
     std::vector<std::int64_t> due_sessions(timestamp now, std::size_t limit) override {
         // The contacts are locked, skipping those another instance is busy with; then what is due
         // is read again under the locks, so a timeout another instance just handled is not handled
-        // twice.
+        // twice. What is due comes from each expiry's own index (an OR of the two read every
+        // session), in order; each of those contacts is then locked through its primary key until
+        // `limit` are (OFFSET 0: never a join that reads every contact, whatever the statistics).
         const auto locked = db_.q(
-            "SELECT c.id FROM contacts c WHERE c.id IN (SELECT contact_id FROM sessions "
-            "WHERE wait_expires_at <= $1 OR run_expires_at <= $1) ORDER BY c.id LIMIT $2 "
-            "FOR NO KEY UPDATE OF c SKIP LOCKED",
+            "SELECT c.id FROM (SELECT contact_id FROM sessions WHERE wait_expires_at <= $1 UNION "
+            "SELECT contact_id FROM sessions WHERE run_expires_at <= $1 ORDER BY contact_id) d "
+            "CROSS JOIN LATERAL (SELECT id FROM contacts WHERE id = d.contact_id OFFSET 0 "
+            "FOR NO KEY UPDATE SKIP LOCKED) c ORDER BY d.contact_id LIMIT $2",
             to_millis(now),
             limit);
         std::string ids;
@@ -1070,12 +1111,15 @@ class postgres_write_tx final : public write_tx {
     std::vector<outbound_record> claim_outbound(timestamp now, std::size_t limit) override {
         const auto ms = to_millis(now);
         recover_peers(now);
-        // Rows another instance is claiming are skipped rather than waited for.
+        // Rows another instance is claiming are skipped rather than waited for. From the stopped
+        // contacts (contacts_stopped) to each one's queued messages (messages_pending_by_contact):
+        // OFFSET 0 keeps that order whatever the statistics say. A plain join was planned the other
+        // way round while a new database had none: every queued message read at each claim.
         db_.q(
             "UPDATE messages SET state = 'failed', error = 'contact_stopped', next_attempt_at = NULL, "
-            "updated_at = $1 WHERE id IN (SELECT m.id FROM messages m JOIN contacts c ON c.id = m.contact_id "
-            "WHERE m.direction = 'out' AND m.state = 'queued' AND NOT m.opt_out_reply AND c.stopped "
-            "FOR UPDATE OF m SKIP LOCKED)",
+            "updated_at = $1 WHERE id IN (SELECT q.id FROM contacts c CROSS JOIN LATERAL (SELECT m.id "
+            "FROM messages m WHERE m.contact_id = c.id AND m.direction = 'out' AND m.state = 'queued' "
+            "AND NOT m.opt_out_reply OFFSET 0 FOR UPDATE OF m SKIP LOCKED) q WHERE c.stopped)",
             ms);
         db_.q(
             "UPDATE messages SET state = 'expired', error = 'past_validity', next_attempt_at = NULL, "
@@ -1088,7 +1132,8 @@ class postgres_write_tx final : public write_tx {
         // any broadcast: no sort of the whole outbox. A broadcast row locked here but not claimed
         // is skipped by other instances until this transaction ends, and claimed next time.
         const auto due = [](bool broadcast) {
-            return due_messages_sql(broadcast, "$1", "$2") + " FOR UPDATE OF m SKIP LOCKED";
+            return due_messages_sql(sql_dialect::postgres, broadcast, "$1", "$2") +
+                   " FOR UPDATE OF m SKIP LOCKED";
         };
         static const std::string claim =
             "WITH direct AS (" + due(false) + "), broadcast AS (" + due(true) +
@@ -1331,6 +1376,10 @@ class postgres_write_tx final : public write_tx {
     bool done_ = false;
     std::set<std::int64_t> locked_;
     std::set<std::int64_t> job_locked_;
+    // lock_urn's: what the committed jobs hold (urns_) and what the current one does (job_urns_).
+    urn_locks urns_ = urn_locks::none;
+    urn_locks job_urns_ = urn_locks::none;
+    std::size_t urn_locks_taken_ = 0;
 };
 
 int postgres_store::schema_version() { return static_cast<int>(migrations.size()); }
@@ -1354,9 +1403,48 @@ postgres_store::postgres_store(const std::string& url, data_key key) : url_(url)
     }
     reader_ = std::make_unique<pq::connection>(url_);
     configure(*reader_);
+    statistics_thread_ = std::thread([this] { keep_statistics(); });
 }
 
 postgres_store::~postgres_store() { close(); }
+
+std::vector<std::string> postgres_store::analyze_changed_tables(std::int64_t min_changes) {
+    std::lock_guard lock(statistics_mutex_);
+    if (!statistics_ || !statistics_->ok()) {
+        statistics_ = std::make_unique<pq::connection>(url_);
+    }
+    const auto changed = statistics_->q(
+        "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() "
+        "AND n_mod_since_analyze >= $1 AND n_mod_since_analyze * 5 >= n_live_tup ORDER BY relname",
+        min_changes);
+    std::vector<std::string> out;
+    for (int i = 0; i < changed.rows(); ++i) {
+        std::string name = changed.text(i, 0);
+        // Our own tables' names, from the catalogue; anything else is not put into SQL.
+        if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") != std::string::npos) {
+            continue;
+        }
+        // SKIP_LOCKED: a table another instance or autovacuum is analyzing now is left to it.
+        statistics_->exec("ANALYZE (SKIP_LOCKED) " + name);
+        out.push_back(std::move(name));
+    }
+    return out;
+}
+
+void postgres_store::keep_statistics() {
+    constexpr auto every = std::chrono::seconds(2);
+    std::unique_lock lock(statistics_mutex_);
+    while (!statistics_wake_.wait_for(lock, every, [this] { return statistics_stop_; })) {
+        lock.unlock();
+        try {
+            analyze_changed_tables();
+        } catch (const std::exception& e) {
+            // The database is away or refused: the next round tries again, and autovacuum remains.
+            log::warn("store", std::string("could not refresh PostgreSQL's statistics: ") + e.what());
+        }
+        lock.lock();
+    }
+}
 
 pq::connection& postgres_store::writer() {
     if (closed_) {
@@ -1427,6 +1515,15 @@ bool postgres_store::ping() {
 }
 
 void postgres_store::close() {
+    {
+        std::lock_guard lock(statistics_mutex_);
+        statistics_stop_ = true;
+    }
+    statistics_wake_.notify_all();
+    if (statistics_thread_.joinable()) {
+        statistics_thread_.join();
+    }
+    statistics_.reset();
     std::lock_guard lock(reader_mutex_);
     closed_ = true;
     reader_.reset();

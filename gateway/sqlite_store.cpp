@@ -381,7 +381,8 @@ void seal_existing_rows(sqlite::connection& db, const data_key& key) {
 // UPDATE ... WHERE id IN (...) RETURNING did the same in one statement, but its IN list, its
 // ORDER BY and its RETURNING each went through a temporary b-tree, every claim.)
 std::string due_sql(bool broadcast) {
-    return due_messages_sql(broadcast,
+    return due_messages_sql(sql_dialect::sqlite,
+                            broadcast,
                             "?1",
                             "?2",
                             "m.id, m.uuid, m.channel_id, m.contact_id, m.urn, m.text, m.attempts + 1, "
