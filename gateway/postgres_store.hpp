@@ -76,6 +76,8 @@ class postgres_store final : public store {
    private:
     // Runs `f` on the read connection under reader_mutex_, connecting again first if it was lost.
     void read(const std::function<void(pq::connection&)>& f);
+    // The same with reader_mutex_ already held.
+    void read_locked(const std::function<void(pq::connection&)>& f);
     // The writer connection, connected (again, after a loss), its instance lock held.
     pq::connection& writer();
 

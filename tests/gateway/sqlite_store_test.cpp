@@ -478,6 +478,34 @@ TEST_P(store_test, refuses_a_database_written_under_another_key) {
     EXPECT_THROW(open_again(data_key::throwaway()), std::runtime_error);
 }
 
+// /healthz asks from an I/O thread: a read in progress (an export, a broadcast's audience) shows the
+// store answering, and waiting for it would hold that thread and its webhooks as long as it takes.
+TEST_P(store_test, a_health_check_does_not_wait_for_a_read_in_progress) {
+    auto s = open();
+    {
+        auto tx = s->begin_write();
+        const auto c = tx->upsert_contact("ext:a", "local", at(0));
+        tx->insert_inbound({"local", "m1", "ext:a", "hi", c.id, at(0)});
+        tx->commit();
+    }
+    std::promise<void> reading;
+    std::promise<void> finish;
+    std::thread exporter([&] {
+        auto until = finish.get_future();
+        s->export_messages([&](const message_export_row&) {
+            reading.set_value();  // the one message: the read holds the store's read side here
+            until.wait();
+        });
+    });
+    reading.get_future().wait();
+    auto pinged = std::async(std::launch::async, [&] { return s->ping(); });
+    const bool answered = pinged.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+    finish.set_value();
+    exporter.join();
+    ASSERT_TRUE(answered) << "the health check waited for the export";
+    EXPECT_TRUE(pinged.get());
+}
+
 INSTANTIATE_TEST_SUITE_P(backends,
                          store_test,
                          ::testing::Values(backend::sqlite, backend::postgres),
