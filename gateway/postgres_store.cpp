@@ -1445,14 +1445,19 @@ std::vector<std::string> postgres_store::analyze_changed_tables(std::int64_t min
 
 void postgres_store::keep_statistics() {
     constexpr auto every = std::chrono::seconds(2);
+    bool failing = false;  // said once, not every two seconds while the database is away
     std::unique_lock lock(statistics_mutex_);
     while (!statistics_wake_.wait_for(lock, every, [this] { return statistics_stop_; })) {
         lock.unlock();
         try {
             analyze_changed_tables();
+            failing = false;
         } catch (const std::exception& e) {
-            // The database is away or refused: the next round tries again, and autovacuum remains.
-            log::warn("store", std::string("could not refresh PostgreSQL's statistics: ") + e.what());
+            // The next round tries again, and autovacuum remains.
+            if (!failing) {
+                log::warn("store", std::string("could not refresh PostgreSQL's statistics: ") + e.what());
+            }
+            failing = true;
         }
         lock.lock();
     }
