@@ -446,17 +446,17 @@ class postgres_write_tx final : public write_tx {
     };
 
     // The contact owning `urn`, or else the same number under its other scheme (`sibling`), with
-    // its groups, locked when `lock`: one round trip to the server (it was three, with the groups'
-    // and the sibling's own).
+    // its groups, locked when `lock`. One query finds it either way (it was one for each scheme).
+    // The groups are read by a statement of their own, after the lock: in the locking statement
+    // they would come from its snapshot, taken before it waited for the lock, and so could miss a
+    // group another instance gave the contact meanwhile (PostgreSQL reads the locked row again
+    // once it has it, not the others).
     std::optional<found_contact> find_by_urn(const std::string& urn,
                                              const std::optional<std::string>& sibling,
                                              bool lock) {
         static const std::string sql =
-            "SELECT c.id, c.uuid, c.name, c.language, c.stopped, c.fields::text, u.urn_hash <> $1, "
-            "coalesce((SELECT json_agg(json_build_array(g.uuid, g.name) ORDER BY g.name) FROM contact_groups "
-            "g "
-            "WHERE g.contact_id = c.id)::text, '[]') FROM contact_urns u JOIN contacts c ON c.id = "
-            "u.contact_id "
+            "SELECT c.id, c.uuid, c.name, c.language, c.stopped, c.fields::text, u.urn_hash <> $1 "
+            "FROM contact_urns u JOIN contacts c ON c.id = u.contact_id "
             "WHERE u.urn_hash = $1 OR u.urn_hash = $2 ORDER BY u.urn_hash <> $1 LIMIT 1";
         static const std::string locking = sql + " FOR NO KEY UPDATE OF c";
         const std::string hash = lookup_(urn);
@@ -465,17 +465,10 @@ class postgres_write_tx final : public write_tx {
             return std::nullopt;
         }
         found_contact out{contact_from(r, 0), r.boolean(0, 6)};
-        const auto groups = nlohmann::json::parse(r.text(0, 7), nullptr, false);
-        if (groups.is_array()) {
-            for (const auto& g : groups) {
-                if (g.is_array() && g.size() == 2 && g[0].is_string() && g[1].is_string()) {
-                    out.contact.groups.push_back({g[0].get<std::string>(), g[1].get<std::string>()});
-                }
-            }
-        }
         if (lock) {
             job_locked_.insert(out.contact.id);
         }
+        out.contact.groups = groups_of(out.contact.id);
         return out;
     }
 
