@@ -150,7 +150,7 @@ std::string write_key(const test::temp_dir& dir) {
 
 // The store of a run's server: a SQLite file in `dir`, or a new database on the bench's PostgreSQL
 // (a copy of `copy_of`, a database of that server, when given).
-test::postgres_server* postgres = nullptr;  // with --store postgres, started once by run()
+std::unique_ptr<test::postgres_server> postgres;  // with --store postgres, started once by run()
 
 json store_config(const test::temp_dir& dir, const std::string& copy_of = "") {
     if (postgres != nullptr) {
@@ -874,10 +874,8 @@ void row(const std::string& name,
 
 int run(int argc, char** argv) {
     const options o = parse_options(argc, argv);
-    std::unique_ptr<test::postgres_server> cluster;
     if (o.store == "postgres") {
-        cluster = test::postgres_server::start(test::postgres_server::durability::durable);
-        postgres = cluster.get();
+        postgres = test::postgres_server::start(test::postgres_server::durability::durable);
     }
     const auto wall = std::time(nullptr);
     char date[32];
@@ -1016,6 +1014,7 @@ int run(int argc, char** argv) {
             std::nullopt);
     }
     std::printf("\n");
+    postgres.reset();  // the cluster stopped and removed
     return 0;
 }
 

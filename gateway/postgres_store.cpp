@@ -352,7 +352,7 @@ class postgres_write_tx final : public write_tx {
         release_due_ = true;
         locked_.insert(job_locked_.begin(), job_locked_.end());
         job_locked_.clear();
-        urns_ = std::max(urns_, job_urns_);
+        urns_ = job_urns_;
     }
     void rollback_to() override {
         db_.exec("ROLLBACK TO SAVEPOINT event; RELEASE SAVEPOINT event");
