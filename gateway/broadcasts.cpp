@@ -489,7 +489,7 @@ void save(write_tx& tx, broadcast_record& b, const plan& p, timestamp now) {
                          now};
         out.not_before = rec.not_before;
         out.broadcast_id = b.id;
-        tx.enqueue_outbound(out);
+        tx.queue_outbound(out);
     }
 }
 

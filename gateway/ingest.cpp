@@ -171,7 +171,7 @@ void ingest::reply(write_tx& tx,
 std::size_t ingest::enqueue(write_tx& tx, const new_outbound& out) const {
     const auto limit = text_limits_.find(out.channel_id);
     if (limit == text_limits_.end() || limit->second == 0) {
-        tx.enqueue_outbound(out);
+        tx.queue_outbound(out);
         return 1;
     }
     // A provider that does not join long texts gets them as several messages, in order.
@@ -182,7 +182,7 @@ std::size_t ingest::enqueue(write_tx& tx, const new_outbound& out) const {
         piece.text = part;
         piece.encoding = flows::to_string(seg.encoding);
         piece.segments = static_cast<int>(seg.segments);
-        tx.enqueue_outbound(piece);
+        tx.queue_outbound(piece);
     }
     return parts.size();
 }

@@ -329,6 +329,7 @@ class postgres_write_tx final : public write_tx {
     ~postgres_write_tx() override {
         if (!done_) {
             try {
+                db_.discard();
                 db_.exec("ROLLBACK");
             } catch (const pq::error&) {
                 // A lost connection has rolled it back already.
@@ -336,26 +337,44 @@ class postgres_write_tx final : public write_tx {
         }
     }
 
+    // A job's statements whose answers it does not need (the savepoint, its locks, its inserts and
+    // updates) are deferred (pq::connection::defer): they travel with the next statement whose
+    // answer it needs, and the rest with its release. A job is three to five round trips to the
+    // server, not ten to fifteen, and a deferred statement's error still fails its own job.
     void savepoint() override {
-        std::string sql = release_due_ ? "RELEASE SAVEPOINT event; " : "";
-        release_due_ = false;
+        if (release_due_) {
+            db_.d("RELEASE SAVEPOINT event");
+            release_due_ = false;
+        }
         if (jobs_ == 1) {
             // From the second job on, a lock another instance holds is not waited for long.
-            sql += "SET LOCAL lock_timeout = '" + std::string(later_job_lock_timeout) + "'; ";
+            static const std::string timeout =
+                "SET LOCAL lock_timeout = '" + std::string(later_job_lock_timeout) + "'";
+            db_.d(timeout);
         }
-        db_.exec(sql + "SAVEPOINT event");
+        db_.d("SAVEPOINT event");
+        session_ahead_.reset();
         ++jobs_;
     }
     void release() override {
-        // Sent with the next job's SAVEPOINT, or done by the COMMIT, which ends every savepoint: a
-        // round trip to the server fewer a job (a job is about fifteen).
-        release_due_ = true;
+        if (db_.pending()) {
+            // The job's deferred statements are answered now, so that an error fails this job
+            // (its savepoint still there to roll back to), not the next one.
+            db_.d("RELEASE SAVEPOINT event");
+            db_.sync();
+        } else {
+            // Sent with the next job's SAVEPOINT, or done by the COMMIT, which ends every savepoint.
+            release_due_ = true;
+        }
+        session_ahead_.reset();
         locked_.insert(job_locked_.begin(), job_locked_.end());
         job_locked_.clear();
         urns_ = job_urns_;
     }
     void rollback_to() override {
+        db_.discard();
         db_.exec("ROLLBACK TO SAVEPOINT event; RELEASE SAVEPOINT event");
+        session_ahead_.reset();
         job_locked_.clear();
         job_urns_ = urns_;  // the job's locks went with it
         started_ = {};
@@ -381,13 +400,13 @@ class postgres_write_tx final : public write_tx {
             return;
         }
         if (urn_locks_taken_ >= max_urn_locks) {
-            db_.q("SELECT pg_advisory_xact_lock($1::integer, 0)", static_cast<std::int64_t>(urn_lock_all));
+            db_.d("SELECT pg_advisory_xact_lock($1::integer, 0)", static_cast<std::int64_t>(urn_lock_all));
             job_urns_ = urn_locks::all;
             return;
         }
         const auto key = static_cast<std::int64_t>(lock_key(lookup_(canonical)));
         if (job_urns_ == urn_locks::none) {
-            db_.q(
+            db_.d(
                 "SELECT pg_advisory_xact_lock_shared($1::integer, 0), "
                 "pg_advisory_xact_lock($2::integer, $3::integer)",
                 static_cast<std::int64_t>(urn_lock_all),
@@ -395,7 +414,7 @@ class postgres_write_tx final : public write_tx {
                 key);
             job_urns_ = urn_locks::shared;
         } else {
-            db_.q("SELECT pg_advisory_xact_lock($1::integer, $2::integer)",
+            db_.d("SELECT pg_advisory_xact_lock($1::integer, $2::integer)",
                   static_cast<std::int64_t>(urn_lock),
                   key);
         }
@@ -446,11 +465,13 @@ class postgres_write_tx final : public write_tx {
     };
 
     // The contact owning `urn`, or else the same number under its other scheme (`sibling`), with
-    // its groups, locked when `lock`. One query finds it either way (it was one for each scheme).
-    // The groups are read by a statement of their own, after the lock: in the locking statement
-    // they would come from its snapshot, taken before it waited for the lock, and so could miss a
-    // group another instance gave the contact meanwhile (PostgreSQL reads the locked row again
-    // once it has it, not the others).
+    // its groups, locked when `lock`; then also its session, for load_session. One round trip: the
+    // contact's query (one for either scheme), then the groups' and the session's, each a
+    // statement of its own that finds the contact again by the same URNs. They run after the lock:
+    // in the locking statement they would come from its snapshot, taken before it waited for the
+    // lock, and so could miss a group another instance gave the contact meanwhile (PostgreSQL reads
+    // the locked row again once it has it, not the others). Each names the contact it found, and
+    // is used only if that is the locked one.
     std::optional<found_contact> find_by_urn(const std::string& urn,
                                              const std::optional<std::string>& sibling,
                                              bool lock) {
@@ -459,16 +480,43 @@ class postgres_write_tx final : public write_tx {
             "FROM contact_urns u JOIN contacts c ON c.id = u.contact_id "
             "WHERE u.urn_hash = $1 OR u.urn_hash = $2 ORDER BY u.urn_hash <> $1 LIMIT 1";
         static const std::string locking = sql + " FOR NO KEY UPDATE OF c";
+        static const std::string which =
+            "(SELECT u.contact_id FROM contact_urns u WHERE u.urn_hash = $1 OR u.urn_hash = $2 "
+            "ORDER BY u.urn_hash <> $1 LIMIT 1) w(contact_id)";
+        static const std::string groups = "SELECT w.contact_id, g.uuid, g.name FROM " + which +
+                                          " LEFT JOIN contact_groups g ON g.contact_id = w.contact_id "
+                                          "ORDER BY g.name";
+        static const std::string session = "SELECT w.contact_id, " + session_columns("s") + " FROM " + which +
+                                           " LEFT JOIN sessions s ON s.contact_id = w.contact_id";
         const std::string hash = lookup_(urn);
-        const auto r = db_.q(lock ? locking : sql, hash, sibling ? lookup_(*sibling) : hash);
+        const std::string other = sibling ? lookup_(*sibling) : hash;
+        pq::result r, g, current;
+        db_.d_into(r, lock ? locking : sql, hash, other);
+        db_.d_into(g, groups, hash, other);
+        if (lock) {
+            db_.d_into(current, session, hash, other);
+        }
+        db_.sync();
         if (r.empty()) {
             return std::nullopt;
         }
         found_contact out{contact_from(r, 0), r.boolean(0, 6)};
+        const std::int64_t id = out.contact.id;
         if (lock) {
-            job_locked_.insert(out.contact.id);
+            job_locked_.insert(id);
+            if (!current.empty() && current.int64(0, 0) == id) {
+                session_ahead_.emplace(id, std::move(current));
+            }
         }
-        out.contact.groups = groups_of(out.contact.id);
+        if (!g.empty() && g.int64(0, 0) == id) {
+            for (int i = 0; i < g.rows(); ++i) {
+                if (!g.is_null(i, 1)) {
+                    out.contact.groups.push_back({g.text(i, 1), g.text(i, 2)});
+                }
+            }
+        } else {
+            out.contact.groups = groups_of(id);
+        }
         return out;
     }
 
@@ -491,13 +539,19 @@ class postgres_write_tx final : public write_tx {
         }
         contact_record c;
         c.uuid = handlers::random_uuid();
+        pq::result suppressed;
+        db_.d_into(suppressed,
+                   "SELECT 1 FROM suppressed_urns WHERE hash IN ($1, $2)",
+                   lookup_(urn),
+                   lookup_(handlers::same_number_urn(urn).value_or(urn)));
         c.id = db_.q("INSERT INTO contacts (uuid, created_at, updated_at) VALUES ($1, $2, $2) RETURNING id",
                      c.uuid,
                      to_millis(now))
                    .int64(0, 0);
-        job_locked_.insert(c.id);  // new rows are ours until the commit
+        job_locked_.insert(c.id);                    // new rows are ours until the commit
+        session_ahead_.emplace(c.id, pq::result{});  // a new contact has no session
         add_urn(c.id, urn, channel_id);
-        if (is_suppressed(urn)) {
+        if (!suppressed.empty()) {
             // An erased contact's opt-out outlives them: importing or writing again opts no one in.
             set_contact_stopped(c.id, true, now);
             c.stopped = true;
@@ -506,17 +560,11 @@ class postgres_write_tx final : public write_tx {
     }
 
     void add_urn(std::int64_t contact_id, const std::string& urn, const std::string& channel_id) {
-        db_.q("INSERT INTO contact_urns (contact_id, urn_hash, urn, channel_id) VALUES ($1, $2, $3, $4)",
+        db_.d("INSERT INTO contact_urns (contact_id, urn_hash, urn, channel_id) VALUES ($1, $2, $3, $4)",
               contact_id,
               lookup_(urn),
               pq::bytes{key_.seal(urn, column::contact_urn)},
               channel_id);
-    }
-
-    bool is_suppressed(const std::string& urn) {
-        const std::string sibling = handlers::same_number_urn(urn).value_or(urn);
-        return !db_.q("SELECT 1 FROM suppressed_urns WHERE hash IN ($1, $2)", lookup_(urn), lookup_(sibling))
-                    .empty();
     }
 
     std::optional<contact_record> find_contact(const std::string& urn) override {
@@ -567,6 +615,7 @@ class postgres_write_tx final : public write_tx {
     }
 
     void erase_contact(std::int64_t contact_id, timestamp now) override {
+        session_ahead_.reset();
         const auto who = db_.q("SELECT stopped FROM contacts WHERE id = $1 FOR NO KEY UPDATE", contact_id);
         if (who.empty()) {
             return;
@@ -609,18 +658,18 @@ class postgres_write_tx final : public write_tx {
     }
 
     void set_contact_name(std::int64_t contact_id, const std::string& name) override {
-        db_.q("UPDATE contacts SET name = $2 WHERE id = $1", contact_id, name);
+        db_.d("UPDATE contacts SET name = $2 WHERE id = $1", contact_id, name);
     }
 
     void set_contact_stopped(std::int64_t contact_id, bool stopped, timestamp now) override {
-        db_.q("UPDATE contacts SET stopped = $2, updated_at = $3 WHERE id = $1",
+        db_.d("UPDATE contacts SET stopped = $2, updated_at = $3 WHERE id = $1",
               contact_id,
               stopped,
               to_millis(now));
     }
 
     void set_contact_language(std::int64_t contact_id, const std::string& language, timestamp now) override {
-        db_.q("UPDATE contacts SET language = $2, updated_at = $3 WHERE id = $1",
+        db_.d("UPDATE contacts SET language = $2, updated_at = $3 WHERE id = $1",
               contact_id,
               language,
               to_millis(now));
@@ -629,7 +678,7 @@ class postgres_write_tx final : public write_tx {
     void set_contact_field(std::int64_t contact_id,
                            const std::string& key,
                            const std::string& value) override {
-        db_.q(
+        db_.d(
             "UPDATE contacts SET fields = CASE WHEN $3 = '' THEN fields - $2 "
             "ELSE jsonb_set(fields, ARRAY[$2], to_jsonb($3)) END WHERE id = $1",
             contact_id,
@@ -638,7 +687,7 @@ class postgres_write_tx final : public write_tx {
     }
 
     void add_contact_group(std::int64_t contact_id, const flows::group_ref& group) override {
-        db_.q(
+        db_.d(
             "INSERT INTO contact_groups (contact_id, name, uuid) VALUES ($1, $2, $3) "
             "ON CONFLICT (contact_id, name) DO NOTHING",
             contact_id,
@@ -647,21 +696,21 @@ class postgres_write_tx final : public write_tx {
     }
 
     void remove_contact_group(std::int64_t contact_id, const flows::group_ref& group) override {
-        db_.q("DELETE FROM contact_groups WHERE contact_id = $1 AND (name = $2 OR ($3 != '' AND uuid = $3))",
+        db_.d("DELETE FROM contact_groups WHERE contact_id = $1 AND (name = $2 OR ($3 != '' AND uuid = $3))",
               contact_id,
               group.name,
               group.uuid);
     }
 
     void remove_all_contact_groups(std::int64_t contact_id) override {
-        db_.q("DELETE FROM contact_groups WHERE contact_id = $1", contact_id);
+        db_.d("DELETE FROM contact_groups WHERE contact_id = $1", contact_id);
     }
 
     void enqueue_webhook(const webhook_record& w, timestamp now) override {
         const auto& call = w.call;
         nlohmann::json request{
             {"method", call.method}, {"url", call.url}, {"headers", call.headers}, {"body", call.body}};
-        db_.q(
+        db_.d(
             "INSERT INTO webhook_calls (contact_id, flow_id, node_id, request, created_at) "
             "VALUES ($1, $2, $3, $4, $5)",
             w.contact_id,
@@ -701,7 +750,7 @@ class postgres_write_tx final : public write_tx {
         return out;
     }
 
-    void finish_webhook(std::int64_t id) override { db_.q("DELETE FROM webhook_calls WHERE id = $1", id); }
+    void finish_webhook(std::int64_t id) override { db_.d("DELETE FROM webhook_calls WHERE id = $1", id); }
 
     std::optional<std::int64_t> insert_inbound(const inbound_record& m) override {
         // The unique index makes a retry of an acknowledged webhook — to this instance or another,
@@ -723,23 +772,39 @@ class postgres_write_tx final : public write_tx {
         return r.int64(0, 0);
     }
 
-    std::optional<stored_session> load_session(std::int64_t contact_id) override {
-        lock_contact(contact_id);
-        const auto r =
-            db_.q("SELECT run_id, state, run_expires_at, parent_runs FROM sessions WHERE contact_id = $1",
-                  contact_id);
-        if (r.empty()) {
+    // The columns session_from reads, of `table`.
+    static std::string session_columns(const std::string& table) {
+        return table + ".run_id, " + table + ".state, " + table + ".run_expires_at, " + table +
+               ".parent_runs";
+    }
+    // From session_columns at `col`; none if they are null (an outer join found no session).
+    std::optional<stored_session> session_from(const pq::result& r, int col) const {
+        if (r.empty() || r.is_null(0, col)) {
             return std::nullopt;
         }
         stored_session s;
-        s.run_id = r.int64(0, 0);
-        s.session =
-            flows::session_from_json(nlohmann::json::parse(key_.open(r.blob(0, 1), column::session_state)));
-        if (const auto e = r.opt_int64(0, 2)) {
+        s.run_id = r.int64(0, col);
+        s.session = flows::session_from_json(
+            nlohmann::json::parse(key_.open(r.blob(0, col + 1), column::session_state)));
+        if (const auto e = r.opt_int64(0, col + 2)) {
             s.run_expires_at = from_millis(*e);
         }
-        s.parent_runs = parent_runs_from_json(r.text(0, 3));
+        s.parent_runs = parent_runs_from_json(r.text(0, col + 3));
         return s;
+    }
+
+    std::optional<stored_session> load_session(std::int64_t contact_id) override {
+        lock_contact(contact_id);
+        if (session_ahead_ && session_ahead_->first == contact_id) {
+            // Read with the contact, under its lock, by upsert_contact: nothing of this job has
+            // written it since (save_session and delete_session forget it).
+            auto ahead = std::move(session_ahead_->second);
+            session_ahead_.reset();
+            return session_from(ahead, 1);
+        }
+        static const std::string sql =
+            "SELECT " + session_columns("sessions") + " FROM sessions WHERE contact_id = $1";
+        return session_from(db_.q(sql, contact_id), 0);
     }
 
     void save_session(std::int64_t contact_id, const stored_session& s, timestamp now) override {
@@ -751,7 +816,8 @@ class postgres_write_tx final : public write_tx {
         if (s.run_expires_at) {
             run_expires = to_millis(*s.run_expires_at);
         }
-        db_.q(
+        session_ahead_.reset();
+        db_.d(
             "INSERT INTO sessions (contact_id, run_id, flow_id, state, wait_expires_at, run_expires_at, "
             "updated_at, parent_runs) VALUES ($1, $2, $3, $4, $5, $7, $6, $8) "
             "ON CONFLICT (contact_id) DO UPDATE SET "
@@ -767,12 +833,13 @@ class postgres_write_tx final : public write_tx {
             run_expires,
             parent_runs_json(s.parent_runs));
         if (!started_.is(s.run_id, now)) {
-            db_.q("UPDATE runs SET updated_at = $2 WHERE id = $1", s.run_id, to_millis(now));
+            db_.d("UPDATE runs SET updated_at = $2 WHERE id = $1", s.run_id, to_millis(now));
         }
     }
 
     void delete_session(std::int64_t contact_id) override {
-        db_.q("DELETE FROM sessions WHERE contact_id = $1", contact_id);
+        session_ahead_.reset();
+        db_.d("DELETE FROM sessions WHERE contact_id = $1", contact_id);
     }
 
     std::optional<timestamp> next_due(timestamp now) override {
@@ -852,14 +919,14 @@ class postgres_write_tx final : public write_tx {
     }
 
     void end_run(std::int64_t run_id, flows::run_status status, timestamp now) override {
-        db_.q("UPDATE runs SET status = $2, updated_at = $3, exited_at = $3 WHERE id = $1",
+        db_.d("UPDATE runs SET status = $2, updated_at = $3, exited_at = $3 WHERE id = $1",
               run_id,
               std::string(flows::to_string(status)),
               to_millis(now));
     }
 
     void save_result(std::int64_t run_id, const std::string& key, const flows::result_value& v) override {
-        db_.q(
+        db_.d(
             "INSERT INTO results (run_id, key, name, value, category, input, node_id, created_at) "
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id, key) DO UPDATE SET "
             "name = excluded.name, value = excluded.value, category = excluded.category, "
@@ -875,6 +942,16 @@ class postgres_write_tx final : public write_tx {
     }
 
     std::int64_t enqueue_outbound(const new_outbound& m) override {
+        pq::result id;
+        insert_outbound(m, " RETURNING id", &id);
+        db_.sync();
+        return id.int64(0, 0);
+    }
+
+    void queue_outbound(const new_outbound& m) override { insert_outbound(m, "", nullptr); }
+
+    // Deferred (pq::connection::defer); its rows, if `returning` asks for some, into `out`.
+    void insert_outbound(const new_outbound& m, const std::string& returning, pq::result* out) {
         std::optional<std::int64_t> not_before;
         if (m.not_before) {
             not_before = to_millis(*m.not_before);
@@ -883,26 +960,26 @@ class postgres_write_tx final : public write_tx {
         if (m.expires_at) {
             expires = to_millis(*m.expires_at);
         }
-        return db_
-            .q("INSERT INTO messages (uuid, direction, channel_id, contact_id, urn, text, state, encoding, "
-               "segments, next_attempt_at, reply_to, created_at, updated_at, opt_out_reply, expires_at, "
-               "broadcast_id) VALUES ($1, 'out', $2, $3, $4, $5, 'queued', $6, $7::integer, coalesce($11, "
-               "$8), "
-               "$9, $8, $8, $10, $12, $13) RETURNING id",
-               handlers::time_ordered_uuid(to_millis(m.created_at)),
-               m.channel_id,
-               m.contact_id,
-               pq::bytes{message_urn_(m.urn)},
-               pq::bytes{key_.seal(m.text, column::message_text)},
-               m.encoding,
-               m.segments,
-               to_millis(m.created_at),
-               m.reply_to,
-               m.opt_out_reply,
-               not_before,
-               expires,
-               m.broadcast_id)
-            .int64(0, 0);
+        static const std::string sql =
+            "INSERT INTO messages (uuid, direction, channel_id, contact_id, urn, text, state, encoding, "
+            "segments, next_attempt_at, reply_to, created_at, updated_at, opt_out_reply, expires_at, "
+            "broadcast_id) VALUES ($1, 'out', $2, $3, $4, $5, 'queued', $6, $7::integer, coalesce($11, $8), "
+            "$9, $8, $8, $10, $12, $13)";
+        db_.defer(sql + returning,
+                  {pq::to_param(handlers::time_ordered_uuid(to_millis(m.created_at))),
+                   pq::to_param(m.channel_id),
+                   pq::to_param(m.contact_id),
+                   pq::to_param(pq::bytes{message_urn_(m.urn)}),
+                   pq::to_param(pq::bytes{key_.seal(m.text, column::message_text)}),
+                   pq::to_param(m.encoding),
+                   pq::to_param(m.segments),
+                   pq::to_param(to_millis(m.created_at)),
+                   pq::to_param(m.reply_to),
+                   pq::to_param(m.opt_out_reply),
+                   pq::to_param(not_before),
+                   pq::to_param(expires),
+                   pq::to_param(m.broadcast_id)},
+                  out);
     }
 
     std::int64_t insert_broadcast(const broadcast_record& b) override {
@@ -1187,35 +1264,35 @@ class postgres_write_tx final : public write_tx {
     }
 
     bool confirm_send(std::int64_t id, timestamp now) override {
-        const auto stopped = db_.q(
-            "UPDATE messages SET state = 'failed', error = 'contact_stopped', next_attempt_at = NULL, "
-            "updated_at = $2 WHERE id = $1 AND state = 'sending' AND NOT opt_out_reply "
-            "AND contact_id IN (SELECT id FROM contacts WHERE stopped)",
-            id,
-            to_millis(now));
-        if (stopped.affected() > 0) {
-            return false;
-        }
-        return !db_.q("SELECT 1 FROM messages WHERE id = $1 AND state = 'sending'", id).empty();
+        pq::result stopped;
+        db_.d_into(stopped,
+                   "UPDATE messages SET state = 'failed', error = 'contact_stopped', next_attempt_at = NULL, "
+                   "updated_at = $2 WHERE id = $1 AND state = 'sending' AND NOT opt_out_reply "
+                   "AND contact_id IN (SELECT id FROM contacts WHERE stopped)",
+                   id,
+                   to_millis(now));
+        const auto sending = db_.q("SELECT 1 FROM messages WHERE id = $1 AND state = 'sending'", id);
+        return stopped.affected() == 0 && !sending.empty();
     }
 
     void mark_sent(std::int64_t id, const std::string& provider_id, timestamp now) override {
-        const auto changed =
-            db_.q("UPDATE messages SET state = 'sent', external_id = NULLIF($2, ''), error = NULL, "
-                  "next_attempt_at = NULL, updated_at = $3 WHERE id = $1 AND state = 'sending'",
-                  id,
-                  provider_id,
-                  to_millis(now))
-                .affected();
-        if (provider_id.empty() || changed == 0) {
+        pq::result changed;
+        db_.d_into(changed,
+                   "UPDATE messages SET state = 'sent', external_id = NULLIF($2, ''), error = NULL, "
+                   "next_attempt_at = NULL, updated_at = $3 WHERE id = $1 AND state = 'sending'",
+                   id,
+                   provider_id,
+                   to_millis(now));
+        if (provider_id.empty()) {
             return;
         }
-        // Reports that arrived before this commit apply now, forward only, in arrival order.
+        // Reports that arrived before this commit apply now, forward only, in arrival order (read
+        // with the update, in its round trip; of no use if it changed nothing).
         const auto early = db_.q(
             "SELECT e.state FROM early_statuses e JOIN messages m ON m.channel_id = e.channel_id "
             "AND m.external_id = e.external_id WHERE m.id = $1 ORDER BY e.id",
             id);
-        if (early.empty()) {
+        if (changed.affected() == 0 || early.empty()) {
             return;
         }
         msg_state state = msg_state::sent;
@@ -1228,14 +1305,14 @@ class postgres_write_tx final : public write_tx {
         if (state != msg_state::sent) {
             set_state(id, state, now, "");
         }
-        db_.q(
+        db_.d(
             "DELETE FROM early_statuses WHERE (channel_id, external_id) IN "
             "(SELECT channel_id, external_id FROM messages WHERE id = $1)",
             id);
     }
 
     void set_state(std::int64_t id, msg_state state, timestamp now, const std::string& error) {
-        db_.q(
+        db_.d(
             "UPDATE messages SET state = $2, updated_at = $3, error = coalesce(nullif($4, ''), error) "
             "WHERE id = $1",
             id,
@@ -1248,7 +1325,7 @@ class postgres_write_tx final : public write_tx {
                     timestamp next_attempt,
                     const std::string& error,
                     timestamp now) override {
-        db_.q(
+        db_.d(
             "UPDATE messages SET state = 'queued', next_attempt_at = $2, error = $3, updated_at = $4 "
             "WHERE id = $1 AND state = 'sending'",
             id,
@@ -1258,7 +1335,7 @@ class postgres_write_tx final : public write_tx {
     }
 
     void mark_failed(std::int64_t id, const std::string& error, timestamp now) override {
-        db_.q(
+        db_.d(
             "UPDATE messages SET state = 'failed', error = $2, next_attempt_at = NULL, updated_at = $3 "
             "WHERE id = $1 AND state = 'sending'",
             id,
@@ -1378,6 +1455,8 @@ class postgres_write_tx final : public write_tx {
     started_run started_;
     int jobs_ = 0;
     bool release_due_ = false;  // the last job's savepoint, not yet released (release())
+    // The session upsert_contact read with the contact it locked, for this job's load_session.
+    std::optional<std::pair<std::int64_t, pq::result>> session_ahead_;
     bool done_ = false;
     std::set<std::int64_t> locked_;
     std::set<std::int64_t> job_locked_;

@@ -75,6 +75,10 @@ param to_param(std::string_view v) { return {text_oid, false, std::string(v)}; }
 
 param to_param(bytes v) { return {bytea_oid, false, std::string(v.data)}; }
 
+bool result::is_command(const char* tag) const {
+    return r_ != nullptr && std::strcmp(PQcmdStatus(r_), tag) == 0;
+}
+
 std::int64_t result::affected() const {
     const char* n = r_ ? PQcmdTuples(r_) : "";
     return *n ? std::stoll(n) : 0;
@@ -148,6 +152,7 @@ void connection::connect() {
     PQfinish(conn_);
     conn_ = nullptr;
     prepared_.clear();
+    deferred_.clear();
     // libpq's parse errors quote the string, which may hold a password: checked first, told apart.
     char* parse_error = nullptr;
     PQconninfoOption* options = PQconninfoParse(url_.c_str(), &parse_error);
@@ -185,6 +190,7 @@ void connection::exec(std::string_view sql) {
     if (!conn_) {
         throw error("08003", "not connected to PostgreSQL", true);
     }
+    sync();
     const std::string s(sql);
     PGresult* r = PQexec(conn_, s.c_str());
     const auto status = PQresultStatus(r);
@@ -198,13 +204,21 @@ void connection::commit() {
     if (!conn_) {
         throw error("08003", "not connected to PostgreSQL", true);
     }
-    PGresult* r = PQexec(conn_, "COMMIT");
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        fail(r, "commit");
+    // With deferred statements, the COMMIT goes with them: one round trip. If one of them failed,
+    // the server skips the COMMIT and the transaction stays open, aborted, for the caller's
+    // ROLLBACK.
+    result r;
+    if (pending()) {
+        defer("COMMIT", {}, &r);
+        sync();
+    } else {
+        PGresult* raw = PQexec(conn_, "COMMIT");
+        if (PQresultStatus(raw) != PGRES_COMMAND_OK) {
+            fail(raw, "commit");
+        }
+        r = result(raw);
     }
-    const bool committed = std::strcmp(PQcmdStatus(r), "COMMIT") == 0;
-    PQclear(r);
-    if (!committed) {
+    if (!r.is_command("COMMIT")) {
         throw error("25P02", "commit: the transaction had failed and was rolled back");
     }
 }
@@ -215,6 +229,7 @@ const std::string& connection::prepare(std::string_view sql, const std::vector<p
     }
     auto it = prepared_.find(sql);
     if (it == prepared_.end()) {
+        sync();  // PQprepare waits for its answer, which pipeline mode does not allow
         prepared p;
         p.name = "s" + std::to_string(prepared_.size() + 1);
         for (const auto& v : params) {
@@ -257,6 +272,13 @@ struct raw_params {
 }  // namespace
 
 result connection::query(std::string_view sql, const std::vector<param>& params) {
+    if (pending()) {
+        // After the deferred statements, in the same round trip.
+        result r;
+        defer(sql, params, &r);
+        sync();
+        return r;
+    }
     const std::string& name = prepare(sql, params);
     const raw_params raw(params);
     PGresult* r = PQexecPrepared(conn_,
@@ -273,9 +295,102 @@ result connection::query(std::string_view sql, const std::vector<param>& params)
     return result(r);
 }
 
+void connection::defer(std::string_view sql, const std::vector<param>& params, result* out) {
+    if (deferred_.size() >= max_deferred) {
+        // A long run of them (a broadcast's messages) is answered in parts: the answers wait in
+        // the server's socket while libpq writes, and must not fill it.
+        sync();
+    }
+    const std::string& name = prepare(sql, params);
+    if (!pending() && PQenterPipelineMode(conn_) != 1) {
+        fail(nullptr, "query");
+    }
+    const raw_params raw(params);
+    if (!PQsendQueryPrepared(conn_,
+                             name.c_str(),
+                             static_cast<int>(params.size()),
+                             raw.values.data(),
+                             raw.lengths.data(),
+                             raw.formats.data(),
+                             1)) {
+        // Not sent: what was sent before still has answers to be read.
+        auto [state, message] = describe(conn_, nullptr);
+        const error sent_error(state, "query: " + message, !ok());
+        const auto earlier = drain();
+        throw earlier ? *earlier : sent_error;
+    }
+    deferred_.push_back(out);
+}
+
+std::optional<error> connection::drain() {
+    if (!pending()) {
+        return std::nullopt;
+    }
+    const auto outs = std::move(deferred_);
+    deferred_.clear();
+    std::optional<error> failed;
+    auto lost = [&] {
+        if (!failed || !failed->is_resource_error()) {
+            auto [state, message] = describe(conn_, nullptr);
+            failed.emplace(state, "query: " + message, true);
+        }
+        return failed;
+    };
+    if (PQpipelineSync(conn_) != 1) {
+        return lost();
+    }
+    for (result* out : outs) {
+        // One statement's result, then a null.
+        while (PGresult* r = PQgetResult(conn_)) {
+            const auto status = PQresultStatus(r);
+            if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+                if (out != nullptr) {
+                    *out = result(r);
+                } else {
+                    PQclear(r);
+                }
+            } else if (status == PGRES_PIPELINE_ABORTED) {
+                PQclear(r);  // skipped by the server after an earlier error
+            } else {
+                auto [state, message] = describe(conn_, r);
+                PQclear(r);
+                if (!failed) {
+                    failed.emplace(state, "query: " + (state.empty() ? "" : state + " ") + message, !ok());
+                }
+            }
+            if (!ok()) {
+                return lost();
+            }
+        }
+        if (!ok()) {
+            return lost();
+        }
+    }
+    PGresult* r = PQgetResult(conn_);
+    const bool synced = r != nullptr && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    if (!synced || PQexitPipelineMode(conn_) != 1) {
+        return lost();
+    }
+    return failed;
+}
+
+void connection::sync() {
+    if (auto failed = drain()) {
+        throw *failed;
+    }
+}
+
+void connection::discard() {
+    if (auto failed = drain(); failed && failed->is_resource_error()) {
+        throw *failed;
+    }
+}
+
 void connection::for_each(std::string_view sql,
                           const std::vector<param>& params,
                           const std::function<void(const result&)>& row) {
+    sync();
     const std::string& name = prepare(sql, params);
     const raw_params raw(params);
     if (!PQsendQueryPrepared(conn_,

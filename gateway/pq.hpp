@@ -83,6 +83,8 @@ class result {
     int rows() const { return r_ ? PQntuples(r_) : 0; }
     int columns() const { return r_ ? PQnfields(r_) : 0; }
     bool empty() const { return rows() == 0; }
+    // Whether the statement's command tag is `tag` ("COMMIT": not a failed transaction's ROLLBACK).
+    bool is_command(const char* tag) const;
     // Rows changed by an INSERT, UPDATE or DELETE.
     std::int64_t affected() const;
     bool is_null(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
@@ -116,6 +118,26 @@ class connection {
     result q(std::string_view sql, const A&... a) {
         return query(sql, std::vector<param>{to_param(a)...});
     }
+    // A statement whose answer is not needed at once: sent in libpq's pipeline mode, without waiting
+    // for the server, and answered at the next sync() (which query(), exec(), for_each() and
+    // commit() do first). Its rows, if `out` is given, are put there by that sync; an error of any
+    // deferred statement is thrown by it, and the statements after the failed one are not run
+    // (the server skips them). So a job's statements go in one round trip instead of one each.
+    void defer(std::string_view sql, const std::vector<param>& params, result* out = nullptr);
+    template <class... A>
+    void d(std::string_view sql, const A&... a) {
+        defer(sql, std::vector<param>{to_param(a)...});
+    }
+    template <class... A>
+    void d_into(result& out, std::string_view sql, const A&... a) {
+        defer(sql, std::vector<param>{to_param(a)...}, &out);
+    }
+    // Waits for every deferred statement's answer (one round trip); throws the first error.
+    void sync();
+    // The same, for a transaction about to be rolled back: statement errors are not thrown (the
+    // rollback undoes the statements anyway), only a lost connection.
+    void discard();
+    bool pending() const { return !deferred_.empty(); }
     // Streams the rows one at a time (single-row mode): nothing is gathered in memory.
     void for_each(std::string_view sql,
                   const std::vector<param>& params,
@@ -131,6 +153,9 @@ class connection {
    private:
     void connect();
     [[noreturn]] void fail(PGresult* r, std::string_view context);
+    // Reads the deferred statements' answers; the first error, if any (the connection is then
+    // usable again, out of pipeline mode, unless it was lost).
+    std::optional<error> drain();
     const std::string& prepare(std::string_view sql, const std::vector<param>& params);
 
     std::string url_;
@@ -140,6 +165,8 @@ class connection {
         std::vector<Oid> types;
     };
     std::map<std::string, prepared, std::less<>> prepared_;
+    static constexpr std::size_t max_deferred = 256;
+    std::vector<result*> deferred_;  // in the order sent; nullptr: the rows are not wanted
 };
 
 }  // namespace flowgate::gateway::pq

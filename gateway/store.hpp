@@ -367,6 +367,9 @@ class write_tx {
 
     // Outbox. A message goes queued → sending → sent | failed (or back to queued for a retry).
     virtual std::int64_t enqueue_outbound(const new_outbound& message) = 0;
+    // The same, for a caller that needs no id (a reply, a broadcast's messages): the PostgreSQL store
+    // then sends it without waiting for the server's answer.
+    virtual void queue_outbound(const new_outbound& message) { enqueue_outbound(message); }
     // Due queued messages, now marked sending with one more attempt. One contact's messages are
     // claimed one at a time, in order. Queued messages to contacts who opted out fail instead
     // (contact_stopped): the opt-out is checked again at send time; messages past their

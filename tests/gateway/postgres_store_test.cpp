@@ -7,6 +7,9 @@
 // - Its advisory locks: a transaction that finds or creates many contacts by number (an import)
 //   holds a bounded number of them, since each takes a slot of the server's lock table to the
 //   commit.
+// - Its deferred statements (pq::connection::defer, libpq's pipeline mode): answered in order at
+//   the next statement whose answer is needed, the first error thrown there; and a job's deferred
+//   statement that fails fails that job, at its release, not the next one.
 
 #include "gateway/postgres_store.hpp"
 
@@ -111,6 +114,73 @@ TEST_F(postgres_store_test, an_import_of_many_contacts_holds_a_bounded_number_of
     EXPECT_EQ(all.int64(0, 0), 1);
     tx->commit();
     EXPECT_EQ(other.q("SELECT count(*) FROM contact_urns").int64(0, 0), contacts);
+}
+
+TEST_F(postgres_store_test, deferred_statements_are_answered_in_order_and_the_first_error_is_thrown) {
+    gateway::pq::connection db(database);
+    db.exec("CREATE TABLE t (id bigint PRIMARY KEY)");
+    db.q("SELECT count(*) FROM t");  // prepared once per connection, which waits for its answer
+    gateway::pq::result first, second;
+    db.d_into(first, "INSERT INTO t VALUES ($1) RETURNING id", std::int64_t{1});
+    db.d_into(second, "INSERT INTO t VALUES ($1) RETURNING id", std::int64_t{2});
+    EXPECT_TRUE(db.pending());
+    EXPECT_TRUE(first.empty()) << "not answered yet";
+    const auto count = db.q("SELECT count(*) FROM t");  // after them, in the same round trip
+    EXPECT_FALSE(db.pending());
+    EXPECT_EQ(first.int64(0, 0), 1);
+    EXPECT_EQ(second.int64(0, 0), 2);
+    EXPECT_EQ(count.int64(0, 0), 2);
+
+    db.d("INSERT INTO t VALUES ($1)", std::int64_t{3});
+    db.d("INSERT INTO t VALUES ($1)", std::int64_t{1});  // a duplicate
+    db.d("INSERT INTO t VALUES ($1)", std::int64_t{4});
+    try {
+        db.sync();
+        ADD_FAILURE() << "the duplicate was not reported";
+    } catch (const gateway::pq::error& e) {
+        EXPECT_TRUE(e.is_unique_violation()) << e.what();
+        EXPECT_FALSE(e.is_resource_error());
+    }
+    EXPECT_FALSE(db.pending());
+    EXPECT_EQ(db.q("SELECT count(*) FROM t").int64(0, 0), 2)
+        << "the three ran as one transaction, which failed: 3 rolled back, 4 never run";
+
+    db.exec("BEGIN");
+    db.d("INSERT INTO t VALUES ($1)", std::int64_t{5});
+    db.commit();  // the COMMIT goes with the deferred insert
+    EXPECT_EQ(db.q("SELECT count(*) FROM t").int64(0, 0), 3);
+    db.exec("BEGIN");
+    db.d("INSERT INTO t VALUES ($1)", std::int64_t{5});
+    EXPECT_THROW(db.commit(), gateway::pq::error);
+    db.exec("ROLLBACK");
+    EXPECT_EQ(db.q("SELECT count(*) FROM t").int64(0, 0), 3);
+}
+
+TEST_F(postgres_store_test, a_deferred_statement_that_fails_fails_its_own_job_only) {
+    const timestamp now = timestamp(std::chrono::seconds(1800000000));
+    auto tx = store->begin_write();
+    tx->savepoint();
+    const auto a = tx->upsert_contact("tel:+962791000001", "sms", now);
+    tx->release();
+
+    tx->savepoint();
+    const auto b = tx->upsert_contact("tel:+962791000002", "sms", now);
+    tx->set_contact_name(b.id, "B");
+    tx->save_result(
+        a.id + b.id + 1000, "city", {"City", "Amman", "Amman", "Amman", "ask_city", now});  // no such run
+    EXPECT_THROW(tx->release(), gateway::pq::error) << "the job's own release reports it";
+    tx->rollback_to();
+
+    tx->savepoint();
+    const auto c = tx->upsert_contact("tel:+962791000003", "sms", now);
+    tx->set_contact_name(c.id, "C");
+    tx->release();
+    tx->commit();
+
+    gateway::pq::connection other(database);
+    EXPECT_EQ(other.q("SELECT count(*) FROM contacts WHERE id = $1", a.id).int64(0, 0), 1);
+    EXPECT_EQ(other.q("SELECT count(*) FROM contacts WHERE id = $1", b.id).int64(0, 0), 0) << "rolled back";
+    EXPECT_EQ(other.q("SELECT name FROM contacts WHERE id = $1", c.id).text(0, 0), "C");
 }
 
 }  // namespace

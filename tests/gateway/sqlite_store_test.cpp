@@ -358,6 +358,56 @@ TEST_P(store_test, sessions_and_results_round_trip) {
     tx->commit();
 }
 
+// A job reads the session as it left it: the PostgreSQL store reads a contact's session with the
+// contact (upsert_contact), and must not answer load_session with that once the job has written it.
+TEST_P(store_test, a_job_reads_back_the_session_it_has_just_written_or_deleted) {
+    auto owned = open();
+    store& s = *owned;
+    auto session_at = [](const std::string& node) {
+        flows::session sess;
+        sess.flow_id = "signup";
+        sess.node_id = node;
+        sess.started_at = at(1);
+        return sess;
+    };
+    std::int64_t run = 0;
+    {
+        auto tx = s.begin_write();
+        const auto c = tx->upsert_contact("ext:a", "local", at(0));
+        run = tx->start_run(c.id, "signup", at(1));
+        tx->save_session(c.id, {run, {}, session_at("ask_city"), std::nullopt}, at(1));
+        tx->commit();
+    }
+    auto tx = s.begin_write();
+    tx->savepoint();
+    auto c = tx->upsert_contact("ext:a", "local", at(2));
+    tx->save_session(c.id, {run, {}, session_at("ask_age"), std::nullopt}, at(2));
+    auto loaded = tx->load_session(c.id);
+    ASSERT_TRUE(loaded);
+    EXPECT_EQ(loaded->session.node_id, "ask_age")
+        << "the one just written, not the one read with the contact";
+    tx->release();
+
+    tx->savepoint();
+    c = tx->upsert_contact("ext:a", "local", at(3));
+    loaded = tx->load_session(c.id);
+    ASSERT_TRUE(loaded);
+    EXPECT_EQ(loaded->session.node_id, "ask_age");
+    tx->delete_session(c.id);
+    EXPECT_FALSE(tx->load_session(c.id));
+    tx->release();
+
+    tx->savepoint();
+    c = tx->upsert_contact("ext:a", "local", at(4));
+    tx->save_session(c.id, {run, {}, session_at("ask_name"), std::nullopt}, at(4));
+    tx->rollback_to();
+    tx->savepoint();
+    c = tx->upsert_contact("ext:a", "local", at(5));
+    EXPECT_FALSE(tx->load_session(c.id)) << "the rolled-back job's session is gone";
+    tx->release();
+    tx->commit();
+}
+
 // A session's parent runs as stored: none is "[]", and what is not an array of integers reads as
 // none rather than failing the session.
 TEST(parent_runs, round_trip_and_bad_values_read_as_none) {
