@@ -7,7 +7,7 @@
 //
 //   flowgate_bench [--runs N] [--webhooks N] [--connections N] [--senders N] [--client-threads N]
 //                  [--contacts N] [--sessions N] [--reply-rate N] [--only inbound|outbound]
-//                  [--store sqlite|postgres] [--server-log FILE]
+//                  [--store sqlite|postgres] [--writers N] [--server-log FILE]
 
 #include <utility>
 
@@ -71,6 +71,7 @@ struct options {
     double reply_rate = 10;
     std::string only;              // "", "inbound" or "outbound"
     std::string store = "sqlite";  // or "postgres"
+    int writers = 0;               // with postgres: /store/writers (0: the server's default)
     std::string server_log;        // append each server's log here
 };
 
@@ -107,6 +108,8 @@ options parse_options(int argc, char** argv) {
             if (o.store != "sqlite" && o.store != "postgres") {
                 throw std::runtime_error("--store is sqlite or postgres");
             }
+        } else if (a == "--writers") {
+            o.writers = std::max(1, std::stoi(value()));
         } else if (a == "--server-log") {
             o.server_log = value();
         } else {
@@ -114,6 +117,9 @@ options parse_options(int argc, char** argv) {
         }
     }
     o.sessions = std::min(o.sessions, o.contacts);
+    if (o.writers > 0 && o.store != "postgres") {
+        throw std::runtime_error("--writers is for --store postgres");
+    }
     return o;
 }
 
@@ -151,10 +157,15 @@ std::string write_key(const test::temp_dir& dir) {
 // The store of a run's server: a SQLite file in `dir`, or a new database on the bench's PostgreSQL
 // (a copy of `copy_of`, a database of that server, when given).
 std::unique_ptr<test::postgres_server> postgres;  // with --store postgres, started once by run()
+int postgres_writers = 0;                         // --writers
 
 json store_config(const test::temp_dir& dir, const std::string& copy_of = "") {
     if (postgres != nullptr) {
-        return {{"postgres", postgres->create_database(copy_of)}};
+        json store{{"postgres", postgres->create_database(copy_of)}};
+        if (postgres_writers > 0) {
+            store["writers"] = postgres_writers;
+        }
+        return store;
     }
     return {{"sqlite", dir.file("flowgate.db")}};
 }
@@ -261,7 +272,8 @@ double database_cpu_seconds() {
 
 double cpu_seconds(pid_t pid) { return stat_cpu_seconds("/proc/" + std::to_string(pid) + "/stat"); }
 
-// The same for the server's threads named `name` ("fg-writer": the single writer, the serial part).
+// The same for the server's threads named `name`, or `name` and a suffix ("fg-writer": the writer,
+// the serial part; "fg-writer-1" and on: its other lanes, on PostgreSQL).
 double thread_cpu_seconds(pid_t pid, const std::string& name) {
     double total = 0;
     const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
@@ -269,7 +281,7 @@ double thread_cpu_seconds(pid_t pid, const std::string& name) {
     for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
         std::ifstream comm(task.path() / "comm");
         std::string line;
-        if (std::getline(comm, line) && line == name) {
+        if (std::getline(comm, line) && (line == name || line.starts_with(name + "-"))) {
             total += stat_cpu_seconds((task.path() / "stat").string());
         }
     }
@@ -876,6 +888,7 @@ int run(int argc, char** argv) {
     const options o = parse_options(argc, argv);
     if (o.store == "postgres") {
         postgres = test::postgres_server::start(test::postgres_server::durability::durable);
+        postgres_writers = o.writers;
     }
     const auto wall = std::time(nullptr);
     char date[32];
@@ -903,6 +916,12 @@ int run(int argc, char** argv) {
         }
     }
 
+    const std::string store_name =
+        postgres != nullptr
+            ? "PostgreSQL on 127.0.0.1 (fsync, synchronous_commit and full-page writes on), " +
+                  (o.writers > 0 ? std::to_string(o.writers) : std::string("the default number of")) +
+                  " writers"
+            : std::string("SQLite (WAL, synchronous=FULL)");
     std::printf(
         "\nflowgate bench, %s: medians of %d runs; %u cores shared by the server%s and the load\n"
         "generator; load average at the end %s\nstore: %s\n\n",
@@ -911,8 +930,7 @@ int run(int argc, char** argv) {
         std::thread::hardware_concurrency(),
         postgres != nullptr ? ", PostgreSQL" : "",
         load_average().c_str(),
-        postgres != nullptr ? "PostgreSQL on 127.0.0.1 (fsync, synchronous_commit and full-page writes on)"
-                            : "SQLite (WAL, synchronous=FULL)");
+        store_name.c_str());
     std::printf("  %-52s %14s   %-12s\n", "figure", "measured", "target");
     if (!in.empty()) {
         const double rate = median_of(in, &inbound_figures::webhooks_per_s);

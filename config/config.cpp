@@ -391,7 +391,12 @@ void load_store(const json& root, config& cfg, const environment& env, reporter&
         r.error("/store", "must be an object");
         return;
     }
-    check_keys(*it, "/store", {"sqlite", "postgres"}, r);
+    check_keys(*it, "/store", {"sqlite", "postgres", "writers"}, r);
+    if (it->contains("writers") && !it->contains("postgres")) {
+        r.error("/store/writers", "is for \"postgres\" only: SQLite has one writer");
+    } else if (auto v = get_int(*it, "writers", "/store", 1, 16, r)) {
+        cfg.store.writers = static_cast<std::size_t>(*v);
+    }
     if (it->contains("postgres") && it->contains("sqlite")) {
         r.error("/store", "give one of \"sqlite\" and \"postgres\", not both");
         return;

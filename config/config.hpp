@@ -64,8 +64,9 @@ struct server_config {
 };
 
 struct store_config {
-    std::string sqlite;    // path of the SQLite database; or
-    std::string postgres;  // a PostgreSQL connection string (resolved; may hold a password: never logged)
+    std::string sqlite;       // path of the SQLite database; or
+    std::string postgres;     // a PostgreSQL connection string (resolved; may hold a password: never logged)
+    std::size_t writers = 2;  // PostgreSQL: write connections (the writer's lanes)
 };
 
 struct channel_config {

@@ -9,7 +9,7 @@ namespace flowgate::gateway {
 
 std::unique_ptr<store> open_store(const config::store_config& cfg, const data_key& key) {
     if (!cfg.postgres.empty()) {
-        return std::make_unique<postgres_store>(cfg.postgres, key);
+        return std::make_unique<postgres_store>(cfg.postgres, key, cfg.writers);
     }
     const std::filesystem::path path(cfg.sqlite);
     if (cfg.sqlite != ":memory:" && path.has_parent_path()) {

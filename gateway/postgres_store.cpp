@@ -323,7 +323,7 @@ void migrate(pq::connection& db, const data_key& key) {
 // only once the job is released: a job rolled back has given its locks back.
 class postgres_write_tx final : public write_tx {
    public:
-    explicit postgres_write_tx(postgres_store& s) : s_(s), db_(s.writer()), key_(s.key_) {
+    postgres_write_tx(postgres_store& s, std::size_t lane) : s_(s), db_(s.writer(lane)), key_(s.key_) {
         db_.exec("BEGIN");
     }
     ~postgres_write_tx() override {
@@ -1468,19 +1468,22 @@ class postgres_write_tx final : public write_tx {
 
 int postgres_store::schema_version() { return static_cast<int>(migrations.size()); }
 
-postgres_store::postgres_store(const std::string& url, data_key key) : url_(url), key_(std::move(key)) {
-    writer_ = std::make_unique<pq::connection>(url_);
-    configure(*writer_);
-    migrate(*writer_, key_);
+postgres_store::postgres_store(const std::string& url, data_key key, std::size_t writers)
+    : url_(url), key_(std::move(key)) {
+    writers_.resize(std::clamp<std::size_t>(writers, 1, max_writers));
+    writers_[0] = std::make_unique<pq::connection>(url_);
+    pq::connection& first = *writers_[0];  // the others connect on their first transaction
+    configure(first);
+    migrate(first, key_);
     // This instance's id: random, and taken only if no live instance holds it.
     std::random_device rd;
     std::uniform_int_distribution<std::int32_t> ids(1, std::numeric_limits<std::int32_t>::max());
     for (;;) {
         instance_id_ = ids(rd);
-        if (writer_
-                ->q("SELECT pg_try_advisory_lock($1::integer, $2::integer)",
-                    static_cast<std::int64_t>(instance_lock),
-                    static_cast<std::int64_t>(instance_id_))
+        if (first
+                .q("SELECT pg_try_advisory_lock($1::integer, $2::integer)",
+                   static_cast<std::int64_t>(instance_lock),
+                   static_cast<std::int64_t>(instance_id_))
                 .boolean(0, 0)) {
             break;
         }
@@ -1535,36 +1538,43 @@ void postgres_store::keep_statistics() {
     }
 }
 
-pq::connection& postgres_store::writer() {
-    if (closed_) {
+pq::connection& postgres_store::writer(std::size_t lane) {
+    if (closed_ || lane >= writers_.size()) {
         throw std::runtime_error("store is closed");
     }
-    if (!writer_->ok()) {
-        // The connection was lost (the server restarted, the network failed): connect again and
-        // take this instance's lock again. Meanwhile its sends may have been marked unknown.
-        writer_->reconnect();
-        configure(*writer_);
-        writer_->q("SELECT pg_advisory_lock($1::integer, $2::integer)",
-                   static_cast<std::int64_t>(instance_lock),
-                   static_cast<std::int64_t>(instance_id_));
+    if (!writers_[lane]) {
+        // The other lanes connect on their first transaction.
+        writers_[lane] = std::make_unique<pq::connection>(url_);
+        configure(*writers_[lane]);
+    } else if (!writers_[lane]->ok()) {
+        // The connection was lost (the server restarted, the network failed): connect again (and
+        // take this instance's lock again). Meanwhile its sends may have been marked unknown.
+        reconnect_writer(lane);
     }
-    return *writer_;
+    return *writers_[lane];
 }
 
-std::unique_ptr<write_tx> postgres_store::begin_write() {
+void postgres_store::reconnect_writer(std::size_t lane) {
+    auto& db = *writers_[lane];
+    db.reconnect();
+    configure(db);
+    if (lane == 0) {
+        db.q("SELECT pg_advisory_lock($1::integer, $2::integer)",
+             static_cast<std::int64_t>(instance_lock),
+             static_cast<std::int64_t>(instance_id_));
+    }
+}
+
+std::unique_ptr<write_tx> postgres_store::begin_write_on(std::size_t lane) {
     try {
-        return std::make_unique<postgres_write_tx>(*this);
+        return std::make_unique<postgres_write_tx>(*this, lane);
     } catch (const pq::error& e) {
-        if (!e.is_resource_error() || closed_) {
+        if (!e.is_resource_error() || closed_ || lane >= writers_.size() || !writers_[lane]) {
             throw;
         }
         // libpq notices a dead connection only when it is used: once more, on a new one.
-        writer_->reconnect();
-        configure(*writer_);
-        writer_->q("SELECT pg_advisory_lock($1::integer, $2::integer)",
-                   static_cast<std::int64_t>(instance_lock),
-                   static_cast<std::int64_t>(instance_id_));
-        return std::make_unique<postgres_write_tx>(*this);
+        reconnect_writer(lane);
+        return std::make_unique<postgres_write_tx>(*this, lane);
     }
 }
 
@@ -1628,7 +1638,7 @@ void postgres_store::close() {
     std::lock_guard lock(reader_mutex_);
     closed_ = true;
     reader_.reset();
-    writer_.reset();  // its session ends: this instance's lock goes with it
+    writers_.clear();  // their sessions end: this instance's lock goes with lane 0's
 }
 
 }  // namespace flowgate::gateway

@@ -33,10 +33,20 @@ class postgres_store final : public store {
     // Connects (the URL is never logged or put in an error), migrates and checks the data key.
     // Throws pq::error, or std::runtime_error for a database written by a newer flowgate or under
     // another key.
-    explicit postgres_store(const std::string& url, data_key key = data_key::throwaway());
+    // `writers`: how many write connections (the writer's lanes, write_lanes()).
+    explicit postgres_store(const std::string& url,
+                            data_key key = data_key::throwaway(),
+                            std::size_t writers = default_writers);
     ~postgres_store() override;
 
-    std::unique_ptr<write_tx> begin_write() override;
+    // Two writers: with one, the writer waits for the server at each round trip and the server
+    // for the writer between them, so neither keeps a core busy (docs/performance.md).
+    static constexpr std::size_t default_writers = 2;
+    static constexpr std::size_t max_writers = 16;
+
+    std::unique_ptr<write_tx> begin_write() override { return begin_write_on(0); }
+    std::size_t write_lanes() const override { return writers_.size(); }
+    std::unique_ptr<write_tx> begin_write_on(std::size_t lane) override;
     bool ping() override;
     sealed_inbound seal_inbound(std::string_view urn, std::string_view text) const override;
     message_counts count_messages() override;
@@ -78,13 +88,16 @@ class postgres_store final : public store {
     void read(const std::function<void(pq::connection&)>& f);
     // The same with reader_mutex_ already held.
     void read_locked(const std::function<void(pq::connection&)>& f);
-    // The writer connection, connected (again, after a loss), its instance lock held.
-    pq::connection& writer();
+    // Lane `lane`'s writer connection, connected (again, after a loss); lane 0's holds the
+    // instance's lock.
+    pq::connection& writer(std::size_t lane);
+    // Connects lane `lane`'s again (and takes the instance's lock again on lane 0's).
+    void reconnect_writer(std::size_t lane);
 
     std::string url_;
     data_key key_;
     std::int32_t instance_id_ = 0;
-    std::unique_ptr<pq::connection> writer_;
+    std::vector<std::unique_ptr<pq::connection>> writers_;  // [0] holds the instance's lock
     // When the sends of instances that are gone were last looked for (claim_outbound).
     std::chrono::steady_clock::time_point last_recovery_{};
     std::mutex reader_mutex_;

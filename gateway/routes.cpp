@@ -217,39 +217,67 @@ asio::awaitable<http_response> routes::channel_request(const channel_runtime& ch
         co_return make_response(static_cast<http::status>(reply.status), reply.content_type, reply.body);
     }
 
-    // Store every event in one job; the reply waits for the durable commit.
-    struct tally {
+    // Store the events in one job per writer lane (one job with one lane: SQLite); the reply
+    // waits for every one's durable commit. A contact's events (by number, either scheme) always
+    // go to the same lane, in the order received, so its messages are stepped through its flow in
+    // that order; reports on sent messages go to lane 0.
+    struct part {
+        std::vector<handlers::event> events;
+        std::vector<sealed_inbound> sealed;  // the messages', sealed here on the I/O thread
         std::size_t stored = 0;
         std::size_t queued = 0;
     };
-    auto counts = std::make_shared<tally>();
+    const std::size_t lanes = writer_.lanes();
+    auto parts = std::make_shared<std::vector<part>>(lanes);
+    for (auto& e : result.events) {
+        std::size_t lane = 0;
+        const std::string* urn = nullptr;
+        if (const auto* msg = std::get_if<handlers::incoming_message>(&e)) {
+            urn = &msg->urn;
+        } else if (const auto* ev = std::get_if<handlers::channel_event>(&e)) {
+            urn = &ev->urn;
+        }
+        if (urn != nullptr && lanes > 1) {
+            lane = writer::key_of(*urn) % lanes;
+        }
+        part& p = (*parts)[lane];
+        if (const auto* msg = std::get_if<handlers::incoming_message>(&e)) {
+            p.sealed.push_back(store_.seal_inbound(msg->urn, msg->text));
+        }
+        p.events.push_back(std::move(e));
+    }
     const std::string channel_id = channel.config->settings.id;
     const auto now = gateway::now();
-    auto events = std::make_shared<std::vector<handlers::event>>(std::move(result.events));
-    // Messages' URNs and texts are sealed here, on the I/O thread, not by the single writer.
-    auto sealed = std::make_shared<std::vector<sealed_inbound>>();
-    for (const auto& e : *events) {
-        if (const auto* msg = std::get_if<handlers::incoming_message>(&e)) {
-            sealed->push_back(store_.seal_inbound(msg->urn, msg->text));
+    std::vector<std::pair<std::size_t, writer::job>> jobs;
+    for (std::size_t lane = 0; lane < lanes; ++lane) {
+        if ((*parts)[lane].events.empty()) {
+            continue;
         }
-    }
-    // Named, not a temporary in the co_await expression (g++ 12 may destroy those twice).
-    writer::job job = [this, counts, events, sealed, channel_id, now](write_tx& tx) {
-        *counts = {};
-        std::size_t next_sealed = 0;
-        for (const auto& e : *events) {
-            if (const auto* msg = std::get_if<handlers::incoming_message>(&e)) {
-                const auto outcome = ingest_.apply(tx, channel_id, *msg, now, &(*sealed)[next_sealed++]);
-                counts->stored += outcome.duplicate ? 0 : 1;
-                counts->queued += outcome.queued;
-            } else if (const auto* st = std::get_if<handlers::status_update>(&e)) {
-                ingest_.apply(tx, channel_id, *st, now);
-            } else if (const auto* ev = std::get_if<handlers::channel_event>(&e)) {
-                ingest_.apply(tx, channel_id, *ev, now);
+        jobs.emplace_back(lane, [this, parts, lane, channel_id, now](write_tx& tx) {
+            part& p = (*parts)[lane];
+            p.stored = p.queued = 0;  // set, not added to: a job may run again
+            std::size_t next_sealed = 0;
+            for (const auto& e : p.events) {
+                if (const auto* msg = std::get_if<handlers::incoming_message>(&e)) {
+                    const auto outcome = ingest_.apply(tx, channel_id, *msg, now, &p.sealed[next_sealed++]);
+                    p.stored += outcome.duplicate ? 0 : 1;
+                    p.queued += outcome.queued;
+                } else if (const auto* st = std::get_if<handlers::status_update>(&e)) {
+                    ingest_.apply(tx, channel_id, *st, now);
+                } else if (const auto* ev = std::get_if<handlers::channel_event>(&e)) {
+                    ingest_.apply(tx, channel_id, *ev, now);
+                }
             }
-        }
-    };
-    const write_status status = co_await writer_.write(std::move(job));
+        });
+    }
+    // Named, not temporaries in the co_await expression (g++ 12 may destroy those twice).
+    write_status status = write_status::committed;
+    if (jobs.size() == 1) {
+        writer::job only = std::move(jobs.front().second);
+        status = co_await writer_.write(std::move(only), writer::then::nothing, jobs.front().first);
+    } else {
+        status = co_await writer_.write_all(std::move(jobs));
+    }
     if (status == write_status::unavailable) {
         auto res = error_response(http::status::service_unavailable, "store unavailable");
         res.set(http::field::retry_after, "5");
@@ -258,10 +286,14 @@ asio::awaitable<http_response> routes::channel_request(const channel_runtime& ch
     if (status == write_status::failed) {
         co_return error_response(http::status::internal_server_error, "internal error");
     }
-    for (std::size_t i = 0; i < counts->stored; ++i) {
-        metrics_.count_message_in(channel_id);
+    std::size_t queued = 0;
+    for (const part& p : *parts) {
+        for (std::size_t i = 0; i < p.stored; ++i) {
+            metrics_.count_message_in(channel_id);
+        }
+        queued += p.queued;
     }
-    if (counts->queued > 0 && outbound_queued_) {
+    if (queued > 0 && outbound_queued_) {
         outbound_queued_();
     }
     const auto reply = handler.reply(endpoint, result);

@@ -451,8 +451,16 @@ class store {
    public:
     virtual ~store() = default;
 
-    // Only one write transaction exists at a time; the writer thread owns it.
+    // Only one write transaction exists at a time per lane; the lane's writer thread owns it.
     virtual std::unique_ptr<write_tx> begin_write() = 0;
+    // How many writers may write at once, each in transactions of its own (the writer's lanes):
+    // SQLite one, PostgreSQL as configured (/store/writers). Each takes its own connection.
+    virtual std::size_t write_lanes() const { return 1; }
+    // A write transaction on lane `lane` (< write_lanes()); begin_write() is lane 0's.
+    virtual std::unique_ptr<write_tx> begin_write_on(std::size_t lane) {
+        (void)lane;
+        return begin_write();
+    }
     // True when the writer may first run a group's jobs without a savepoint each and, should one
     // fail, roll the whole transaction back and run the group again, each job in its savepoint.
     // SQLite: a savepoint copies every page it touches that an earlier job of the group changed,

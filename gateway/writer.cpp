@@ -17,50 +17,66 @@
 #include "gateway/log.hpp"
 #include "gateway/pq.hpp"
 #include "gateway/sqlite.hpp"
+#include "handlers/urn.hpp"
 
 namespace flowgate::gateway {
 
 namespace asio = boost::asio;
 
-writer::writer(store& s, metrics& m, std::size_t max_batch) : store_(s), metrics_(m), max_batch_(max_batch) {}
+writer::writer(store& s, metrics& m, std::size_t max_batch) : store_(s), metrics_(m), max_batch_(max_batch) {
+    const std::size_t n = std::max<std::size_t>(1, s.write_lanes());
+    for (std::size_t i = 0; i < n; ++i) {
+        lanes_.push_back(std::make_unique<lane>());
+        lanes_.back()->index = i;
+    }
+}
 
 writer::~writer() { stop(); }
 
 void writer::start() {
-    std::lock_guard lock(mutex_);
-    if (running_) {
-        return;
+    for (auto& l : lanes_) {
+        std::lock_guard lock(l->mutex);
+        if (l->running) {
+            continue;
+        }
+        l->running = true;
+        l->stopping = false;
+        l->thread = std::thread([this, &l = *l] { run(l); });
     }
-    running_ = true;
-    stopping_ = false;
-    thread_ = std::thread([this] { run(); });
 }
 
 void writer::stop() {
-    {
-        std::lock_guard lock(mutex_);
-        if (!running_) {
-            return;
+    for (auto& l : lanes_) {
+        {
+            std::lock_guard lock(l->mutex);
+            if (!l->running) {
+                continue;
+            }
+            l->stopping = true;
         }
-        stopping_ = true;
+        l->cv.notify_all();
+        l->thread.join();
+        std::lock_guard lock(l->mutex);
+        l->running = false;
     }
-    cv_.notify_all();
-    thread_.join();
-    std::lock_guard lock(mutex_);
-    running_ = false;
 }
 
-void writer::submit(job j, completion done, then after) {
+bool writer::healthy() const {
+    return std::all_of(lanes_.begin(), lanes_.end(), [](const auto& l) { return l->healthy.load(); });
+}
+
+void writer::submit(job j, completion done, then after, std::size_t key) {
+    lane& l = *lanes_[key % lanes_.size()];
     {
-        std::unique_lock lock(mutex_);
-        if (!running_ || stopping_) {
+        std::unique_lock lock(l.mutex);
+        if (!l.running || l.stopping) {
             lock.unlock();
             done(write_status::unavailable);
             return;
         }
-        queue_.push_back(item{std::move(j), std::move(done), after});
+        l.queue.push_back(item{std::move(j), std::move(done), after});
     }
-    cv_.notify_one();
+    l.cv.notify_one();
 }
 
 namespace {
@@ -70,7 +86,7 @@ struct initiate_write {
     writer* self;
 
     template <class Handler>
-    void operator()(Handler handler, writer::job j, writer::then after) const {
+    void operator()(Handler handler, writer::job j, writer::then after, std::size_t key) const {
         // The handler is move-only; share it so the completion can be a std::function.
         auto h = std::make_shared<Handler>(std::move(handler));
         auto work = std::make_shared<asio::executor_work_guard<asio::associated_executor_t<Handler>>>(
@@ -81,39 +97,99 @@ struct initiate_write {
                 auto ex = work->get_executor();
                 asio::post(ex, [h, work, status]() mutable { (*h)(status); });
             },
-            after);
+            after,
+            key);
     }
 };
 }  // namespace
 
 // Not a coroutine itself: the job travels as an argument into the awaitable's own frame.
-asio::awaitable<write_status> writer::write(job j, then after) {
+asio::awaitable<write_status> writer::write(job j, then after, std::size_t key) {
     return asio::async_initiate<const asio::use_awaitable_t<>, void(write_status)>(
-        initiate_write{this}, asio::use_awaitable, std::move(j), after);
+        initiate_write{this}, asio::use_awaitable, std::move(j), after, key);
+}
+
+namespace {
+struct initiate_write_all {
+    writer* self;
+
+    template <class Handler>
+    void operator()(Handler handler, std::vector<std::pair<std::size_t, writer::job>> jobs) const {
+        auto h = std::make_shared<Handler>(std::move(handler));
+        auto work = std::make_shared<asio::executor_work_guard<asio::associated_executor_t<Handler>>>(
+            asio::get_associated_executor(*h));
+        if (jobs.empty()) {
+            asio::post(work->get_executor(), [h, work]() mutable { (*h)(write_status::committed); });
+            return;
+        }
+        // The jobs' completions run on the writer threads; the last one answers.
+        struct tally {
+            std::mutex mutex;
+            std::size_t left = 0;
+            write_status worst = write_status::committed;
+        };
+        auto t = std::make_shared<tally>();
+        t->left = jobs.size();
+        for (auto& [key, j] : jobs) {
+            self->submit(
+                std::move(j),
+                [h, work, t](write_status status) {
+                    write_status worst;
+                    {
+                        std::lock_guard lock(t->mutex);
+                        if (status == write_status::unavailable ||
+                            (status == write_status::failed && t->worst == write_status::committed)) {
+                            t->worst = status;
+                        }
+                        if (--t->left > 0) {
+                            return;
+                        }
+                        worst = t->worst;
+                    }
+                    auto ex = work->get_executor();
+                    asio::post(ex, [h, work, worst]() mutable { (*h)(worst); });
+                },
+                writer::then::nothing,
+                key);
+        }
+    }
+};
+}  // namespace
+
+asio::awaitable<write_status> writer::write_all(std::vector<std::pair<std::size_t, job>> jobs) {
+    return asio::async_initiate<const asio::use_awaitable_t<>, void(write_status)>(
+        initiate_write_all{this}, asio::use_awaitable, std::move(jobs));
+}
+
+std::size_t writer::key_of(std::string_view urn) {
+    const auto sibling = handlers::same_number_urn(urn);
+    return std::hash<std::string_view>{}(sibling ? std::min<std::string_view>(urn, *sibling) : urn);
 }
 
 std::size_t writer::next_group(std::size_t waiting, std::size_t max_batch) {
     return std::min({waiting, max_batch, std::max(split_from, (waiting + 1) / 2)});
 }
 
-void writer::run() {
-    // Named so that top -H, perf and the bench can tell the writer's CPU from the I/O threads'.
-    pthread_setname_np(pthread_self(), "fg-writer");
+void writer::run(lane& l) {
+    // Named so that top -H, perf and the bench can tell the writer's CPU from the I/O threads'
+    // (the bench counts every thread whose name starts with "fg-writer").
+    const std::string name = l.index == 0 ? "fg-writer" : "fg-writer-" + std::to_string(l.index);
+    pthread_setname_np(pthread_self(), name.c_str());
     for (;;) {
         std::deque<item> batch;
         {
-            std::unique_lock lock(mutex_);
-            cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-            if (queue_.empty() && stopping_) {
+            std::unique_lock lock(l.mutex);
+            l.cv.wait(lock, [&] { return l.stopping || !l.queue.empty(); });
+            if (l.queue.empty() && l.stopping) {
                 return;
             }
-            const std::size_t take = next_group(queue_.size(), max_batch_);
+            const std::size_t take = next_group(l.queue.size(), max_batch_);
             while (batch.size() < take) {
-                batch.push_back(std::move(queue_.front()));
-                queue_.pop_front();
+                batch.push_back(std::move(l.queue.front()));
+                l.queue.pop_front();
             }
         }
-        commit_batch(batch);
+        commit_batch(l, batch);
         // A large group means jobs arrive faster than one commit takes: the writer is the
         // bottleneck, and its housekeeping should cost it as little as it can.
         const bool busy = batch.size() >= busy_group;
@@ -129,12 +205,12 @@ void writer::run() {
     }
 }
 
-bool writer::try_optimistic(std::deque<item>& batch) {
+bool writer::try_optimistic(lane& l, std::deque<item>& batch) {
     if (!store_.optimistic_groups()) {
         return false;
     }
     try {
-        auto tx = store_.begin_write();
+        auto tx = store_.begin_write_on(l.index);
         for (auto& i : batch) {
             i.work(*tx);
         }
@@ -147,21 +223,22 @@ bool writer::try_optimistic(std::deque<item>& batch) {
     }
 }
 
-void writer::commit_batch(std::deque<item>& batch) {
+void writer::commit_batch(lane& l, std::deque<item>& batch) {
     const auto started = std::chrono::steady_clock::now();
     std::vector<write_status> statuses(batch.size(), write_status::committed);
     bool committed = false;
-    if (try_optimistic(batch)) {
-        finish_batch(batch, statuses, true, started);
+    if (try_optimistic(l, batch)) {
+        finish_batch(l, batch, statuses, true, started);
         return;
     }
     // With several instances on one PostgreSQL: a job that would wait for a lock another instance
     // holds, after this transaction has taken locks of its own, goes back to the head of the queue
     // with every job after it (their order kept). It runs first in the next transaction, where it
-    // may wait: two instances' transactions never wait for each other in a cycle.
+    // may wait: two instances' transactions never wait for each other in a cycle. So with two
+    // lanes of one instance.
     std::size_t deferred_from = batch.size();
     try {
-        auto tx = store_.begin_write();
+        auto tx = store_.begin_write_on(l.index);
         for (std::size_t i = 0; i < batch.size(); ++i) {
             tx->savepoint();
             try {
@@ -203,21 +280,22 @@ void writer::commit_batch(std::deque<item>& batch) {
         log::error("writer", std::string("commit failed; answering 503 so providers retry: ") + e.what());
     }
     if (deferred_from < batch.size()) {
-        std::lock_guard lock(mutex_);
+        std::lock_guard lock(l.mutex);
         for (std::size_t i = batch.size(); i-- > deferred_from;) {
-            queue_.push_front(std::move(batch[i]));
+            l.queue.push_front(std::move(batch[i]));
         }
         batch.resize(deferred_from);
         statuses.resize(deferred_from);
     }
-    finish_batch(batch, statuses, committed, started);
+    finish_batch(l, batch, statuses, committed, started);
 }
 
-void writer::finish_batch(std::deque<item>& batch,
+void writer::finish_batch(lane& l,
+                          std::deque<item>& batch,
                           const std::vector<write_status>& statuses,
                           bool committed,
                           std::chrono::steady_clock::time_point started) {
-    healthy_ = committed;
+    l.healthy = committed;
     if (committed) {
         metrics_.observe_commit(
             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started),

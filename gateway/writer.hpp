@@ -7,8 +7,15 @@
 //
 // So a job may run more than once (so may one deferred behind another instance's lock): it must
 // set, not add to, whatever it reports to its caller, and touch nothing outside the transaction.
+//
+// A store may take several writers at once (store::write_lanes: PostgreSQL, whose single writer
+// spends most of its time waiting for the server). Each lane is a writer of its own, with its own
+// thread, queue and transactions, as another instance's would be. A job goes to the lane its key
+// picks: the jobs of one contact (its messages, keyed by number) to one lane, in the order
+// submitted; the rest, unkeyed, to lane 0.
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
+#include <utility>
 
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
@@ -18,7 +25,9 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -55,7 +64,8 @@ class writer {
         checkpoint,
     };
 
-    void submit(job j, completion done, then after = then::nothing);
+    // `key`: the lane is key % lanes (lane 0 for 0).
+    void submit(job j, completion done, then after = then::nothing, std::size_t key = 0);
 
     // How many of the `waiting` jobs the next group takes: all of a few, half of many (at least
     // split_from), never more than max_batch. Taking all that waited split a steady load into two
@@ -67,26 +77,46 @@ class writer {
     static std::size_t next_group(std::size_t waiting, std::size_t max_batch);
     static constexpr std::size_t split_from = 24;
 
-    // False from a failed commit (disk full, I/O error) until the next one succeeds: /healthz
-    // reports it. Safe from any thread.
-    bool healthy() const { return healthy_.load(); }
+    // False from a failed commit (disk full, I/O error) until the next one succeeds, in any lane:
+    // /healthz reports it. Safe from any thread.
+    bool healthy() const;
 
     // Submits and waits, without blocking the calling I/O thread.
-    boost::asio::awaitable<write_status> write(job j, then after = then::nothing);
+    boost::asio::awaitable<write_status> write(job j, then after = then::nothing, std::size_t key = 0);
+    // Submits each (key, job) at once, in order, and waits for them all: unavailable if any was,
+    // else failed if any failed, else committed. They commit apart: a caller whose jobs may each
+    // run alone (a webhook's events, split by contact) answers so that the provider retries.
+    boost::asio::awaitable<write_status> write_all(std::vector<std::pair<std::size_t, job>> jobs);
+
+    std::size_t lanes() const { return lanes_.size(); }
+    // The key of a contact's jobs, from any URN of theirs: one number by SMS and on WhatsApp is one
+    // key (as it is one contact).
+    static std::size_t key_of(std::string_view urn);
 
    private:
-    void run();
     struct item {
         job work;
         completion done;
         then after = then::nothing;
         std::chrono::steady_clock::time_point queued_at = std::chrono::steady_clock::now();
     };
-    void commit_batch(std::deque<item>& batch);
+    struct lane {
+        std::size_t index = 0;
+        std::mutex mutex;
+        std::condition_variable cv;
+        std::deque<item> queue;
+        std::atomic<bool> healthy{true};
+        bool stopping = false;
+        bool running = false;
+        std::thread thread;
+    };
+    void run(lane& l);
+    void commit_batch(lane& l, std::deque<item>& batch);
     // The group in one transaction without savepoints; false when it was rolled back (a job
     // failed, or the store does not allow it) and must run with them.
-    bool try_optimistic(std::deque<item>& batch);
-    void finish_batch(std::deque<item>& batch,
+    bool try_optimistic(lane& l, std::deque<item>& batch);
+    void finish_batch(lane& l,
+                      std::deque<item>& batch,
                       const std::vector<write_status>& statuses,
                       bool committed,
                       std::chrono::steady_clock::time_point started);
@@ -98,13 +128,7 @@ class writer {
     store& store_;
     metrics& metrics_;
     std::size_t max_batch_;
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::deque<item> queue_;
-    std::atomic<bool> healthy_{true};
-    bool stopping_ = false;
-    bool running_ = false;
-    std::thread thread_;
+    std::vector<std::unique_ptr<lane>> lanes_;
 };
 
 }  // namespace flowgate::gateway

@@ -127,6 +127,23 @@ TEST(config, postgres_url_from_the_environment_or_written_without_a_password) {
     }
 }
 
+TEST(config, postgres_writers_default_to_two) {
+    const auto w = world();
+    for (const auto& [store, writers] : std::vector<std::pair<std::string, std::size_t>>{
+             {R"("store": {"postgres": "postgresql://db/flowgate"})", 2},
+             {R"("store": {"postgres": "postgresql://db/flowgate", "writers": 1})", 1},
+             {R"("store": {"postgres": "postgresql://db/flowgate", "writers": 16})", 16},
+         }) {
+        SCOPED_TRACE(store);
+        std::string text = valid;
+        const std::string from = R"("store": {"sqlite": "data/test.db"})";
+        text.replace(text.find(from), from.size(), store);
+        const auto out = load_text("test.json", text, w.env_of());
+        ASSERT_TRUE(out.loaded) << ::testing::PrintToString(messages(out));
+        EXPECT_EQ(out.loaded->store.writers, writers);
+    }
+}
+
 TEST(config, data_key_from_a_file_or_the_environment) {
     auto w = world();
     const std::string key = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
@@ -263,6 +280,14 @@ TEST(config, reports_each_problem_with_its_pointer) {
          R"("store": {"postgres": "db.example.org"})",
          {"test.json: /store/postgres: must be a PostgreSQL connection string such as "
           "\"postgresql://flowgate@db/flowgate\""}},
+        {"writers for SQLite",
+         R"("store": {"sqlite": "data/test.db"})",
+         R"("store": {"sqlite": "data/test.db", "writers": 2})",
+         {"test.json: /store/writers: is for \"postgres\" only: SQLite has one writer"}},
+        {"writers out of range",
+         R"("store": {"sqlite": "data/test.db"})",
+         R"("store": {"postgres": "postgresql://db/flowgate", "writers": 0})",
+         {"test.json: /store/writers: must be an integer from 1 to 16"}},
     };
     const auto w = world();
     for (const auto& c : cases) {

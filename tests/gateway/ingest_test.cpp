@@ -1,9 +1,15 @@
 #include "gateway/ingest.hpp"
 
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <tuple>
@@ -12,6 +18,7 @@
 #include "flows/keywords.hpp"
 #include "flows/loader.hpp"
 #include "flows/rapidpro.hpp"
+#include "gateway/postgres_store.hpp"
 #include "gateway/sqlite_store.hpp"
 #include "gateway/writer.hpp"
 #include "tests/support/postgres.hpp"
@@ -854,6 +861,86 @@ TEST(writer, a_long_queue_commits_in_halves) {
     const std::string text = r.m.render();
     EXPECT_NE(text.find("flowgate_store_commit_seconds_count 5\n"), std::string::npos) << text;
     EXPECT_NE(text.find("flowgate_store_committed_events_total 101\n"), std::string::npos) << text;
+}
+
+// Lanes (store::write_lanes; PostgreSQL, two by default): a job runs in the lane its key picks, so
+// one held in lane 0 does not hold a job of lane 1, and each lane keeps its jobs' order.
+TEST(writer, lanes_commit_at_once_and_each_keeps_its_order) {
+    std::string why_not;
+    const std::string url = test::new_database(test::backend::postgres, "", why_not);
+    if (url.empty()) {
+        GTEST_SKIP() << why_not;
+    }
+    postgres_store store(url, data_key::throwaway(), 2);
+    metrics m;
+    writer w{store, m};
+    ASSERT_EQ(w.lanes(), 2u);
+    w.start();
+    std::promise<void> taken;
+    std::promise<void> release;
+    std::promise<write_status> held;
+    w.submit(
+        [&taken, f = release.get_future().share()](write_tx&) {
+            taken.set_value();
+            f.wait();
+        },
+        [&held](write_status s) { held.set_value(s); },
+        writer::then::nothing,
+        2);  // lane 0
+    taken.get_future().wait();
+    std::vector<int> order;  // lane 0's jobs, in the order they ran
+    std::vector<std::promise<write_status>> behind(10);
+    for (int i = 0; i < 10; ++i) {
+        w.submit([i, &order](write_tx&) { order.push_back(i); },
+                 [&behind, i](write_status s) { behind[static_cast<std::size_t>(i)].set_value(s); },
+                 writer::then::nothing,
+                 static_cast<std::size_t>(2 * i));
+    }
+    std::promise<write_status> other;
+    w.submit([](write_tx& tx) { tx.upsert_contact("ext:other", "local", from_millis(0)); },
+             [&other](write_status s) { other.set_value(s); },
+             writer::then::nothing,
+             1);  // lane 1
+    EXPECT_EQ(other.get_future().get(), write_status::committed) << "lane 1 committed while lane 0 was held";
+    EXPECT_TRUE(order.empty());
+    release.set_value();
+    EXPECT_EQ(held.get_future().get(), write_status::committed);
+    for (auto& b : behind) {
+        EXPECT_EQ(b.get_future().get(), write_status::committed);
+    }
+    w.stop();
+    EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+}
+
+TEST(writer, one_number_by_sms_and_on_whatsapp_is_one_key) {
+    EXPECT_EQ(writer::key_of("tel:+962791234567"), writer::key_of("whatsapp:962791234567"));
+    EXPECT_NE(writer::key_of("tel:+962791234567"), writer::key_of("tel:+962791234568"));
+    EXPECT_EQ(writer::key_of("telegram:12345"), writer::key_of("telegram:12345"));
+}
+
+// write_all: every job submitted at once, one answer for them all, the worst of theirs.
+TEST(writer, write_all_answers_the_worst_of_its_jobs) {
+    running_writer r;
+    auto run = [&r](std::vector<std::pair<std::size_t, writer::job>> jobs) {
+        boost::asio::io_context io;
+        std::optional<write_status> out;
+        boost::asio::co_spawn(
+            io,
+            [&]() -> boost::asio::awaitable<void> { out = co_await r.w.write_all(std::move(jobs)); },
+            boost::asio::detached);
+        io.run();
+        return out;
+    };
+    std::array<std::atomic<bool>, 4> ran{};
+    auto ok = [&ran](std::size_t i) -> writer::job { return [&ran, i](write_tx&) { ran[i] = true; }; };
+    const writer::job boom = [](write_tx&) { throw std::runtime_error("boom"); };
+    EXPECT_EQ(run({}), write_status::committed);
+    EXPECT_EQ(run({{0, ok(0)}, {1, ok(1)}}), write_status::committed);
+    EXPECT_TRUE(ran[0] && ran[1]);
+    EXPECT_EQ(run({{0, ok(2)}, {1, boom}, {2, ok(3)}}), write_status::failed);
+    EXPECT_TRUE(ran[2] && ran[3]) << "the others still ran";
+    r.w.stop();
+    EXPECT_EQ(run({{0, ok(0)}}), write_status::unavailable);
 }
 
 INSTANTIATE_TEST_SUITE_P(backends,
