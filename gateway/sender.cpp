@@ -145,7 +145,7 @@ asio::awaitable<void> sender::send_one(outbound_record m) {
     // The last check before the provider: a STOP committed while this message waited (for its
     // claim to return, for the channel's rate) stops it. A message already handed over cannot be
     // recalled; one contact has at most one message 'sending' at a time (claim_outbound).
-    confirmation go = co_await confirm(m.id);
+    confirmation go = co_await confirm(m.id, writer::key_of(m.urn));
     if (go == confirmation::stopped) {
         metrics_.count_message_out(m.channel_id, "failed");
         log::info("sender", "message " + m.uuid + " not sent: the contact opted out or was erased");
@@ -186,6 +186,7 @@ asio::awaitable<void> sender::send_one(outbound_record m) {
     const auto id = m.id;
     const auto next = now + std::max<std::chrono::milliseconds>(opts_.retry_delay(m.attempts), retry_after);
     const auto contact_id = m.contact_id;
+    const auto key = writer::key_of(m.urn);  // the contact's lane, as confirm's
     writer::job record = [=](write_tx& tx) {
         if (sent) {
             tx.mark_sent(id, provider_id, now);
@@ -201,7 +202,7 @@ asio::awaitable<void> sender::send_one(outbound_record m) {
     write_status st = write_status::unavailable;
     for (;;) {
         writer::job attempt = record;
-        st = co_await writer_.write(std::move(attempt));
+        st = co_await writer_.write(std::move(attempt), writer::then::nothing, key);
         co_await asio::dispatch(strand_, asio::use_awaitable);
         if (st != write_status::unavailable || stopping_) {
             break;
@@ -238,11 +239,12 @@ void sender::finish_one() {
     }
 }
 
-asio::awaitable<sender::confirmation> sender::confirm(std::int64_t id) {
+asio::awaitable<sender::confirmation> sender::confirm(std::int64_t id, std::size_t key) {
     auto go = std::make_shared<bool>(false);
     const auto now = gateway::now();
     writer::job check = [go, id, now](write_tx& tx) { *go = tx.confirm_send(id, now); };
-    const write_status st = co_await writer_.write(std::move(check));
+    // In the contact's lane (writer::key_of): ordered with their STOP as with a single writer.
+    const write_status st = co_await writer_.write(std::move(check), writer::then::nothing, key);
     co_await asio::dispatch(strand_, asio::use_awaitable);
     if (st != write_status::committed) {
         co_return confirmation::unavailable;

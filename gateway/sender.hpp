@@ -61,8 +61,9 @@ class sender {
     boost::asio::awaitable<void> loop();
     boost::asio::awaitable<void> send_one(outbound_record message);
     enum class confirmation { go, stopped, unavailable };
-    // write_tx::confirm_send through the writer: serialised with every STOP's transaction.
-    boost::asio::awaitable<confirmation> confirm(std::int64_t id);
+    // write_tx::confirm_send through the writer, in the lane of the contact's key (writer::key_of):
+    // serialised with every STOP of theirs, whose webhook goes to that lane.
+    boost::asio::awaitable<confirmation> confirm(std::int64_t id, std::size_t key);
     void finish_one();
     // Waits for the channel's rate (max_per_second, in segments): each send takes `segments`
     // slots of 1/max_per_second seconds.
