@@ -301,13 +301,20 @@ void connection::defer(std::string_view sql, const std::vector<param>& params, r
         // the server's socket while libpq writes, and must not fill it.
         sync();
     }
-    const std::string& name = prepare(sql, params);
+    const std::string* name = nullptr;
+    try {
+        name = &prepare(sql, params);
+    } catch (...) {
+        // Nothing deferred outlives the throw: its rows' places may be the caller's locals.
+        drain();
+        throw;
+    }
     if (!pending() && PQenterPipelineMode(conn_) != 1) {
         fail(nullptr, "query");
     }
     const raw_params raw(params);
     if (!PQsendQueryPrepared(conn_,
-                             name.c_str(),
+                             name->c_str(),
                              static_cast<int>(params.size()),
                              raw.values.data(),
                              raw.lengths.data(),

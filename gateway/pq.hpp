@@ -123,6 +123,8 @@ class connection {
     // commit() do first). Its rows, if `out` is given, are put there by that sync; an error of any
     // deferred statement is thrown by it, and the statements after the failed one are not run
     // (the server skips them). So a job's statements go in one round trip instead of one each.
+    // `out` must live until that sync: the caller syncs before it leaves the scope of `out`, and
+    // nothing deferred is left behind by a throw from here or from a sync.
     void defer(std::string_view sql, const std::vector<param>& params, result* out = nullptr);
     template <class... A>
     void d(std::string_view sql, const A&... a) {
