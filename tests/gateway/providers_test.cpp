@@ -7,15 +7,19 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string_view>
 
+#include "gateway/pq.hpp"
 #include "gateway/sqlite.hpp"
+#include "gateway/writer.hpp"
 #include "handlers/form.hpp"
 #include "handlers/meta.hpp"
 #include "handlers/twilio.hpp"
 #include "tests/support/http.hpp"
+#include "tests/support/postgres.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/sealed.hpp"
 #include "tests/support/twilio_message.hpp"
@@ -307,6 +311,62 @@ TEST_F(providers_integration, a_signed_message_on_each_channel_gets_the_flow_rep
               3);
     EXPECT_EQ(count("SELECT count(*) FROM contacts WHERE name = 'هدى'"), 1);
     expect_no_secrets(server.log());
+}
+
+// WhatsApp sends several people's messages in one webhook. On PostgreSQL with two writer lanes the
+// route splits them by contact, one job per lane, and answers once every part has committed: each
+// person gets their own reply, and the provider's retry of the whole webhook doubles nothing.
+TEST_F(providers_integration, a_batch_from_three_people_on_two_writer_lanes_answers_each_of_them_once) {
+    std::string why_not;
+    const std::string database = test::new_database(test::backend::postgres, "", why_not);
+    if (database.empty()) {
+        GTEST_SKIP() << why_not;
+    }
+    std::ifstream in(dir.file("config.json"));
+    json cfg = json::parse(in);
+    cfg["store"] = {{"postgres", database}, {"writers", 2}};
+    dir.write("config.json", cfg.dump(2));
+    // Three people whose numbers span both lanes.
+    std::vector<std::string> people;
+    std::set<std::size_t> lanes;
+    for (int n = 11; people.size() < 3 || lanes.size() < 2; ++n) {
+        const std::string wa_id = "9627900000" + std::to_string(n);
+        const std::size_t lane = gateway::writer::key_of("whatsapp:" + wa_id) % 2;
+        if (people.size() < 2 || lanes.size() == 2 || !lanes.count(lane)) {
+            people.push_back(wa_id);
+            lanes.insert(lane);
+        }
+    }
+    std::string contacts, messages;
+    for (std::size_t i = 0; i < people.size(); ++i) {
+        contacts += std::string(i ? "," : "") + R"({"profile":{"name":"P"},"wa_id":")" + people[i] + R"("})";
+        messages += std::string(i ? "," : "") + R"({"from":")" + people[i] + R"(","id":"wamid.B)" +
+                    std::to_string(i) +
+                    R"(","timestamp":"1767225600","text":{"body":"HELLO"},"type":"text"})";
+    }
+    const std::string batch =
+        R"({"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"value":)"
+        R"({"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881",)"
+        R"("phone_number_id":")" +
+        wa_phone_number_id + R"("},"contacts":[)" + contacts + R"(],"messages":[)" + messages +
+        R"(]},"field":"messages"}]}]})";
+
+    test::server_process server(dir.file("config.json"));
+    const auto first = post(server.port(), signed_whatsapp(batch));
+    EXPECT_EQ(first.status, 200) << first.body;
+    const auto again = post(server.port(), signed_whatsapp(batch));  // the provider's retry
+    EXPECT_EQ(again.status, 200) << again.body;
+    const auto sent = whatsapp.wait_for(3);
+    std::multiset<std::string> to;
+    for (const auto& r : sent) {
+        to.insert(json::parse(r.body).at("to").get<std::string>());
+    }
+    EXPECT_EQ(to, std::multiset<std::string>(people.begin(), people.end())) << "one reply to each";
+    EXPECT_EQ(server.stop(), 0);
+    EXPECT_EQ(whatsapp.received().size(), 3u) << "the retry sent nothing more";
+    gateway::pq::connection db(database);
+    EXPECT_EQ(db.q("SELECT count(*) FROM messages WHERE direction = 'in'").int64(0, 0), 3);
+    EXPECT_EQ(db.q("SELECT count(*) FROM contacts").int64(0, 0), 3);
 }
 
 TEST_F(providers_integration, a_badly_signed_webhook_on_each_channel_gets_403_and_stores_nothing) {
