@@ -61,10 +61,6 @@ void writer::stop() {
     }
 }
 
-bool writer::healthy() const {
-    return std::all_of(lanes_.begin(), lanes_.end(), [](const auto& l) { return l->healthy.load(); });
-}
-
 void writer::submit(job j, completion done, then after, std::size_t key) {
     lane& l = *lanes_[key % lanes_.size()];
     {
@@ -228,7 +224,7 @@ void writer::commit_batch(lane& l, std::deque<item>& batch) {
     std::vector<write_status> statuses(batch.size(), write_status::committed);
     bool committed = false;
     if (try_optimistic(l, batch)) {
-        finish_batch(l, batch, statuses, true, started);
+        finish_batch(batch, statuses, true, started);
         return;
     }
     // With several instances on one PostgreSQL: a job that would wait for a lock another instance
@@ -287,15 +283,14 @@ void writer::commit_batch(lane& l, std::deque<item>& batch) {
         batch.resize(deferred_from);
         statuses.resize(deferred_from);
     }
-    finish_batch(l, batch, statuses, committed, started);
+    finish_batch(batch, statuses, committed, started);
 }
 
-void writer::finish_batch(lane& l,
-                          std::deque<item>& batch,
+void writer::finish_batch(std::deque<item>& batch,
                           const std::vector<write_status>& statuses,
                           bool committed,
                           std::chrono::steady_clock::time_point started) {
-    l.healthy = committed;
+    healthy_ = committed;
     if (committed) {
         metrics_.observe_commit(
             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started),

@@ -77,9 +77,10 @@ class writer {
     static std::size_t next_group(std::size_t waiting, std::size_t max_batch);
     static constexpr std::size_t split_from = 24;
 
-    // False from a failed commit (disk full, I/O error) until the next one succeeds, in any lane:
+    // False from a failed commit (disk full, I/O error) until the next one succeeds, in any lane
+    // (they share the store; a quiet lane's last failure must not outlast the store's recovery):
     // /healthz reports it. Safe from any thread.
-    bool healthy() const;
+    bool healthy() const { return healthy_.load(); }
 
     // Submits and waits, without blocking the calling I/O thread.
     boost::asio::awaitable<write_status> write(job j, then after = then::nothing, std::size_t key = 0);
@@ -105,7 +106,6 @@ class writer {
         std::mutex mutex;
         std::condition_variable cv;
         std::deque<item> queue;
-        std::atomic<bool> healthy{true};
         bool stopping = false;
         bool running = false;
         std::thread thread;
@@ -115,8 +115,7 @@ class writer {
     // The group in one transaction without savepoints; false when it was rolled back (a job
     // failed, or the store does not allow it) and must run with them.
     bool try_optimistic(lane& l, std::deque<item>& batch);
-    void finish_batch(lane& l,
-                      std::deque<item>& batch,
+    void finish_batch(std::deque<item>& batch,
                       const std::vector<write_status>& statuses,
                       bool committed,
                       std::chrono::steady_clock::time_point started);
@@ -129,6 +128,7 @@ class writer {
     metrics& metrics_;
     std::size_t max_batch_;
     std::vector<std::unique_ptr<lane>> lanes_;
+    std::atomic<bool> healthy_{true};
 };
 
 }  // namespace flowgate::gateway
