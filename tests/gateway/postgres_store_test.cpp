@@ -116,6 +116,50 @@ TEST_F(postgres_store_test, an_import_of_many_contacts_holds_a_bounded_number_of
     EXPECT_EQ(other.q("SELECT count(*) FROM contact_urns").int64(0, 0), contacts);
 }
 
+// Migration 5: ANALYZE keeps no samples of names, fields, sealed values or random identifiers
+// (pg_statistic would hold an erased participant's name until the next ANALYZE), and still keeps
+// the columns the queries are planned by.
+TEST_F(postgres_store_test, the_statistics_hold_no_names_sealed_values_or_identifiers) {
+    const timestamp now = timestamp(std::chrono::seconds(1800000000));
+    auto tx = store->begin_write();
+    for (int i = 0; i < 600; ++i) {
+        tx->savepoint();
+        const auto c = tx->upsert_contact("tel:+96279" + std::to_string(2000000 + i), "sms", now);
+        tx->set_contact_name(c.id, "Name " + std::to_string(i % 7));
+        tx->insert_inbound({"sms",
+                            "SM" + std::to_string(i),
+                            "tel:+96279" + std::to_string(2000000 + i),
+                            "hello",
+                            c.id,
+                            now});
+        tx->release();
+    }
+    tx->commit();
+    write("ANALYZE contacts; ANALYZE contact_urns; ANALYZE messages");
+    gateway::pq::connection db(database);
+    auto has_statistics = [&db](const std::string& table, const std::string& column) {
+        return db.q("SELECT count(*) FROM pg_stats WHERE schemaname = current_schema() AND tablename = $1 "
+                    "AND attname = $2",
+                    table,
+                    column)
+                   .int64(0, 0) > 0;
+    };
+    for (const auto& [table, column] : std::vector<std::pair<std::string, std::string>>{
+             {"contacts", "name"},
+             {"contacts", "fields"},
+             {"contacts", "uuid"},
+             {"contact_urns", "urn"},
+             {"messages", "urn"},
+             {"messages", "text"},
+             {"messages", "uuid"},
+         }) {
+        EXPECT_FALSE(has_statistics(table, column)) << table << "." << column;
+    }
+    EXPECT_TRUE(has_statistics("contacts", "stopped"));
+    EXPECT_TRUE(has_statistics("contact_urns", "urn_hash"));
+    EXPECT_TRUE(has_statistics("messages", "state"));
+}
+
 TEST_F(postgres_store_test, deferred_statements_are_answered_in_order_and_the_first_error_is_thrown) {
     gateway::pq::connection db(database);
     db.exec("CREATE TABLE t (id bigint PRIMARY KEY)");
