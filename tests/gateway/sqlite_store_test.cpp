@@ -23,10 +23,11 @@ namespace {
 timestamp at(std::int64_t ms) { return from_millis(ms); }
 
 // Queues a job on the writer; the future holds its outcome.
-std::future<write_status> submit_job(writer& w, writer::job j) {
+std::future<write_status> submit_job(writer& w, writer::job j, std::size_t key = 0) {
     auto done = std::make_shared<std::promise<write_status>>();
     auto outcome = done->get_future();
-    w.submit(std::move(j), [done](write_status st) { done->set_value(st); });
+    w.submit(
+        std::move(j), [done](write_status st) { done->set_value(st); }, writer::then::nothing, key);
     return outcome;
 }
 
@@ -779,6 +780,25 @@ TEST_F(postgres_instances_test, a_lost_connection_fails_the_batch_and_the_next_o
         EXPECT_TRUE(tx.insert_inbound({"local", "m1", "ext:a", "hi", c.id, at(1)}));
     });
     EXPECT_EQ(retried, write_status::committed);
+    EXPECT_TRUE(w.healthy());
+    // The second lane's connection, made on its first job, is lost the same way and made again.
+    ASSERT_EQ(w.lanes(), 2u);
+    auto on_lane_1 = [&w](writer::job j) { return submit_job(w, std::move(j), 1).get(); };
+    EXPECT_EQ(on_lane_1([](write_tx& tx) { tx.upsert_contact("ext:b", "local", at(2)); }),
+              write_status::committed);
+    const auto lost_1 = on_lane_1([this](write_tx& tx) {
+        tx.upsert_contact("ext:c", "local", at(3));
+        pq::connection admin(url);
+        const auto killed = admin.q(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
+            "current_database() AND state LIKE 'idle in transaction%'");
+        ASSERT_EQ(killed.int64(0, 0), 1);
+        tx.upsert_contact("ext:d", "local", at(3));
+    });
+    EXPECT_EQ(lost_1, write_status::unavailable);
+    EXPECT_FALSE(w.healthy());
+    EXPECT_EQ(on_lane_1([](write_tx& tx) { tx.upsert_contact("ext:c", "local", at(4)); }),
+              write_status::committed);
     EXPECT_TRUE(w.healthy());
     w.stop();
     EXPECT_EQ(s.count_messages().inbound, 1);
