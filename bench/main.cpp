@@ -155,15 +155,14 @@ std::string write_key(const test::temp_dir& dir) {
 }
 
 // The store of a run's server: a SQLite file in `dir`, or a new database on the bench's PostgreSQL
-// (a copy of `copy_of`, a database of that server, when given).
+// (a copy of `copy_of`, a database of that server, when given) with --writers.
 std::unique_ptr<test::postgres_server> postgres;  // with --store postgres, started once by run()
-int postgres_writers = 0;                         // --writers
 
-json store_config(const test::temp_dir& dir, const std::string& copy_of = "") {
+json store_config(const options& o, const test::temp_dir& dir, const std::string& copy_of = "") {
     if (postgres != nullptr) {
         json store{{"postgres", postgres->create_database(copy_of)}};
-        if (postgres_writers > 0) {
-            store["writers"] = postgres_writers;
+        if (o.writers > 0) {
+            store["writers"] = o.writers;
         }
         return store;
     }
@@ -592,7 +591,7 @@ inbound_figures run_inbound(const options& o, int run) {
     test::temp_dir dir;
     fake_provider provider;
     const std::string key = write_key(dir);
-    write_config(dir, key, provider.url(), o.reply_rate, store_config(dir));
+    write_config(dir, key, provider.url(), o.reply_rate, store_config(o, dir));
     test::server_process server(dir.file("config.json"));
     inbound_figures f;
     load_options lo;
@@ -710,7 +709,7 @@ std::map<std::string, std::string> bearer(const std::string& token, const std::s
 void make_population(const options& o, population& p) {
     fake_provider provider;
     p.key = write_key(p.dir);
-    p.store = store_config(p.dir);
+    p.store = store_config(o, p.dir);
     write_config(p.dir, p.key, provider.url(), 0, p.store);
     p.token = api_token(p.dir.file("config.json"));
     test::server_process server(p.dir.file("config.json"));
@@ -764,7 +763,7 @@ outbound_figures run_outbound(const options& o, const population& p, int run) {
     fake_provider provider;
     json store;
     if (p.store.contains("postgres")) {
-        store = store_config(dir, p.store["postgres"].get<std::string>());
+        store = store_config(o, dir, p.store["postgres"].get<std::string>());
     } else {
         for (const char* suffix : {"", "-wal", "-shm"}) {
             const std::string from = p.dir.file(std::string("flowgate.db") + suffix);
@@ -772,7 +771,7 @@ outbound_figures run_outbound(const options& o, const population& p, int run) {
                 std::filesystem::copy_file(from, dir.file(std::string("flowgate.db") + suffix));
             }
         }
-        store = store_config(dir);
+        store = store_config(o, dir);
     }
     write_config(dir, p.key, provider.url(), 0, store);
     test::server_process server(dir.file("config.json"));
@@ -888,7 +887,6 @@ int run(int argc, char** argv) {
     const options o = parse_options(argc, argv);
     if (o.store == "postgres") {
         postgres = test::postgres_server::start(test::postgres_server::durability::durable);
-        postgres_writers = o.writers;
     }
     const auto wall = std::time(nullptr);
     char date[32];

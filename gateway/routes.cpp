@@ -230,18 +230,11 @@ asio::awaitable<http_response> routes::channel_request(const channel_runtime& ch
     const std::size_t lanes = writer_.lanes();
     auto parts = std::make_shared<std::vector<part>>(lanes);
     for (auto& e : result.events) {
-        std::size_t lane = 0;
-        const std::string* urn = nullptr;
-        if (const auto* msg = std::get_if<handlers::incoming_message>(&e)) {
-            urn = &msg->urn;
-        } else if (const auto* ev = std::get_if<handlers::channel_event>(&e)) {
-            urn = &ev->urn;
-        }
-        if (urn != nullptr && lanes > 1) {
-            lane = writer::key_of(*urn) % lanes;
-        }
-        part& p = (*parts)[lane];
-        if (const auto* msg = std::get_if<handlers::incoming_message>(&e)) {
+        const auto* msg = std::get_if<handlers::incoming_message>(&e);
+        const auto* ev = std::get_if<handlers::channel_event>(&e);
+        const std::string* urn = msg != nullptr ? &msg->urn : ev != nullptr ? &ev->urn : nullptr;
+        part& p = (*parts)[urn != nullptr ? writer_.key_for(*urn) % lanes : 0];
+        if (msg != nullptr) {
             p.sealed.push_back(store_.seal_inbound(msg->urn, msg->text));
         }
         p.events.push_back(std::move(e));

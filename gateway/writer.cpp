@@ -76,46 +76,38 @@ void writer::submit(job j, completion done, then after, std::size_t key) {
 }
 
 namespace {
-// The initiation of write(): a named type, not a lambda temporary inside a co_await expression
-// (g++ 12 can destroy such temporaries twice).
+// A write's completion: resumes the awaiting coroutine on its own executor with the status. The
+// handler is move-only; shared, so that the completion can be a std::function, and its executor
+// kept busy until then.
+template <class Handler>
+writer::completion resume_with(Handler handler) {
+    auto h = std::make_shared<Handler>(std::move(handler));
+    auto work = std::make_shared<asio::executor_work_guard<asio::associated_executor_t<Handler>>>(
+        asio::get_associated_executor(*h));
+    return [h, work](write_status status) {
+        asio::post(work->get_executor(), [h, work, status]() mutable { (*h)(status); });
+    };
+}
+
+// The initiations of write() and write_all(): named types, not lambda temporaries inside a
+// co_await expression (g++ 12 can destroy such temporaries twice).
 struct initiate_write {
     writer* self;
 
     template <class Handler>
     void operator()(Handler handler, writer::job j, writer::then after, std::size_t key) const {
-        // The handler is move-only; share it so the completion can be a std::function.
-        auto h = std::make_shared<Handler>(std::move(handler));
-        auto work = std::make_shared<asio::executor_work_guard<asio::associated_executor_t<Handler>>>(
-            asio::get_associated_executor(*h));
-        self->submit(
-            std::move(j),
-            [h, work](write_status status) {
-                auto ex = work->get_executor();
-                asio::post(ex, [h, work, status]() mutable { (*h)(status); });
-            },
-            after,
-            key);
+        self->submit(std::move(j), resume_with(std::move(handler)), after, key);
     }
 };
-}  // namespace
 
-// Not a coroutine itself: the job travels as an argument into the awaitable's own frame.
-asio::awaitable<write_status> writer::write(job j, then after, std::size_t key) {
-    return asio::async_initiate<const asio::use_awaitable_t<>, void(write_status)>(
-        initiate_write{this}, asio::use_awaitable, std::move(j), after, key);
-}
-
-namespace {
 struct initiate_write_all {
     writer* self;
 
     template <class Handler>
     void operator()(Handler handler, std::vector<std::pair<std::size_t, writer::job>> jobs) const {
-        auto h = std::make_shared<Handler>(std::move(handler));
-        auto work = std::make_shared<asio::executor_work_guard<asio::associated_executor_t<Handler>>>(
-            asio::get_associated_executor(*h));
+        auto answer = resume_with(std::move(handler));
         if (jobs.empty()) {
-            asio::post(work->get_executor(), [h, work]() mutable { (*h)(write_status::committed); });
+            answer(write_status::committed);
             return;
         }
         // The jobs' completions run on the writer threads; the last one answers.
@@ -129,7 +121,7 @@ struct initiate_write_all {
         for (auto& [key, j] : jobs) {
             self->submit(
                 std::move(j),
-                [h, work, t](write_status status) {
+                [answer, t](write_status status) {
                     write_status worst;
                     {
                         std::lock_guard lock(t->mutex);
@@ -142,8 +134,7 @@ struct initiate_write_all {
                         }
                         worst = t->worst;
                     }
-                    auto ex = work->get_executor();
-                    asio::post(ex, [h, work, worst]() mutable { (*h)(worst); });
+                    answer(worst);
                 },
                 writer::then::nothing,
                 key);
@@ -152,10 +143,18 @@ struct initiate_write_all {
 };
 }  // namespace
 
+// Not a coroutine itself: the job travels as an argument into the awaitable's own frame.
+asio::awaitable<write_status> writer::write(job j, then after, std::size_t key) {
+    return asio::async_initiate<const asio::use_awaitable_t<>, void(write_status)>(
+        initiate_write{this}, asio::use_awaitable, std::move(j), after, key);
+}
+
 asio::awaitable<write_status> writer::write_all(std::vector<std::pair<std::size_t, job>> jobs) {
     return asio::async_initiate<const asio::use_awaitable_t<>, void(write_status)>(
         initiate_write_all{this}, asio::use_awaitable, std::move(jobs));
 }
+
+std::size_t writer::key_for(std::string_view urn) const { return lanes_.size() > 1 ? key_of(urn) : 0; }
 
 std::size_t writer::key_of(std::string_view urn) {
     const auto sibling = handlers::same_number_urn(urn);

@@ -93,6 +93,8 @@ class writer {
     // The key of a contact's jobs, from any URN of theirs: one number by SMS and on WhatsApp is one
     // key (as it is one contact).
     static std::size_t key_of(std::string_view urn);
+    // key_of(urn) when there are lanes to choose from, else 0 (no work on SQLite's hot paths).
+    std::size_t key_for(std::string_view urn) const;
 
    private:
     struct item {
