@@ -49,13 +49,12 @@ test::webhook make_webhook(int sender, int n) {
     return test::external_webhook(tag, phone, text);
 }
 
-class multi_instance_test : public ::testing::Test {
+class multi_instance_test : public test::postgres_database_test {
    protected:
     void SetUp() override {
-        std::string why_not;
-        database = test::new_database(test::backend::postgres, "", why_not);
-        if (database.empty()) {
-            GTEST_SKIP() << why_not;
+        postgres_database_test::SetUp();
+        if (IsSkipped()) {
+            return;
         }
         test::write_echo_config(dir,
                                 {{"postgres", database}},
@@ -69,7 +68,6 @@ class multi_instance_test : public ::testing::Test {
     }
 
     test::temp_dir dir;
-    std::string database;
     test::provider_ids twilio_ids, external_ids;
     test::fake_provider twilio{test::twilio_api(twilio_ids)};
     test::fake_provider external{test::external_api(external_ids)};

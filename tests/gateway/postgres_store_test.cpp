@@ -30,13 +30,12 @@ bool has(const std::vector<std::string>& names, const std::string& name) {
     return std::find(names.begin(), names.end(), name) != names.end();
 }
 
-class postgres_store_test : public ::testing::Test {
+class postgres_store_test : public test::postgres_database_test {
    protected:
     void SetUp() override {
-        std::string why_not;
-        database = test::new_database(test::backend::postgres, "", why_not);
-        if (database.empty()) {
-            GTEST_SKIP() << why_not;
+        postgres_database_test::SetUp();
+        if (IsSkipped()) {
+            return;
         }
         store = std::make_unique<gateway::postgres_store>(database);
     }
@@ -55,7 +54,6 @@ class postgres_store_test : public ::testing::Test {
         return std::stod(db.q("SELECT reltuples::text FROM pg_class WHERE relname = $1", table).text(0, 0));
     }
 
-    std::string database;
     std::unique_ptr<gateway::postgres_store> store;
 };
 

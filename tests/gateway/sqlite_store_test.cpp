@@ -565,23 +565,13 @@ INSTANTIATE_TEST_SUITE_P(backends,
                          });
 
 // PostgreSQL alone: several instances on one database (docs/architecture.md, "Several instances").
-class postgres_instances_test : public ::testing::Test {
-   protected:
-    void SetUp() override {
-        std::string why_not;
-        url = test::new_database(test::backend::postgres, "", why_not);
-        if (url.empty()) {
-            GTEST_SKIP() << why_not;
-        }
-    }
-    std::string url;
-};
+class postgres_instances_test : public test::postgres_database_test {};
 
 TEST_F(postgres_instances_test, instances_starting_together_migrate_once) {
     std::vector<std::unique_ptr<postgres_store>> stores(4);
     std::vector<std::thread> starting;
     for (auto& s : stores) {
-        starting.emplace_back([&] { s = std::make_unique<postgres_store>(url); });
+        starting.emplace_back([&] { s = std::make_unique<postgres_store>(database); });
     }
     for (auto& t : starting) {
         t.join();
@@ -589,7 +579,7 @@ TEST_F(postgres_instances_test, instances_starting_together_migrate_once) {
     for (const auto& s : stores) {
         ASSERT_TRUE(s);
     }
-    pq::connection db(url);
+    pq::connection db(database);
     const auto v = db.q("SELECT count(*), max(version) FROM schema_migrations");
     EXPECT_EQ(v.int64(0, 0), postgres_store::schema_version());
     EXPECT_EQ(v.int64(0, 1), postgres_store::schema_version());
@@ -597,17 +587,17 @@ TEST_F(postgres_instances_test, instances_starting_together_migrate_once) {
 }
 
 TEST_F(postgres_instances_test, refuses_a_database_from_a_newer_flowgate) {
-    { postgres_store s(url); }
+    { postgres_store s(database); }
     {
-        pq::connection db(url);
+        pq::connection db(database);
         db.exec("INSERT INTO schema_migrations (version) VALUES (999)");
     }
-    EXPECT_THROW(postgres_store{url}, std::runtime_error);
+    EXPECT_THROW(postgres_store{database}, std::runtime_error);
 }
 
 TEST_F(postgres_instances_test, two_instances_never_claim_one_message) {
-    postgres_store a(url);
-    postgres_store b(url);
+    postgres_store a(database);
+    postgres_store b(database);
     {
         auto tx = a.begin_write();
         for (int i = 0; i < 4; ++i) {
@@ -632,8 +622,8 @@ TEST_F(postgres_instances_test, two_instances_never_claim_one_message) {
 }
 
 TEST_F(postgres_instances_test, startup_recovery_spares_a_live_instances_sends) {
-    auto a = std::make_unique<postgres_store>(url);
-    postgres_store b(url);
+    auto a = std::make_unique<postgres_store>(database);
+    postgres_store b(database);
     {
         auto tx = a->begin_write();
         const auto c = tx->upsert_contact("ext:a", "local", at(0));
@@ -650,7 +640,7 @@ TEST_F(postgres_instances_test, startup_recovery_spares_a_live_instances_sends) 
     a.reset();  // a dies: its connection, and its lock, go
     {
         // Its server process lets the lock go a moment later: taking it is that event.
-        pq::connection admin(url);
+        pq::connection admin(database);
         const std::int64_t lock_class = postgres_store::instance_lock_class;
         admin.q("SELECT pg_advisory_lock($1::integer, $2::integer)", lock_class, a_id);
         admin.q("SELECT pg_advisory_unlock($1::integer, $2::integer)", lock_class, a_id);
@@ -664,8 +654,8 @@ TEST_F(postgres_instances_test, startup_recovery_spares_a_live_instances_sends) 
 }
 
 TEST_F(postgres_instances_test, a_later_job_does_not_wait_for_a_contact_another_instance_holds) {
-    postgres_store a(url);
-    postgres_store b(url);
+    postgres_store a(database);
+    postgres_store b(database);
     std::int64_t x = 0;
     {
         auto tx = a.begin_write();
@@ -700,8 +690,8 @@ TEST_F(postgres_instances_test, a_later_job_does_not_wait_for_a_contact_another_
 }
 
 TEST_F(postgres_instances_test, the_writer_defers_a_job_blocked_by_another_instance_and_keeps_the_order) {
-    postgres_store a(url);
-    postgres_store b(url);
+    postgres_store a(database);
+    postgres_store b(database);
     std::int64_t x = 0;
     {
         auto tx = a.begin_write();
@@ -755,7 +745,7 @@ TEST_F(postgres_instances_test, the_writer_defers_a_job_blocked_by_another_insta
 }
 
 TEST_F(postgres_instances_test, a_lost_connection_fails_the_batch_and_the_next_one_connects_again) {
-    postgres_store s(url);
+    postgres_store s(database);
     metrics m;
     writer w(s, m);
     w.start();
@@ -764,7 +754,7 @@ TEST_F(postgres_instances_test, a_lost_connection_fails_the_batch_and_the_next_o
     // failure): the batch is in doubt, so it is unavailable (503, the provider retries).
     const auto lost = run([this](write_tx& tx) {
         const auto c = tx.upsert_contact("ext:a", "local", at(0));
-        pq::connection admin(url);
+        pq::connection admin(database);
         const auto killed = admin.q(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
             "current_database() "
@@ -788,7 +778,7 @@ TEST_F(postgres_instances_test, a_lost_connection_fails_the_batch_and_the_next_o
               write_status::committed);
     const auto lost_1 = on_lane_1([this](write_tx& tx) {
         tx.upsert_contact("ext:c", "local", at(3));
-        pq::connection admin(url);
+        pq::connection admin(database);
         const auto killed = admin.q(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
             "current_database() AND state LIKE 'idle in transaction%'");
@@ -804,7 +794,7 @@ TEST_F(postgres_instances_test, a_lost_connection_fails_the_batch_and_the_next_o
     EXPECT_EQ(s.count_messages().inbound, 1);
     // An idle connection the server dropped is found dead on first use and replaced.
     {
-        pq::connection admin(url);
+        pq::connection admin(database);
         admin.q(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
             "AND pid <> pg_backend_pid()");
@@ -817,8 +807,8 @@ TEST_F(postgres_instances_test, a_lost_connection_fails_the_batch_and_the_next_o
 }
 
 TEST_F(postgres_instances_test, two_instances_cannot_both_give_away_the_last_place) {
-    postgres_store a(url);
-    postgres_store b(url);
+    postgres_store a(database);
+    postgres_store b(database);
     flows::workshop w;
     w.id = "amman-1";
     w.title = {{"en", "Amman"}};

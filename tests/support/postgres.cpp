@@ -168,6 +168,14 @@ std::string postgres_server::create_database(const std::string& copy_of) {
     return url(name);
 }
 
+void postgres_database_test::SetUp() {
+    std::string why_not;
+    database = new_database(backend::postgres, "", why_not);
+    if (database.empty()) {
+        GTEST_SKIP() << why_not;
+    }
+}
+
 int postgres_server::postmaster_pid() const {
     std::ifstream in(dir_ + "/data/postmaster.pid");  // its first line
     int pid = 0;

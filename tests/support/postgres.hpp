@@ -7,6 +7,8 @@
 // names its state file; `flowgate_test_postgres start|stop FILE`), or else one started on first use
 // and stopped when the tests end. Each test takes a fresh database of its own.
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <memory>
 #include <ostream>
@@ -68,6 +70,15 @@ std::string new_database(backend b, const std::string& sqlite_path, std::string&
 std::unique_ptr<gateway::store> open_store(backend b,
                                            const std::string& where,
                                            const gateway::data_key& key = gateway::data_key::throwaway());
+// A fixture with a new PostgreSQL database of its own (`database`, its URL), or skipped with the
+// reason when none can run here. A fixture built on it calls its SetUp first, then returns if
+// IsSkipped().
+class postgres_database_test : public ::testing::Test {
+   protected:
+    void SetUp() override;
+    std::string database;
+};
+
 // The first row of a query on a database, each column as its bytes (numbers in decimal); empty
 // when there is no row.
 std::vector<std::string> first_row(backend b, const std::string& where, const std::string& sql);
