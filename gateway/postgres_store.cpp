@@ -363,13 +363,16 @@ class postgres_write_tx final : public write_tx {
             db_.d("RELEASE SAVEPOINT event");
             release_due_ = false;
         }
+        next_job();  // before the savepoint: a job rolled back keeps the later jobs' lock timeout
+        db_.d("SAVEPOINT event");
+    }
+    void next_job() override {
         if (jobs_ == 1) {
             // From the second job on, a lock another instance holds is not waited for long.
             static const std::string timeout =
                 "SET LOCAL lock_timeout = '" + std::string(later_job_lock_timeout) + "'";
             db_.d(timeout);
         }
-        db_.d("SAVEPOINT event");
         session_ahead_.reset();
         ++jobs_;
     }

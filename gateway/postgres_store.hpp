@@ -46,6 +46,7 @@ class postgres_store final : public store {
 
     std::unique_ptr<write_tx> begin_write() override { return begin_write_on(0); }
     std::size_t write_lanes() const override { return writers_.size(); }
+    bool optimistic_groups() const override { return true; }
     std::unique_ptr<write_tx> begin_write_on(std::size_t lane) override;
     bool ping() override;
     sealed_inbound seal_inbound(std::string_view urn, std::string_view text) const override;

@@ -301,6 +301,10 @@ class write_tx {
     virtual void release() = 0;
     virtual void rollback_to() = 0;
     virtual void commit() = 0;
+    // A job starts without a savepoint (store::optimistic_groups): whatever savepoint() does
+    // besides making the savepoint (forgetting what the last job read ahead, a later job's shorter
+    // wait for another instance's lock).
+    virtual void next_job() {}
 
     // The contact that owns `urn` (or the same number under the other scheme), created on first
     // contact — opted out from the start when the URN belonged to an erased contact who had opted
@@ -464,8 +468,11 @@ class store {
     // True when the writer may first run a group's jobs without a savepoint each and, should one
     // fail, roll the whole transaction back and run the group again, each job in its savepoint.
     // SQLite: a savepoint copies every page it touches that an earlier job of the group changed,
-    // a third of the writer's work, for a rollback that almost never comes. PostgreSQL: no; its
-    // savepoints also bound how long a later job waits for another instance's lock.
+    // a third of the writer's work, for a rollback that almost never comes. PostgreSQL: two
+    // statements a job, a subtransaction (and its own transaction id) for each job that writes, and
+    // a round trip at each release (docs/performance.md, item 60). A later job's shorter wait for
+    // another instance's lock holds without them (write_tx::next_job); a job it fails runs again
+    // with savepoints, and waits for that lock in a later transaction, as before.
     virtual bool optimistic_groups() const { return false; }
     // An inbound message's sealed columns and lookup hash, ahead of its write job. Safe from any
     // thread.

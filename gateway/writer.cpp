@@ -200,31 +200,51 @@ void writer::run(lane& l) {
     }
 }
 
-bool writer::try_optimistic(lane& l, std::deque<item>& batch) {
+writer::attempt writer::try_optimistic(lane& l, std::deque<item>& batch) {
     if (!store_.optimistic_groups()) {
-        return false;
+        return attempt::with_savepoints;
     }
+    std::unique_ptr<write_tx> tx;
     try {
-        auto tx = store_.begin_write_on(l.index);
+        tx = store_.begin_write_on(l.index);
         for (auto& i : batch) {
+            tx->next_job();
             i.work(*tx);
         }
-        tx->commit();
-        return true;
     } catch (const std::exception&) {
         // Rolled back with `tx`. Run with savepoints, the group meets the failure again and rolls
         // back only the job that fails, or fails whole on a resource error, and says so.
-        return false;
+        return attempt::with_savepoints;
     }
+    try {
+        tx->commit();
+        return attempt::committed;
+    } catch (const pq::error& e) {
+        // A deferred statement's error comes with the COMMIT too (the server then rolls back): run
+        // again. But a connection lost at the COMMIT does not say whether it was done, and the
+        // group run again, on a new connection, could do it twice.
+        if (e.is_resource_error()) {
+            return attempt::in_doubt;
+        }
+    } catch (const std::exception&) {
+    }
+    return attempt::with_savepoints;
 }
 
 void writer::commit_batch(lane& l, std::deque<item>& batch) {
     const auto started = std::chrono::steady_clock::now();
     std::vector<write_status> statuses(batch.size(), write_status::committed);
     bool committed = false;
-    if (try_optimistic(l, batch)) {
-        finish_batch(batch, statuses, true, started);
-        return;
+    switch (try_optimistic(l, batch)) {
+        case attempt::committed:
+            finish_batch(batch, statuses, true, started);
+            return;
+        case attempt::in_doubt:
+            log::error("writer", "commit failed, its outcome unknown; answering 503 so providers retry");
+            finish_batch(batch, statuses, false, started);
+            return;
+        case attempt::with_savepoints:
+            break;
     }
     // With several instances on one PostgreSQL: a job that would wait for a lock another instance
     // holds, after this transaction has taken locks of its own, goes back to the head of the queue

@@ -2,8 +2,10 @@
 // The single writer: one thread owns the store's write side and commits many concurrent jobs in
 // one transaction (group commit), and one failing job rolls back alone: each runs inside its own
 // savepoint, or (store::optimistic_groups) the group first runs without them and, if a job
-// fails, the transaction is rolled back and the group runs again with them. A job's completion
-// runs only after the commit is durable — which is what lets a webhook answer 2xx.
+// fails, the transaction is rolled back and the group runs again with them. (Not when the COMMIT
+// itself lost its connection to PostgreSQL: it may have been done, so the group is answered
+// unavailable, as with savepoints.) A job's completion runs only after the commit is durable —
+// which is what lets a webhook answer 2xx.
 //
 // So a job may run more than once (so may one deferred behind another instance's lock): it must
 // set, not add to, whatever it reports to its caller, and touch nothing outside the transaction.
@@ -114,9 +116,13 @@ class writer {
     };
     void run(lane& l);
     void commit_batch(lane& l, std::deque<item>& batch);
-    // The group in one transaction without savepoints; false when it was rolled back (a job
-    // failed, or the store does not allow it) and must run with them.
-    bool try_optimistic(lane& l, std::deque<item>& batch);
+    enum class attempt {
+        committed,
+        with_savepoints,  // rolled back (a job failed, or the store does not allow it): run it with them
+        in_doubt,         // the COMMIT met a resource error (a lost connection): it may have committed
+    };
+    // The group in one transaction without savepoints.
+    attempt try_optimistic(lane& l, std::deque<item>& batch);
     void finish_batch(std::deque<item>& batch,
                       const std::vector<write_status>& statuses,
                       bool committed,

@@ -716,22 +716,28 @@ TEST_F(postgres_instances_test, the_writer_defers_a_job_blocked_by_another_insta
     auto y_committed = y_done.get_future();
     auto x_committed = x_done.get_future();
     std::atomic<int> x_runs{0};
-    w.submit(
-        [&](write_tx& tx) {
-            tx.upsert_contact("ext:y", "local", at(2));
-            std::lock_guard lock(order_mutex);
-            order.push_back("y");
-        },
-        [&](write_status s) { y_done.set_value(s); });
+    // The order they are answered in, each once, after its commit.
+    w.submit([&](write_tx& tx) { tx.upsert_contact("ext:y", "local", at(2)); },
+             [&](write_status s) {
+                 {
+                     std::lock_guard lock(order_mutex);
+                     order.push_back("y");
+                 }
+                 y_done.set_value(s);
+             });
     w.submit(
         [&](write_tx& tx) {
             ++x_runs;
             EXPECT_EQ(tx.upsert_contact("ext:x", "local", at(2)).id, x);
             tx.insert_inbound({"local", "mx", "ext:x", "hi", x, at(2)});
-            std::lock_guard lock(order_mutex);
-            order.push_back("x");
         },
-        [&](write_status s) { x_done.set_value(s); });
+        [&](write_status s) {
+            {
+                std::lock_guard lock(order_mutex);
+                order.push_back("x");
+            }
+            x_done.set_value(s);
+        });
     queued.set_value();
     EXPECT_EQ(first_done.get_future().get(), write_status::committed);
     // y commits without waiting for instance a; x went back to the queue, and waits for a there.
@@ -739,7 +745,9 @@ TEST_F(postgres_instances_test, the_writer_defers_a_job_blocked_by_another_insta
     held->commit();
     EXPECT_EQ(x_committed.get(), write_status::committed);
     w.stop();
-    EXPECT_EQ(x_runs.load(), 2) << "x ran again, first in a transaction of its own";
+    // The group first ran without savepoints, where x's wait failed it whole; then with them, where
+    // x alone rolled back and went back to the queue; then x ran first in a transaction of its own.
+    EXPECT_EQ(x_runs.load(), 3) << "x ran again, first in a transaction of its own";
     EXPECT_EQ(order, (std::vector<std::string>{"y", "x"}));
     EXPECT_EQ(b.count_messages().inbound, 1);
 }
@@ -804,6 +812,40 @@ TEST_F(postgres_instances_test, a_lost_connection_fails_the_batch_and_the_next_o
     auto tx = s.begin_write();
     EXPECT_TRUE(tx->find_contact("ext:a"));
     tx->commit();
+}
+
+// A group runs first without savepoints (store::optimistic_groups) and, if a job fails, again with
+// them. Not when its COMMIT lost the connection: the server may have committed before it went, and
+// the group run again on a new connection could store everything twice. It is answered unavailable
+// (503: the provider retries, and its retry is a duplicate if the COMMIT was done).
+TEST_F(postgres_instances_test, a_commit_that_loses_its_connection_is_not_run_again) {
+    postgres_store s(database);
+    metrics m;
+    writer w(s, m);
+    w.start();
+    std::atomic<int> runs{0};
+    const auto lost = submit_job(w, [&](write_tx& tx) {
+                          ++runs;
+                          const auto c = tx.upsert_contact("ext:a", "local", at(0));
+                          tx.insert_inbound({"local", "m1", "ext:a", "hi", c.id, at(0)});
+                          // The job's statements are answered: the connection goes before the COMMIT.
+                          pq::connection admin(database);
+                          const auto killed = admin.q(
+                              "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                              "datname = current_database() AND state LIKE 'idle in transaction%'");
+                          ASSERT_EQ(killed.int64(0, 0), 1);
+                      }).get();
+    EXPECT_EQ(lost, write_status::unavailable);
+    EXPECT_EQ(runs.load(), 1) << "the group was not run again after its COMMIT failed";
+    EXPECT_FALSE(w.healthy());
+    // The provider's retry, on a new connection.
+    const auto retried = submit_job(w, [](write_tx& tx) {
+                             const auto c = tx.upsert_contact("ext:a", "local", at(1));
+                             EXPECT_TRUE(tx.insert_inbound({"local", "m1", "ext:a", "hi", c.id, at(1)}));
+                         }).get();
+    EXPECT_EQ(retried, write_status::committed);
+    w.stop();
+    EXPECT_EQ(s.count_messages().inbound, 1);
 }
 
 TEST_F(postgres_instances_test, two_instances_cannot_both_give_away_the_last_place) {
