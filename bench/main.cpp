@@ -520,6 +520,7 @@ struct commit_stats {
     double commits = 0, seconds = 0, jobs = 0;
     double waits = 0, waits_within_10ms = 0;  // flowgate_store_job_wait_seconds
     double housekeeping = 0, housekeeping_seconds = 0, housekeeping_within_5ms = 0;
+    double retries = 0;  // flowgate_store_group_retries_total
 };
 
 commit_stats read_commits(std::uint16_t port) {
@@ -532,6 +533,7 @@ commit_stats read_commits(std::uint16_t port) {
         {"flowgate_store_housekeeping_seconds_count", &commit_stats::housekeeping},
         {"flowgate_store_housekeeping_seconds_sum", &commit_stats::housekeeping_seconds},
         {"flowgate_store_housekeeping_seconds_bucket{le=\"0.005\"}", &commit_stats::housekeeping_within_5ms},
+        {"flowgate_store_group_retries_total", &commit_stats::retries},
     };
     const auto r = test::request(port, "GET", "/metrics");
     commit_stats c;
@@ -560,7 +562,9 @@ std::string describe_slow_jobs(const commit_stats& before, const commit_stats& a
         return "no jobs";
     }
     const double slow = n - (after.waits_within_10ms - before.waits_within_10ms);
-    return fixed(100 * slow / n, 2) + "% of its jobs waited over 10 ms";
+    const double retries = after.retries - before.retries;
+    return fixed(100 * slow / n, 2) + "% of its jobs waited over 10 ms" +
+           (retries > 0 ? " (" + fixed(retries, 0) + " groups run again with savepoints)" : "");
 }
 
 // The writer's checkpoints between two readings: how many a second, how long on average, and how
@@ -581,8 +585,10 @@ std::string describe_commits(const commit_stats& before, const commit_stats& aft
     if (n <= 0) {
         return "no commits";
     }
+    const double retries = after.retries - before.retries;
     return fixed(n / seconds, 0) + " commits/s of " + fixed((after.jobs - before.jobs) / n, 1) + " jobs, " +
-           fixed(1000 * (after.seconds - before.seconds) / n, 2) + " ms each";
+           fixed(1000 * (after.seconds - before.seconds) / n, 2) + " ms each" +
+           (retries > 0 ? ", " + fixed(retries, 0) + " groups run again with savepoints" : "");
 }
 
 void note(const std::string& line) { std::cerr << "  " << line << std::endl; }

@@ -82,6 +82,11 @@ void metrics::observe_housekeeping(std::chrono::microseconds took) {
     housekeeping_.observe(took);
 }
 
+void metrics::count_group_retry() {
+    std::lock_guard lock(mutex_);
+    ++group_retries_;
+}
+
 void metrics::observe_purge(double at, std::size_t message_texts, std::size_t runs) {
     std::lock_guard lock(mutex_);
     last_purge_ = at;
@@ -131,6 +136,11 @@ std::string metrics::render() const {
                          "flowgate_store_housekeeping_seconds",
                          "The writer's housekeeping between groups (SQLite: copying the WAL into the "
                          "database file); jobs that arrive meanwhile wait for it.");
+    out << "# HELP flowgate_store_group_retries_total Groups run again, each job in its savepoint, after "
+           "a job failed in the group run without them (a job refused, or one that would wait for "
+           "another instance's lock).\n"
+        << "# TYPE flowgate_store_group_retries_total counter\n"
+        << "flowgate_store_group_retries_total " << group_retries_ << '\n';
     out << "# HELP flowgate_webhooks_previous_secret_total Webhooks verified by a channel's previous secret "
            "(finish the rotation when this stops growing).\n"
         << "# TYPE flowgate_webhooks_previous_secret_total counter\n";

@@ -31,6 +31,9 @@ class metrics {
     // The writer's housekeeping between two groups (SQLite: copying the WAL into the database
     // file), which the jobs that arrive meanwhile wait for.
     void observe_housekeeping(std::chrono::microseconds took);
+    // A group run again, each job in its savepoint, after one of its jobs failed in the group run
+    // without them (store::optimistic_groups).
+    void count_group_retry();
     // A retention purge committed at `at` (seconds since the epoch) with what it took away.
     void observe_purge(double at, std::size_t message_texts, std::size_t runs);
     // A webhook verified by a channel's previous secret (a rotation still in its overlap). True the
@@ -62,6 +65,7 @@ class metrics {
     std::uint64_t committed_events_ = 0;
     histogram job_waits_;
     histogram housekeeping_;
+    std::uint64_t group_retries_ = 0;
     double last_purge_ = 0;
     std::uint64_t purged_texts_ = 0;
     std::uint64_t purged_runs_ = 0;

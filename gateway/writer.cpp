@@ -244,6 +244,9 @@ void writer::commit_batch(lane& l, std::deque<item>& batch) {
             finish_batch(batch, statuses, false, started);
             return;
         case attempt::with_savepoints:
+            if (store_.optimistic_groups()) {
+                metrics_.count_group_retry();
+            }
             break;
     }
     // With several instances on one PostgreSQL: a job that would wait for a lock another instance

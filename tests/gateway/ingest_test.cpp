@@ -814,6 +814,9 @@ TEST_P(ingest_on, group_commit_isolates_a_failing_job) {
     w.stop();
     EXPECT_EQ(store->count_messages().inbound, committed);
     EXPECT_EQ(committed, jobs - 2);
+    const std::string text = m.render();
+    EXPECT_EQ(text.find("flowgate_store_group_retries_total 0\n"), std::string::npos)
+        << "a group ran again with savepoints";
     // After stop, submissions are refused (answered 503 by the server), never lost silently.
     std::promise<write_status> late;
     w.submit([](write_tx&) {}, [&late](write_status s) { late.set_value(s); });
