@@ -356,8 +356,10 @@ class postgres_write_tx final : public write_tx {
 
     // A job's statements whose answers it does not need (the savepoint, its locks, its inserts and
     // updates) are deferred (pq::connection::defer): they travel with the next statement whose
-    // answer it needs, and the rest with its release. A job is three to five round trips to the
-    // server, not ten to fifteen, and a deferred statement's error still fails its own job.
+    // answer it needs, and the rest with the next job's or the COMMIT (a group run without
+    // savepoints, store::optimistic_groups: any error fails it whole) or with its release (run
+    // again with them: a deferred statement's error fails its own job). A job is two to four round
+    // trips to the server, not ten to fifteen.
     void savepoint() override {
         if (release_due_) {
             db_.d("RELEASE SAVEPOINT event");
