@@ -471,8 +471,9 @@ class store {
     // a third of the writer's work, for a rollback that almost never comes. PostgreSQL: two
     // statements a job, a subtransaction (and its own transaction id) for each job that writes, and
     // a round trip at each release (docs/performance.md, item 60). A later job's shorter wait for
-    // another instance's lock holds without them (write_tx::next_job); a job it fails runs again
-    // with savepoints, and waits for that lock in a later transaction, as before.
+    // another instance's lock holds without them (write_tx::next_job): a job that would wait longer
+    // fails the group, which runs again with savepoints, where that job goes back to the queue and
+    // waits for the lock in a later transaction, as before.
     virtual bool optimistic_groups() const { return false; }
     // An inbound message's sealed columns and lookup hash, ahead of its write job. Safe from any
     // thread.

@@ -207,6 +207,10 @@ writer::attempt writer::try_optimistic(lane& l, std::deque<item>& batch) {
     std::unique_ptr<write_tx> tx;
     try {
         tx = store_.begin_write_on(l.index);
+    } catch (const std::exception&) {
+        return attempt::with_savepoints;  // which begins again, and says why if it cannot
+    }
+    try {
         for (auto& i : batch) {
             tx->next_job();
             i.work(*tx);
@@ -214,6 +218,7 @@ writer::attempt writer::try_optimistic(lane& l, std::deque<item>& batch) {
     } catch (const std::exception&) {
         // Rolled back with `tx`. Run with savepoints, the group meets the failure again and rolls
         // back only the job that fails, or fails whole on a resource error, and says so.
+        metrics_.count_group_retry();
         return attempt::with_savepoints;
     }
     try {
@@ -228,6 +233,7 @@ writer::attempt writer::try_optimistic(lane& l, std::deque<item>& batch) {
         }
     } catch (const std::exception&) {
     }
+    metrics_.count_group_retry();
     return attempt::with_savepoints;
 }
 
@@ -244,9 +250,6 @@ void writer::commit_batch(lane& l, std::deque<item>& batch) {
             finish_batch(batch, statuses, false, started);
             return;
         case attempt::with_savepoints:
-            if (store_.optimistic_groups()) {
-                metrics_.count_group_retry();
-            }
             break;
     }
     // With several instances on one PostgreSQL: a job that would wait for a lock another instance

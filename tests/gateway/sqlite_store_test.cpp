@@ -848,6 +848,32 @@ TEST_F(postgres_instances_test, a_commit_that_loses_its_connection_is_not_run_ag
     EXPECT_EQ(s.count_messages().inbound, 1);
 }
 
+// A connection lost before the COMMIT has committed nothing: the group runs again, each job in its
+// savepoint, on a new connection, and commits there.
+TEST_F(postgres_instances_test, a_group_whose_connection_is_lost_before_its_commit_runs_again) {
+    postgres_store s(database);
+    metrics m;
+    writer w(s, m);
+    w.start();
+    std::atomic<int> runs{0};
+    const auto status = submit_job(w, [&](write_tx& tx) {
+                            const auto c = tx.upsert_contact("ext:a", "local", at(0));
+                            if (++runs == 1) {
+                                pq::connection admin(database);
+                                admin.q(
+                                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                                    "datname = current_database() AND state LIKE 'idle in transaction%'");
+                            }
+                            tx.insert_inbound({"local", "m1", "ext:a", "hi", c.id, at(0)});
+                        }).get();
+    EXPECT_EQ(status, write_status::committed);
+    EXPECT_EQ(runs.load(), 2);
+    EXPECT_TRUE(w.healthy());
+    w.stop();
+    EXPECT_EQ(s.count_messages().inbound, 1);
+    EXPECT_NE(m.render().find("flowgate_store_group_retries_total 1\n"), std::string::npos);
+}
+
 TEST_F(postgres_instances_test, two_instances_cannot_both_give_away_the_last_place) {
     postgres_store a(database);
     postgres_store b(database);
