@@ -565,7 +565,27 @@ INSTANTIATE_TEST_SUITE_P(backends,
                          });
 
 // PostgreSQL alone: several instances on one database (docs/architecture.md, "Several instances").
-class postgres_instances_test : public test::postgres_database_test {};
+class postgres_instances_test : public test::postgres_database_test {
+   protected:
+    // An instance on the database, its writer started.
+    struct instance {
+        explicit instance(const std::string& database) : s(database), w(s, m) { w.start(); }
+        postgres_store s;
+        metrics m;
+        writer w;
+    };
+
+    // Ends, from a connection of its own, each session of the database that is idle in a
+    // transaction (a writer's, between two of its statements), as a server restart or a network
+    // failure would; how many it ended.
+    std::int64_t end_sessions_in_transaction() const {
+        pq::connection admin(database);
+        return admin
+            .q("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
+               "current_database() AND state LIKE 'idle in transaction%'")
+            .int64(0, 0);
+    }
+};
 
 TEST_F(postgres_instances_test, instances_starting_together_migrate_once) {
     std::vector<std::unique_ptr<postgres_store>> stores(4);
@@ -753,21 +773,15 @@ TEST_F(postgres_instances_test, the_writer_defers_a_job_blocked_by_another_insta
 }
 
 TEST_F(postgres_instances_test, a_lost_connection_fails_the_batch_and_the_next_one_connects_again) {
-    postgres_store s(database);
-    metrics m;
-    writer w(s, m);
-    w.start();
+    instance i(database);
+    auto& [s, m, w] = i;
     auto run = [&w](writer::job j) { return submit_job(w, std::move(j)).get(); };
-    // The server drops the writer's connection in the middle of a batch (a restart, a network
-    // failure): the batch is in doubt, so it is unavailable (503, the provider retries).
+    // The server drops the writer's connection in the middle of a batch, and again when the batch
+    // runs again with savepoints (a restart, a network failure that lasts): it is unavailable (503,
+    // the provider retries).
     const auto lost = run([this](write_tx& tx) {
         const auto c = tx.upsert_contact("ext:a", "local", at(0));
-        pq::connection admin(database);
-        const auto killed = admin.q(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
-            "current_database() "
-            "AND state LIKE 'idle in transaction%'");
-        ASSERT_EQ(killed.int64(0, 0), 1);
+        ASSERT_EQ(end_sessions_in_transaction(), 1);
         tx.insert_inbound({"local", "m1", "ext:a", "hi", c.id, at(0)});
     });
     EXPECT_EQ(lost, write_status::unavailable);
@@ -786,11 +800,7 @@ TEST_F(postgres_instances_test, a_lost_connection_fails_the_batch_and_the_next_o
               write_status::committed);
     const auto lost_1 = on_lane_1([this](write_tx& tx) {
         tx.upsert_contact("ext:c", "local", at(3));
-        pq::connection admin(database);
-        const auto killed = admin.q(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
-            "current_database() AND state LIKE 'idle in transaction%'");
-        ASSERT_EQ(killed.int64(0, 0), 1);
+        ASSERT_EQ(end_sessions_in_transaction(), 1);
         tx.upsert_contact("ext:d", "local", at(3));
     });
     EXPECT_EQ(lost_1, write_status::unavailable);
@@ -819,21 +829,15 @@ TEST_F(postgres_instances_test, a_lost_connection_fails_the_batch_and_the_next_o
 // the group run again on a new connection could store everything twice. It is answered unavailable
 // (503: the provider retries, and its retry is a duplicate if the COMMIT was done).
 TEST_F(postgres_instances_test, a_commit_that_loses_its_connection_is_not_run_again) {
-    postgres_store s(database);
-    metrics m;
-    writer w(s, m);
-    w.start();
+    instance i(database);
+    auto& [s, m, w] = i;
     std::atomic<int> runs{0};
     const auto lost = submit_job(w, [&](write_tx& tx) {
                           ++runs;
                           const auto c = tx.upsert_contact("ext:a", "local", at(0));
                           tx.insert_inbound({"local", "m1", "ext:a", "hi", c.id, at(0)});
                           // The job's statements are answered: the connection goes before the COMMIT.
-                          pq::connection admin(database);
-                          const auto killed = admin.q(
-                              "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
-                              "datname = current_database() AND state LIKE 'idle in transaction%'");
-                          ASSERT_EQ(killed.int64(0, 0), 1);
+                          ASSERT_EQ(end_sessions_in_transaction(), 1);
                       }).get();
     EXPECT_EQ(lost, write_status::unavailable);
     EXPECT_EQ(runs.load(), 1) << "the group was not run again after its COMMIT failed";
@@ -851,18 +855,13 @@ TEST_F(postgres_instances_test, a_commit_that_loses_its_connection_is_not_run_ag
 // A connection lost before the COMMIT has committed nothing: the group runs again, each job in its
 // savepoint, on a new connection, and commits there.
 TEST_F(postgres_instances_test, a_group_whose_connection_is_lost_before_its_commit_runs_again) {
-    postgres_store s(database);
-    metrics m;
-    writer w(s, m);
-    w.start();
+    instance i(database);
+    auto& [s, m, w] = i;
     std::atomic<int> runs{0};
     const auto status = submit_job(w, [&](write_tx& tx) {
                             const auto c = tx.upsert_contact("ext:a", "local", at(0));
                             if (++runs == 1) {
-                                pq::connection admin(database);
-                                admin.q(
-                                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                                    "datname = current_database() AND state LIKE 'idle in transaction%'");
+                                ASSERT_EQ(end_sessions_in_transaction(), 1);
                             }
                             tx.insert_inbound({"local", "m1", "ext:a", "hi", c.id, at(0)});
                         }).get();
