@@ -555,6 +555,12 @@ commit_stats read_commits(std::uint16_t port) {
     return c;
 }
 
+// ", N groups run again with savepoints" between two readings, when there were any.
+std::string describe_retries(const commit_stats& before, const commit_stats& after) {
+    const double retries = after.retries - before.retries;
+    return retries > 0 ? ", " + fixed(retries, 0) + " groups run again with savepoints" : "";
+}
+
 // The share of the writer's jobs between two readings that waited over 10 ms for their answer.
 std::string describe_slow_jobs(const commit_stats& before, const commit_stats& after) {
     const double n = after.waits - before.waits;
@@ -562,9 +568,7 @@ std::string describe_slow_jobs(const commit_stats& before, const commit_stats& a
         return "no jobs";
     }
     const double slow = n - (after.waits_within_10ms - before.waits_within_10ms);
-    const double retries = after.retries - before.retries;
-    return fixed(100 * slow / n, 2) + "% of its jobs waited over 10 ms" +
-           (retries > 0 ? " (" + fixed(retries, 0) + " groups run again with savepoints)" : "");
+    return fixed(100 * slow / n, 2) + "% of its jobs waited over 10 ms" + describe_retries(before, after);
 }
 
 // The writer's checkpoints between two readings: how many a second, how long on average, and how
@@ -585,10 +589,9 @@ std::string describe_commits(const commit_stats& before, const commit_stats& aft
     if (n <= 0) {
         return "no commits";
     }
-    const double retries = after.retries - before.retries;
     return fixed(n / seconds, 0) + " commits/s of " + fixed((after.jobs - before.jobs) / n, 1) + " jobs, " +
            fixed(1000 * (after.seconds - before.seconds) / n, 2) + " ms each" +
-           (retries > 0 ? ", " + fixed(retries, 0) + " groups run again with savepoints" : "");
+           describe_retries(before, after);
 }
 
 void note(const std::string& line) { std::cerr << "  " << line << std::endl; }

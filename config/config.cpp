@@ -394,7 +394,8 @@ void load_store(const json& root, config& cfg, const environment& env, reporter&
     check_keys(*it, "/store", {"sqlite", "postgres", "writers"}, r);
     if (it->contains("writers") && !it->contains("postgres")) {
         r.error("/store/writers", "is for \"postgres\" only: SQLite has one writer");
-    } else if (auto v = get_int(*it, "writers", "/store", 1, 16, r)) {
+    } else if (auto v = get_int(
+                   *it, "writers", "/store", 1, static_cast<std::int64_t>(store_config::max_writers), r)) {
         cfg.store.writers = static_cast<std::size_t>(*v);
     }
     if (it->contains("postgres") && it->contains("sqlite")) {

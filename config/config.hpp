@@ -64,9 +64,15 @@ struct server_config {
 };
 
 struct store_config {
-    std::string sqlite;       // path of the SQLite database; or
-    std::string postgres;     // a PostgreSQL connection string (resolved; may hold a password: never logged)
-    std::size_t writers = 2;  // PostgreSQL: write connections (the writer's lanes)
+    // PostgreSQL's writers by default: with one, the writer waits for the server at each round trip
+    // and the server for the writer between them, so neither keeps a core busy
+    // (docs/performance.md).
+    static constexpr std::size_t default_writers = 2;
+    static constexpr std::size_t max_writers = 16;
+
+    std::string sqlite;    // path of the SQLite database; or
+    std::string postgres;  // a PostgreSQL connection string (resolved; may hold a password: never logged)
+    std::size_t writers = default_writers;  // PostgreSQL: write connections (the writer's lanes)
 };
 
 struct channel_config {

@@ -1492,10 +1492,9 @@ int postgres_store::schema_version() { return static_cast<int>(migrations.size()
 
 postgres_store::postgres_store(const std::string& url, data_key key, std::size_t writers)
     : url_(url), key_(std::move(key)) {
-    writers_.resize(std::clamp<std::size_t>(writers, 1, max_writers));
-    writers_[0] = std::make_unique<pq::connection>(url_);
+    writers_.resize(std::clamp<std::size_t>(writers, 1, config::store_config::max_writers));
+    writers_[0] = connect();
     pq::connection& first = *writers_[0];  // the others connect on their first transaction
-    configure(first);
     migrate(first, key_);
     // This instance's id: random, and taken only if no live instance holds it.
     std::random_device rd;
@@ -1510,8 +1509,7 @@ postgres_store::postgres_store(const std::string& url, data_key key, std::size_t
             break;
         }
     }
-    reader_ = std::make_unique<pq::connection>(url_);
-    configure(*reader_);
+    reader_ = connect();
     statistics_thread_ = std::thread([this] { keep_statistics(); });
 }
 
@@ -1560,14 +1558,19 @@ void postgres_store::keep_statistics() {
     }
 }
 
+std::unique_ptr<pq::connection> postgres_store::connect() const {
+    auto db = std::make_unique<pq::connection>(url_);
+    configure(*db);
+    return db;
+}
+
 pq::connection& postgres_store::writer(std::size_t lane) {
     if (closed_ || lane >= writers_.size()) {
         throw std::runtime_error("store is closed");
     }
     if (!writers_[lane]) {
         // The other lanes connect on their first transaction.
-        writers_[lane] = std::make_unique<pq::connection>(url_);
-        configure(*writers_[lane]);
+        writers_[lane] = connect();
     } else if (!writers_[lane]->ok()) {
         // The connection was lost (the server restarted, the network failed): connect again (and
         // take this instance's lock again). Meanwhile its sends may have been marked unknown.

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "config/config.hpp"
 #include "gateway/data_key.hpp"
 #include "gateway/pq.hpp"
 #include "gateway/store.hpp"
@@ -36,13 +37,8 @@ class postgres_store final : public store {
     // `writers`: how many write connections (the writer's lanes, write_lanes()).
     explicit postgres_store(const std::string& url,
                             data_key key = data_key::throwaway(),
-                            std::size_t writers = default_writers);
+                            std::size_t writers = config::store_config::default_writers);
     ~postgres_store() override;
-
-    // Two writers: with one, the writer waits for the server at each round trip and the server
-    // for the writer between them, so neither keeps a core busy (docs/performance.md).
-    static constexpr std::size_t default_writers = 2;
-    static constexpr std::size_t max_writers = 16;
 
     std::unique_ptr<write_tx> begin_write() override { return begin_write_on(0); }
     std::size_t write_lanes() const override { return writers_.size(); }
@@ -92,6 +88,8 @@ class postgres_store final : public store {
     // Lane `lane`'s writer connection, connected (again, after a loss); lane 0's holds the
     // instance's lock.
     pq::connection& writer(std::size_t lane);
+    // A new connection, configured (configure()).
+    std::unique_ptr<pq::connection> connect() const;
     // Connects lane `lane`'s again (and takes the instance's lock again on lane 0's).
     void reconnect_writer(std::size_t lane);
 

@@ -145,7 +145,8 @@ asio::awaitable<void> sender::send_one(outbound_record m) {
     // The last check before the provider: a STOP committed while this message waited (for its
     // claim to return, for the channel's rate) stops it. A message already handed over cannot be
     // recalled; one contact has at most one message 'sending' at a time (claim_outbound).
-    confirmation go = co_await confirm(m.id, writer_.key_for(m.urn));
+    const auto key = writer_.key_for(m.urn);  // the contact's lane, for both of its writer jobs
+    confirmation go = co_await confirm(m.id, key);
     if (go == confirmation::stopped) {
         metrics_.count_message_out(m.channel_id, "failed");
         log::info("sender", "message " + m.uuid + " not sent: the contact opted out or was erased");
@@ -186,7 +187,6 @@ asio::awaitable<void> sender::send_one(outbound_record m) {
     const auto id = m.id;
     const auto next = now + std::max<std::chrono::milliseconds>(opts_.retry_delay(m.attempts), retry_after);
     const auto contact_id = m.contact_id;
-    const auto key = writer_.key_for(m.urn);  // the contact's lane, as confirm's
     writer::job record = [=](write_tx& tx) {
         if (sent) {
             tx.mark_sent(id, provider_id, now);

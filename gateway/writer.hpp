@@ -17,7 +17,6 @@
 // submitted; the rest, unkeyed, to lane 0.
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
-#include <utility>
 
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>

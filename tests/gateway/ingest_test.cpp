@@ -881,13 +881,10 @@ TEST(writer, a_long_queue_commits_in_halves) {
 
 // Lanes (store::write_lanes; PostgreSQL, two by default): a job runs in the lane its key picks, so
 // one held in lane 0 does not hold a job of lane 1, and each lane keeps its jobs' order.
-TEST(writer, lanes_commit_at_once_and_each_keeps_its_order) {
-    std::string why_not;
-    const std::string url = test::new_database(test::backend::postgres, "", why_not);
-    if (url.empty()) {
-        GTEST_SKIP() << why_not;
-    }
-    postgres_store store(url, data_key::throwaway(), 2);
+class writer_on_postgres : public test::postgres_database_test {};
+
+TEST_F(writer_on_postgres, lanes_commit_at_once_and_each_keeps_its_order) {
+    postgres_store store(database, data_key::throwaway(), 2);
     metrics m;
     writer w{store, m};
     ASSERT_EQ(w.lanes(), 2u);
