@@ -974,6 +974,26 @@ int run(int argc, char** argv) {
                 fixed(median_of(in, [](const inbound_figures& f) { return f.full_busy.writer; }), 0),
             "",
             std::nullopt);
+        // What the CPU a webhook allows at most: every core busy with webhooks and the load
+        // generator and nothing else, and (SQLite) the one writer thread busy all the time.
+        const double cores = std::thread::hardware_concurrency();
+        const double machine_ceiling = median_of(in, [cores](const inbound_figures& f) {
+            const double us = f.server_cpu_us + f.client_cpu_us + f.database_cpu_us;
+            return us > 0 ? cores * 1e6 / us : 0;
+        });
+        if (postgres == nullptr) {
+            row("  ceilings: every core / the writer always busy (/s)",
+                fixed(machine_ceiling, 0) + " / " +
+                    fixed(median_of(in,
+                                    [](const inbound_figures& f) {
+                                        return f.writer_cpu_us > 0 ? 1e6 / f.writer_cpu_us : 0;
+                                    }),
+                          0),
+                "",
+                std::nullopt);
+        } else {
+            row("  ceiling: every core always busy (/s)", fixed(machine_ceiling, 0), "", std::nullopt);
+        }
         row("/healthz requests/s, same server", fixed(healthz, 0), "", std::nullopt);
         row("  machine busy meanwhile (%)",
             fixed(median_of(in, [](const inbound_figures& f) { return f.healthz_busy.machine; }), 0),
