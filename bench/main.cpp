@@ -982,13 +982,10 @@ int run(int argc, char** argv) {
             return us > 0 ? cores * 1e6 / us : 0;
         });
         if (postgres == nullptr) {
+            const double writer_ceiling = median_of(
+                in, [](const inbound_figures& f) { return f.writer_cpu_us > 0 ? 1e6 / f.writer_cpu_us : 0; });
             row("  ceilings: every core / the writer always busy (/s)",
-                fixed(machine_ceiling, 0) + " / " +
-                    fixed(median_of(in,
-                                    [](const inbound_figures& f) {
-                                        return f.writer_cpu_us > 0 ? 1e6 / f.writer_cpu_us : 0;
-                                    }),
-                          0),
+                fixed(machine_ceiling, 0) + " / " + fixed(writer_ceiling, 0),
                 "",
                 std::nullopt);
         } else {
