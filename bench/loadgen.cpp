@@ -84,7 +84,8 @@ struct connection_task {
 
     asio::awaitable<void> run() {
         auto ex = co_await asio::this_coro::executor;
-        const tcp::endpoint server(asio::ip::make_address("127.0.0.1"), opts.port);
+        const tcp::endpoint server(asio::ip::make_address("127.0.0.1"),
+                                   opts.ports.at(index % opts.ports.size()));
         std::vector<std::uint32_t> latencies;
         std::vector<std::uint32_t> first;  // of the counted, those among the first_of_each
         std::vector<std::uint32_t> later;

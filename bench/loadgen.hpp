@@ -15,7 +15,9 @@
 namespace flowgate::bench {
 
 struct load_options {
-    std::uint16_t port = 0;
+    // The servers on 127.0.0.1: connection c talks to ports[c % ports.size()], so several
+    // instances share the connections in turn.
+    std::vector<std::uint16_t> ports;
     int threads = 1;  // client I/O threads
     // Requests per second over all connections; 0: closed loop, each connection sends its next
     // request as soon as the previous one is answered.

@@ -72,7 +72,10 @@ struct options {
     std::string only;              // "", "inbound" or "outbound"
     std::string store = "sqlite";  // or "postgres"
     int writers = 0;               // with postgres: /store/writers (0: the server's default)
-    std::string server_log;        // append each server's log here
+    // With postgres: the inbound runs' servers on the one database, the connections shared among
+    // them in turn (the outbound runs always have one).
+    int instances = 1;
+    std::string server_log;  // append each server's log here
 };
 
 options parse_options(int argc, char** argv) {
@@ -110,6 +113,8 @@ options parse_options(int argc, char** argv) {
             }
         } else if (a == "--writers") {
             o.writers = std::max(1, std::stoi(value()));
+        } else if (a == "--instances") {
+            o.instances = std::clamp(std::stoi(value()), 1, 8);
         } else if (a == "--server-log") {
             o.server_log = value();
         } else {
@@ -119,6 +124,10 @@ options parse_options(int argc, char** argv) {
     o.sessions = std::min(o.sessions, o.contacts);
     if (o.writers > 0 && o.store != "postgres") {
         throw std::runtime_error("--writers is for --store postgres");
+    }
+    // Instances share a database only on PostgreSQL (DESIGN.md: SQLite is one machine's store).
+    if (o.instances > 1 && o.store != "postgres") {
+        throw std::runtime_error("--instances is for --store postgres");
     }
     return o;
 }
@@ -325,12 +334,13 @@ struct busy_shares {
     double machine = 0, iowait = 0, steal = 0, writer = 0;
 };
 
-// CPU used by the server and by the bench since construction, per request, in microseconds.
+// CPU used by the servers (one, or several instances) and by the bench since construction, per
+// request, in microseconds.
 struct cpu_meter {
-    explicit cpu_meter(pid_t s)
-        : server(s),
-          server_start(cpu_seconds(s)),
-          writer_start(thread_cpu_seconds(s, "fg-writer")),
+    explicit cpu_meter(std::vector<pid_t> s)
+        : servers(std::move(s)),
+          server_start(servers_cpu()),
+          writer_start(writers_cpu()),
           own_start(own_cpu_seconds()),
           database_start(database_cpu_seconds()),
           machine_start(read_machine_ticks()),
@@ -344,18 +354,18 @@ struct cpu_meter {
         return {100 * (now.busy - machine_start.busy) / total,
                 100 * (now.iowait - machine_start.iowait) / total,
                 100 * (now.steal - machine_start.steal) / total,
-                wall > 0 ? 100 * (thread_cpu_seconds(server, "fg-writer") - writer_start) / wall : 0};
+                wall > 0 ? 100 * (writers_cpu() - writer_start) / wall : 0};
     }
 
     std::pair<double, double> per(std::size_t requests) const {
         const double n = static_cast<double>(std::max<std::size_t>(requests, 1));
-        return {1e6 * (cpu_seconds(server) - server_start) / n, 1e6 * (own_cpu_seconds() - own_start) / n};
+        return {1e6 * (servers_cpu() - server_start) / n, 1e6 * (own_cpu_seconds() - own_start) / n};
     }
 
-    // The writer thread's share of the server's, per request.
+    // The writer threads' share of the servers', per request.
     double writer_per(std::size_t requests) const {
         const double n = static_cast<double>(std::max<std::size_t>(requests, 1));
-        return 1e6 * (thread_cpu_seconds(server, "fg-writer") - writer_start) / n;
+        return 1e6 * (writers_cpu() - writer_start) / n;
     }
 
     // PostgreSQL's, per request (0 with SQLite, which runs inside the server).
@@ -364,7 +374,21 @@ struct cpu_meter {
         return 1e6 * (database_cpu_seconds() - database_start) / n;
     }
 
-    pid_t server;
+    // CPU seconds so far, summed over the servers: all of each, or its writer threads.
+    template <class Of>
+    double summed(Of of) const {
+        double total = 0;
+        for (const pid_t pid : servers) {
+            total += of(pid);
+        }
+        return total;
+    }
+    double servers_cpu() const { return summed(cpu_seconds); }
+    double writers_cpu() const {
+        return summed([](pid_t pid) { return thread_cpu_seconds(pid, "fg-writer"); });
+    }
+
+    std::vector<pid_t> servers;
     double server_start;
     double writer_start;
     double own_start;
@@ -523,18 +547,20 @@ struct commit_stats {
     double retries = 0;  // flowgate_store_group_retries_total
 };
 
+// Each figure of commit_stats, and its line in /metrics.
+const std::pair<std::string_view, double commit_stats::*> commit_fields[] = {
+    {"flowgate_store_commit_seconds_count", &commit_stats::commits},
+    {"flowgate_store_commit_seconds_sum", &commit_stats::seconds},
+    {"flowgate_store_committed_events_total", &commit_stats::jobs},
+    {"flowgate_store_job_wait_seconds_count", &commit_stats::waits},
+    {"flowgate_store_job_wait_seconds_bucket{le=\"0.01\"}", &commit_stats::waits_within_10ms},
+    {"flowgate_store_housekeeping_seconds_count", &commit_stats::housekeeping},
+    {"flowgate_store_housekeeping_seconds_sum", &commit_stats::housekeeping_seconds},
+    {"flowgate_store_housekeeping_seconds_bucket{le=\"0.005\"}", &commit_stats::housekeeping_within_5ms},
+    {"flowgate_store_group_retries_total", &commit_stats::retries},
+};
+
 commit_stats read_commits(std::uint16_t port) {
-    static const std::pair<std::string_view, double commit_stats::*> fields[] = {
-        {"flowgate_store_commit_seconds_count", &commit_stats::commits},
-        {"flowgate_store_commit_seconds_sum", &commit_stats::seconds},
-        {"flowgate_store_committed_events_total", &commit_stats::jobs},
-        {"flowgate_store_job_wait_seconds_count", &commit_stats::waits},
-        {"flowgate_store_job_wait_seconds_bucket{le=\"0.01\"}", &commit_stats::waits_within_10ms},
-        {"flowgate_store_housekeeping_seconds_count", &commit_stats::housekeeping},
-        {"flowgate_store_housekeeping_seconds_sum", &commit_stats::housekeeping_seconds},
-        {"flowgate_store_housekeeping_seconds_bucket{le=\"0.005\"}", &commit_stats::housekeeping_within_5ms},
-        {"flowgate_store_group_retries_total", &commit_stats::retries},
-    };
     const auto r = test::request(port, "GET", "/metrics");
     commit_stats c;
     std::istringstream lines(r.body);
@@ -546,13 +572,25 @@ commit_stats read_commits(std::uint16_t port) {
         if (!(words >> name >> value)) {
             continue;
         }
-        for (const auto& [metric, field] : fields) {
+        for (const auto& [metric, field] : commit_fields) {
             if (name == metric) {
                 c.*field = value;
             }
         }
     }
     return c;
+}
+
+// The sum over several instances' /metrics.
+commit_stats read_commits(const std::vector<std::uint16_t>& ports) {
+    commit_stats sum;
+    for (const auto port : ports) {
+        const commit_stats c = read_commits(port);
+        for (const auto& [metric, field] : commit_fields) {
+            sum.*field += c.*field;
+        }
+    }
+    return sum;
 }
 
 // ", N groups run again with savepoints" between two readings, when there were any.
@@ -601,19 +639,28 @@ inbound_figures run_inbound(const options& o, int run) {
     fake_provider provider;
     const std::string key = write_key(dir);
     write_config(dir, key, provider.url(), o.reply_rate, store_config(o, dir));
-    test::server_process server(dir.file("config.json"));
+    // One server, or --instances of them on the one database, each started once the one before
+    // it has migrated the schema and listens.
+    std::vector<std::unique_ptr<test::server_process>> servers;
+    std::vector<pid_t> pids;
+    std::vector<std::uint16_t> ports;
+    for (int i = 0; i < o.instances; ++i) {
+        servers.push_back(std::make_unique<test::server_process>(dir.file("config.json")));
+        pids.push_back(servers.back()->pid());
+        ports.push_back(servers.back()->port());
+    }
     inbound_figures f;
     load_options lo;
-    lo.port = server.port();
+    lo.ports = ports;
     lo.threads = o.client_threads;
 
     // Full path, closed loop at `connections`.
     {
         auto lists = webhook_lists(o.webhooks, o.connections, 0, o.senders);
         lo.warmup = std::chrono::seconds(1);
-        const auto before = read_commits(server.port());
+        const auto before = read_commits(ports);
         const auto started = clock_type::now();
-        const cpu_meter cpu(server.pid());
+        const cpu_meter cpu(pids);
         const auto r = run_load(lo, lists);
         std::size_t sent = 0;
         for (const auto& l : lists) {
@@ -625,7 +672,7 @@ inbound_figures run_inbound(const options& o, int run) {
         f.full_busy = cpu.busy();
         const double elapsed = std::chrono::duration<double>(clock_type::now() - started).count();
         note("run " + std::to_string(run) +
-             ": writer: " + describe_commits(before, read_commits(server.port()), elapsed));
+             ": writer: " + describe_commits(before, read_commits(ports), elapsed));
         f.webhooks_per_s = r.rate();
         f.p50 = r.percentile_ms(0.50);
         f.p99 = r.percentile_ms(0.99);
@@ -643,7 +690,7 @@ inbound_figures run_inbound(const options& o, int run) {
     {
         lo.warmup = std::chrono::milliseconds(500);
         lo.duration = std::chrono::seconds(5);
-        const cpu_meter cpu(server.pid());
+        const cpu_meter cpu(pids);
         const auto r = run_load(lo, healthz_lists(o.connections), true);
         f.healthz_busy = cpu.busy();
         f.healthz_per_s = r.rate();
@@ -661,10 +708,10 @@ inbound_figures run_inbound(const options& o, int run) {
         auto lists = webhook_lists(per_run, o.connections, o.senders + o.connections, o.senders);
         // Its senders are new: each connection's first messages, one a sender, create contacts.
         lo.first_of_each = std::max(o.senders, o.connections) / o.connections;
-        const auto before = read_commits(server.port());
+        const auto before = read_commits(ports);
         const auto started = clock_type::now();
         const auto r = run_load(lo, lists);
-        const auto after = read_commits(server.port());
+        const auto after = read_commits(ports);
         const double elapsed = std::chrono::duration<double>(clock_type::now() - started).count();
         f.half_achieved = r.rate();
         f.half_p50 = r.percentile_ms(0.50);
@@ -682,7 +729,12 @@ inbound_figures run_inbound(const options& o, int run) {
              "), of the rest " + fixed(f.half_later_p99, 2) + " ms (" +
              std::to_string(r.later_latencies_us.size()) + ")");
     }
-    stop_server(server, o, "inbound run " + std::to_string(run));
+    for (std::size_t i = 0; i < servers.size(); ++i) {
+        stop_server(*servers[i],
+                    o,
+                    "inbound run " + std::to_string(run) +
+                        (servers.size() > 1 ? ", instance " + std::to_string(i + 1) : std::string()));
+    }
     return f;
 }
 
@@ -743,7 +795,7 @@ void make_population(const options& o, population& p) {
          " s (" + fixed(static_cast<double>(o.contacts) / import_s, 0) + "/s)");
     // Open sessions: "JOIN" from the first `sessions` contacts; each run then waits for an answer.
     load_options lo;
-    lo.port = server.port();
+    lo.ports = {server.port()};
     lo.threads = o.client_threads;
     lo.stop_when_first_done = false;
     const auto conns = std::min(o.connections, std::max<std::size_t>(1, o.sessions));
@@ -826,7 +878,7 @@ outbound_figures run_outbound(const options& o, const population& p, int run) {
     f.recipients = json::parse(r.body).value("recipients", std::size_t{0});
     const auto before = read_commits(server.port());
     const auto sending = clock_type::now();
-    const cpu_meter cpu(server.pid());
+    const cpu_meter cpu({server.pid()});
     if (!provider.wait_for(f.recipients, std::chrono::minutes(10))) {
         throw std::runtime_error("broadcast: only " + std::to_string(provider.received()) + " of " +
                                  std::to_string(f.recipients) +
@@ -907,8 +959,9 @@ int run(int argc, char** argv) {
     std::vector<outbound_figures> out;
     if (o.only.empty() || o.only == "inbound") {
         std::cerr << "inbound: " << o.webhooks << " signed Twilio webhooks a run from " << o.senders
-                  << " senders on " << o.connections << " connections; replies paced at " << o.reply_rate
-                  << "/s" << std::endl;
+                  << " senders on " << o.connections << " connections"
+                  << (o.instances > 1 ? " shared by " + std::to_string(o.instances) + " instances" : "")
+                  << "; replies paced at " << o.reply_rate << "/s" << std::endl;
         for (int i = 1; i <= o.runs; ++i) {
             in.push_back(run_inbound(o, i));
         }
@@ -927,7 +980,9 @@ int run(int argc, char** argv) {
         postgres != nullptr
             ? "PostgreSQL on 127.0.0.1 (fsync, synchronous_commit and full-page writes on), " +
                   (o.writers > 0 ? std::to_string(o.writers) : std::string("the default number of")) +
-                  " writers"
+                  " writers" +
+                  (o.instances > 1 ? ", " + std::to_string(o.instances) + " instances for the webhooks"
+                                   : std::string())
             : std::string("SQLite (WAL, synchronous=FULL)");
     std::printf(
         "\nflowgate bench, %s: medians of %d runs; %u cores shared by the server%s and the load\n"
