@@ -84,15 +84,24 @@ struct connection_task {
 
     asio::awaitable<void> run() {
         auto ex = co_await asio::this_coro::executor;
-        const tcp::endpoint server(asio::ip::make_address("127.0.0.1"),
-                                   opts.ports.at(index % opts.ports.size()));
+        // A keep-alive connection to each server; request k goes to server (index + k) % n, as a
+        // load balancer hands each request to the next instance, so with several instances one
+        // sender's messages (all on this connection, in order) are answered by each in turn.
+        struct link {
+            tcp::endpoint server;
+            std::optional<tcp::socket> socket;
+            beast::flat_buffer buffer;
+        };
+        std::vector<link> links;
+        for (const auto port : opts.ports) {
+            links.push_back({tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), std::nullopt, {}});
+        }
         std::vector<std::uint32_t> latencies;
         std::vector<std::uint32_t> first;  // of the counted, those among the first_of_each
         std::vector<std::uint32_t> later;
         std::map<int, std::size_t> statuses;
         std::size_t errors = 0;
-        std::optional<tcp::socket> socket;
-        beast::flat_buffer buffer;
+        std::size_t answered_2xx = 0;
         asio::steady_timer timer(ex);
         // Open loop: this connection's share of the rate, its first request offset so the
         // connections do not all fire at once.
@@ -116,6 +125,7 @@ struct connection_task {
                     break;
                 }
             }
+            auto& [server, socket, buffer] = links[(index + k) % links.size()];
             beast::error_code ec;
             if (!socket) {
                 socket.emplace(ex);
@@ -142,6 +152,9 @@ struct connection_task {
                 socket.reset();
                 continue;
             }
+            if (parser.get().result_int() / 100 == 2) {
+                ++answered_2xx;
+            }
             if (shared.counted(done)) {
                 const auto from = opts.rate > 0 ? due : sent;
                 latencies.push_back(static_cast<std::uint32_t>(
@@ -157,13 +170,16 @@ struct connection_task {
         if (opts.rate == 0 && !repeat) {
             shared.close_window(clock_type::now(), opts.stop_when_first_done);
         }
-        if (socket) {
-            beast::error_code ignored;
-            socket->shutdown(tcp::socket::shutdown_both, ignored);
+        for (auto& l : links) {
+            if (l.socket) {
+                beast::error_code ignored;
+                l.socket->shutdown(tcp::socket::shutdown_both, ignored);
+            }
         }
         std::unique_lock lock(shared.mutex);
         shared.last_done = std::max(shared.last_done, clock_type::now());
         shared.result.errors += errors;
+        shared.result.answered_2xx += answered_2xx;
         const auto append = [](std::vector<std::uint32_t>& to, const std::vector<std::uint32_t>& from) {
             to.insert(to.end(), from.begin(), from.end());
         };

@@ -15,8 +15,8 @@
 namespace flowgate::bench {
 
 struct load_options {
-    // The servers on 127.0.0.1: connection c talks to ports[c % ports.size()], so several
-    // instances share the connections in turn.
+    // The servers on 127.0.0.1. Each connection keeps one to each, and sends its k-th request to
+    // ports[(c + k) % ports.size()]: with several instances, a load balancer's round robin.
     std::vector<std::uint16_t> ports;
     int threads = 1;  // client I/O threads
     // Requests per second over all connections; 0: closed loop, each connection sends its next
@@ -40,6 +40,7 @@ struct load_result {
     std::size_t errors = 0;     // connection errors, over the whole run
     double seconds = 0;         // the measured window
     std::map<int, std::size_t> statuses;
+    std::size_t answered_2xx = 0;                   // 2xx answers over the whole run, in the window or not
     std::vector<std::uint32_t> latencies_us;        // of the counted requests, sorted
     std::vector<std::uint32_t> first_latencies_us;  // of those among load_options::first_of_each, sorted
     std::vector<std::uint32_t> later_latencies_us;  // of the rest, sorted

@@ -72,8 +72,9 @@ struct options {
     std::string only;              // "", "inbound" or "outbound"
     std::string store = "sqlite";  // or "postgres"
     int writers = 0;               // with postgres: /store/writers (0: the server's default)
-    // With postgres: the inbound runs' servers on the one database, the connections shared among
-    // them in turn (the outbound runs always have one).
+    // With postgres: the inbound runs' servers on the one database. Each connection sends its
+    // requests to them in turn, as a load balancer would, so one sender's messages are answered by
+    // each instance in turn (the outbound runs always have one server).
     int instances = 1;
     std::string server_log;  // append each server's log here
 };
@@ -503,6 +504,9 @@ struct inbound_figures {
     // The half load's p99 for its senders' first messages (each a new contact) and for the rest.
     double half_first_p99 = 0, half_later_p99 = 0;
     std::size_t bad = 0;  // non-2xx answers and connection errors, over every phase
+    // Webhooks answered 2xx over the run (warm-up included), and the messages the database then
+    // holds: each webhook stored once, with the one reply its flow step queues.
+    std::size_t acknowledged = 0, stored_inbound = 0, stored_replies = 0;
     // CPU per full-path webhook, in µs: the server's and the bench's (client, fake provider).
     double server_cpu_us = 0, client_cpu_us = 0;
     double writer_cpu_us = 0;    // of server_cpu_us, the writer thread's
@@ -638,7 +642,8 @@ inbound_figures run_inbound(const options& o, int run) {
     test::temp_dir dir;
     fake_provider provider;
     const std::string key = write_key(dir);
-    write_config(dir, key, provider.url(), o.reply_rate, store_config(o, dir));
+    const json store = store_config(o, dir);
+    write_config(dir, key, provider.url(), o.reply_rate, store);
     // One server, or --instances of them on the one database, each started once the one before
     // it has migrated the schema and listens.
     std::vector<std::unique_ptr<test::server_process>> servers;
@@ -674,6 +679,7 @@ inbound_figures run_inbound(const options& o, int run) {
         note("run " + std::to_string(run) +
              ": writer: " + describe_commits(before, read_commits(ports), elapsed));
         f.webhooks_per_s = r.rate();
+        f.acknowledged += r.answered_2xx;
         f.p50 = r.percentile_ms(0.50);
         f.p99 = r.percentile_ms(0.99);
         f.p999 = r.percentile_ms(0.999);
@@ -714,6 +720,7 @@ inbound_figures run_inbound(const options& o, int run) {
         const auto after = read_commits(ports);
         const double elapsed = std::chrono::duration<double>(clock_type::now() - started).count();
         f.half_achieved = r.rate();
+        f.acknowledged += r.answered_2xx;
         f.half_p50 = r.percentile_ms(0.50);
         f.half_p99 = r.percentile_ms(0.99);
         f.half_p999 = r.percentile_ms(0.999);
@@ -735,6 +742,18 @@ inbound_figures run_inbound(const options& o, int run) {
                     "inbound run " + std::to_string(run) +
                         (servers.size() > 1 ? ", instance " + std::to_string(i + 1) : std::string()));
     }
+    // Nothing acknowledged lost, nothing stored twice: what the database holds once the servers
+    // have stopped.
+    const bool on_postgres = store.contains("postgres");
+    const auto counts = test::first_row(on_postgres ? test::backend::postgres : test::backend::sqlite,
+                                        store.at(on_postgres ? "postgres" : "sqlite").get<std::string>(),
+                                        "SELECT count(*) FILTER (WHERE direction = 'in'), count(*) FILTER "
+                                        "(WHERE direction = 'out') FROM messages");
+    f.stored_inbound = std::stoul(counts.at(0));
+    f.stored_replies = std::stoul(counts.at(1));
+    note("run " + std::to_string(run) + ": stored: " + std::to_string(f.stored_inbound) + " webhooks and " +
+         std::to_string(f.stored_replies) + " replies, for " + std::to_string(f.acknowledged) +
+         " webhooks answered 2xx");
     return f;
 }
 
@@ -960,7 +979,9 @@ int run(int argc, char** argv) {
     if (o.only.empty() || o.only == "inbound") {
         std::cerr << "inbound: " << o.webhooks << " signed Twilio webhooks a run from " << o.senders
                   << " senders on " << o.connections << " connections"
-                  << (o.instances > 1 ? " shared by " + std::to_string(o.instances) + " instances" : "")
+                  << (o.instances > 1
+                          ? ", each sending to " + std::to_string(o.instances) + " instances in turn"
+                          : "")
                   << "; replies paced at " << o.reply_rate << "/s" << std::endl;
         for (int i = 1; i <= o.runs; ++i) {
             in.push_back(run_inbound(o, i));
@@ -1067,11 +1088,20 @@ int run(int argc, char** argv) {
                 fixed(median_of(in, &inbound_figures::half_later_p99), 2),
             "",
             std::nullopt);
-        std::size_t bad = 0;
+        std::size_t bad = 0, acknowledged = 0, stored = 0, replies = 0;
         for (const auto& f : in) {
             bad += f.bad;
+            acknowledged += f.acknowledged;
+            stored += f.stored_inbound;
+            replies += f.stored_replies;
         }
         row("  answers not 2xx, connection errors (all runs)", std::to_string(bad), "0", bad == 0);
+        // Each webhook answered 2xx is in the database once, with its one reply (exact when no
+        // connection failed: a request whose answer was lost may have been stored).
+        row("  webhooks answered 2xx: stored / replies queued",
+            std::to_string(stored) + " / " + std::to_string(replies),
+            "= " + std::to_string(acknowledged),
+            stored == acknowledged && replies == acknowledged);
     }
     if (!out.empty()) {
         const double rate = median_of(out, &outbound_figures::messages_per_s);
