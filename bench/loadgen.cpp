@@ -22,6 +22,7 @@
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 
 namespace flowgate::bench {
@@ -201,6 +202,9 @@ struct connection_task {
 load_result run_load(const load_options& opts,
                      const std::vector<std::vector<std::string>>& requests,
                      bool repeat) {
+    if (opts.ports.empty()) {
+        throw std::invalid_argument("run_load: no server port");
+    }
     asio::io_context ioc(opts.threads);
     shared_state shared;
     shared.start = clock_type::now();
