@@ -210,29 +210,26 @@ writer::attempt writer::try_optimistic(lane& l, std::deque<item>& batch) {
     } catch (const std::exception&) {
         return attempt::with_savepoints;  // which begins again, and says why if it cannot
     }
+    bool committing = false;
     try {
         for (auto& i : batch) {
             tx->next_job();
             i.work(*tx);
         }
-    } catch (const std::exception&) {
-        // Rolled back with `tx`. Run with savepoints, the group meets the failure again and rolls
-        // back only the job that fails, or fails whole on a resource error, and says so.
-        metrics_.count_group_retry();
-        return attempt::with_savepoints;
-    }
-    try {
+        committing = true;
         tx->commit();
         return attempt::committed;
     } catch (const pq::error& e) {
         // A deferred statement's error comes with the COMMIT too (the server then rolls back): run
         // again. But a connection lost at the COMMIT does not say whether it was done, and the
         // group run again, on a new connection, could do it twice.
-        if (e.is_resource_error()) {
+        if (committing && e.is_resource_error()) {
             return attempt::in_doubt;
         }
     } catch (const std::exception&) {
     }
+    // Rolled back with `tx`. Run with savepoints, the group meets the failure again and rolls back
+    // only the job that fails, or fails whole on a resource error, and says so.
     metrics_.count_group_retry();
     return attempt::with_savepoints;
 }
